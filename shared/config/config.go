@@ -1,0 +1,221 @@
+// Package config reads the one Config every function uses, from the environment, once, in main.
+// Library packages never read the environment: they take options built from this struct.
+//
+// Variables (defaults in brackets):
+//
+//	DATABASE_URL           writer, through the pooler (RDS Proxy / PgBouncer)   [required]
+//	DATABASE_READER_URL    reader endpoint for reports                         [DATABASE_URL, logged]
+//	DATABASE_IAM_AUTH      use RDS IAM tokens instead of the URL's password    [false]
+//	AWS_REGION             region for IAM tokens and Secrets Manager           [set by Lambda]
+//	DB_MAX_CONNS           connections per pool and execution environment      [2]
+//	DB_MIN_CONNS           connections kept open                               [0]
+//	DB_MAX_CONN_IDLE_TIME  close a connection idle this long                   [5m]
+//	DB_CONNECT_TIMEOUT     dial + startup timeout (the seed's 2 s)             [2s]
+//	REDIS_URL              redis://, rediss:// (TLS), or a cluster URL          [required]
+//	REDIS_CLUSTER          treat REDIS_URL as a cluster seed                    [false]
+//	REDIS_TIMEOUT          read/write timeout per Redis command                [50ms]
+//	CACHE_TTL              entity cache TTL (the seed's default)               [300s]
+//	LIST_CACHE_TTL         list cache TTL (the seed's CacheTTL)                [60s]
+//	JWT_SECRET             HMAC signing key (local runs)                       [one of the two]
+//	JWT_SECRET_ARN         Secrets Manager secret holding the signing key      [one of the two]
+//	ACCESS_TOKEN_TTL       access token lifetime                               [15m]
+//	REFRESH_TOKEN_TTL      refresh token (session) lifetime                    [720h]
+//	RATE_LIMIT_PER_MINUTE  requests per user (per IP on public routes)         [600]
+//	LOG_LEVEL              debug | info | warn | error                         [info]
+//	METRICS_NAMESPACE      CloudWatch EMF namespace                            [ScaleAPI]
+//	AWS_LAMBDA_FUNCTION_NAME  set by Lambda (and by cmd/local)                 [local]
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is everything a function needs to build its clients.
+type Config struct {
+	Function string `env:"AWS_LAMBDA_FUNCTION_NAME" envDefault:"local"`
+	Region   string `env:"AWS_REGION"`
+
+	DatabaseURL       string        `env:"DATABASE_URL"`
+	DatabaseReaderURL string        `env:"DATABASE_READER_URL"`
+	DatabaseIAMAuth   bool          `env:"DATABASE_IAM_AUTH" envDefault:"false"`
+	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"2"`
+	DBMinConns        int32         `env:"DB_MIN_CONNS" envDefault:"0"`
+	DBMaxConnIdleTime time.Duration `env:"DB_MAX_CONN_IDLE_TIME" envDefault:"5m"`
+	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"2s"`
+
+	RedisURL     string        `env:"REDIS_URL"`
+	RedisCluster bool          `env:"REDIS_CLUSTER" envDefault:"false"`
+	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"50ms"`
+
+	CacheTTL     time.Duration `env:"CACHE_TTL" envDefault:"300s"`
+	ListCacheTTL time.Duration `env:"LIST_CACHE_TTL" envDefault:"60s"`
+
+	JWTSecret       string        `env:"JWT_SECRET"`
+	JWTSecretARN    string        `env:"JWT_SECRET_ARN"`
+	AccessTokenTTL  time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m"`
+	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+
+	RateLimitPerMinute int `env:"RATE_LIMIT_PER_MINUTE" envDefault:"600"`
+
+	LogLevel         string `env:"LOG_LEVEL" envDefault:"info"`
+	MetricsNamespace string `env:"METRICS_NAMESPACE" envDefault:"ScaleAPI"`
+}
+
+// Needs says which dependencies a function uses, so that Load only insists on those.
+type Needs struct {
+	Database bool
+	Redis    bool
+	Signing  bool
+}
+
+// Load reads the environment (lookup is os.LookupEnv in main, a map in tests) and validates it.
+// Every problem is reported at once, each naming its variable, so a cold start fails with one
+// clear message instead of a nil pointer later.
+func Load(lookup func(string) (string, bool), needs Needs) (Config, error) {
+	var c Config
+	opts := env.Options{Environment: environ(lookup)}
+	if err := env.ParseWithOptions(&c, opts); err != nil {
+		return c, fmt.Errorf("config: %w", namedErrors(err))
+	}
+	return c, c.validate(needs)
+}
+
+// namedErrors rewrites the library's parse errors, which name struct fields, to name the
+// variables a user actually sets.
+func namedErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	rt := reflect.TypeOf(Config{})
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := rt.FieldByName(pe.Name); ok {
+				out = append(out, fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+func environ(lookup func(string) (string, bool)) map[string]string {
+	m := map[string]string{}
+	for _, k := range keys {
+		if v, ok := lookup(k); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// keys lists every variable Config reads; a test keeps it in step with the struct tags.
+var keys = []string{
+	"AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "DATABASE_URL", "DATABASE_READER_URL", "DATABASE_IAM_AUTH",
+	"DB_MAX_CONNS", "DB_MIN_CONNS", "DB_MAX_CONN_IDLE_TIME", "DB_CONNECT_TIMEOUT", "REDIS_URL",
+	"REDIS_CLUSTER", "REDIS_TIMEOUT", "CACHE_TTL", "LIST_CACHE_TTL", "JWT_SECRET", "JWT_SECRET_ARN",
+	"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "RATE_LIMIT_PER_MINUTE", "LOG_LEVEL", "METRICS_NAMESPACE",
+}
+
+func (c *Config) validate(needs Needs) error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if needs.Database {
+		if c.DatabaseURL == "" {
+			bad("DATABASE_URL is required (postgres://user@host:port/db, through the pooler)")
+		} else if err := checkURL(c.DatabaseURL, "postgres", "postgresql"); err != nil {
+			bad("DATABASE_URL: %v", err)
+		}
+		if c.DatabaseReaderURL != "" {
+			if err := checkURL(c.DatabaseReaderURL, "postgres", "postgresql"); err != nil {
+				bad("DATABASE_READER_URL: %v", err)
+			}
+		}
+		if c.DatabaseIAMAuth && c.Region == "" {
+			bad("DATABASE_IAM_AUTH needs AWS_REGION")
+		}
+		if c.DBMaxConns < 1 {
+			bad("DB_MAX_CONNS must be at least 1, got %d", c.DBMaxConns)
+		}
+		if c.DBMinConns < 0 || c.DBMinConns > c.DBMaxConns {
+			bad("DB_MIN_CONNS must be between 0 and DB_MAX_CONNS (%d), got %d", c.DBMaxConns, c.DBMinConns)
+		}
+		if c.DBConnectTimeout <= 0 {
+			bad("DB_CONNECT_TIMEOUT must be positive")
+		}
+	}
+	if needs.Redis {
+		if c.RedisURL == "" {
+			bad("REDIS_URL is required (redis://host:port, rediss:// for TLS)")
+		} else if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
+			bad("REDIS_URL: %v", err)
+		}
+		if c.RedisTimeout <= 0 {
+			bad("REDIS_TIMEOUT must be positive")
+		}
+	}
+	if needs.Signing {
+		switch {
+		case c.JWTSecret == "" && c.JWTSecretARN == "":
+			bad("JWT_SECRET or JWT_SECRET_ARN is required")
+		case c.JWTSecret != "" && len(c.JWTSecret) < 32:
+			bad("JWT_SECRET must be at least 32 bytes")
+		}
+		if c.AccessTokenTTL <= 0 || c.RefreshTokenTTL <= c.AccessTokenTTL {
+			bad("ACCESS_TOKEN_TTL must be positive and shorter than REFRESH_TOKEN_TTL")
+		}
+	}
+	if c.CacheTTL <= 0 || c.ListCacheTTL <= 0 {
+		bad("CACHE_TTL and LIST_CACHE_TTL must be positive")
+	}
+	if c.RateLimitPerMinute < 1 {
+		bad("RATE_LIMIT_PER_MINUTE must be at least 1")
+	}
+	if _, err := c.Level(); err != nil {
+		bad("LOG_LEVEL: %v", err)
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a URL") // the URL may hold a password: never echo it
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			if u.Host == "" {
+				return errors.New("no host")
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("scheme %q is not one of %s", u.Scheme, strings.Join(schemes, ", "))
+}
+
+// ReaderURL returns the reader endpoint, or the writer when none is configured; fellBack says
+// which, so main can log the fallback once.
+func (c *Config) ReaderURL() (url string, fellBack bool) {
+	if c.DatabaseReaderURL == "" {
+		return c.DatabaseURL, true
+	}
+	return c.DatabaseReaderURL, false
+}
+
+// Level returns LOG_LEVEL as a slog.Level.
+func (c *Config) Level() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(c.LogLevel))
+	return l, err
+}
