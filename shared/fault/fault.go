@@ -14,19 +14,20 @@ type Code string
 
 // The codes, with the HTTP status shared/api gives each.
 const (
-	Internal        Code = "internal"         // 500: a bug or an unexpected failure
-	BadRequest      Code = "bad_request"      // 400: bad syntax, unknown field, operator or relation
-	Unauthenticated Code = "unauthenticated"  // 401: no, invalid or expired credentials
-	Forbidden       Code = "forbidden"        // 403: a member whose role does not allow the action
-	NotFound        Code = "not_found"        // 404: not found, or not the caller's
-	Conflict        Code = "conflict"         // 409: duplicate, or an idempotency key in flight
-	Precondition    Code = "precondition"     // 412: If-Match names a stale version
-	TooLarge        Code = "too_large"        // 413: request body over the limit
-	UnsupportedType Code = "unsupported_type" // 415: not JSON
-	Invalid         Code = "invalid"          // 422: validation failed; Fields says where
-	RateLimited     Code = "rate_limited"     // 429: RetryAfter says when to come back
-	Unavailable     Code = "unavailable"      // 503: a dependency is down; RetryAfter says when to retry
-	Retry           Code = "retry"            // a serialization failure or deadlock: safe to run again
+	Internal         Code = "internal"           // 500: a bug or an unexpected failure
+	BadRequest       Code = "bad_request"        // 400: bad syntax, unknown field, operator or relation
+	Unauthenticated  Code = "unauthenticated"    // 401: no, invalid or expired credentials
+	Forbidden        Code = "forbidden"          // 403: a member whose role does not allow the action
+	NotFound         Code = "not_found"          // 404: not found, or not the caller's
+	MethodNotAllowed Code = "method_not_allowed" // 405: the path exists, the method does not
+	Conflict         Code = "conflict"           // 409: duplicate, or an idempotency key in flight
+	Precondition     Code = "precondition"       // 412: If-Match names a stale version
+	TooLarge         Code = "too_large"          // 413: request body over the limit
+	UnsupportedType  Code = "unsupported_type"   // 415: not JSON
+	Invalid          Code = "invalid"            // 422: validation failed; Fields says where
+	RateLimited      Code = "rate_limited"       // 429: RetryAfter says when to come back
+	Unavailable      Code = "unavailable"        // 503: a dependency is down; RetryAfter says when to retry
+	Retry            Code = "retry"              // a serialization failure or deadlock: safe to run again
 )
 
 // FieldError names one invalid input field and why it is invalid.
