@@ -1,0 +1,158 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"scaleapi/shared/fault"
+)
+
+// Defaults for Tokens.
+const (
+	// DefaultIssuer is the iss claim of the tokens this API issues.
+	DefaultIssuer = "scaleapi"
+	// DefaultAudience is the aud claim: the API itself. A token minted for another audience
+	// under the same key (a future service sharing the secret) is not accepted here.
+	DefaultAudience = "scaleapi-api"
+	// DefaultAccessTTL is an access token's lifetime: short, because between the session check
+	// and expiry nothing else can withdraw it if Redis itself is bypassed (it never is on our
+	// routes, but tokens get logged and copied).
+	DefaultAccessTTL = 15 * time.Minute
+	// DefaultLeeway absorbs clock skew between execution environments for exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+	// MinKeyLen is the shortest HS256 key accepted: RFC 7518 §3.2 asks for at least the hash
+	// size, 256 bits.
+	MinKeyLen = 32
+)
+
+// Token errors, answered as 401 by the middleware. ErrTokenExpired has its own message because a
+// client reacts to it differently (refresh) from a bad token (log in again).
+var (
+	ErrTokenExpired = fault.E(fault.Unauthenticated, "token expired")
+	ErrTokenInvalid = fault.E(fault.Unauthenticated, "invalid token")
+)
+
+// Claims are an access token's claims: sub is the user id, sid the session id.
+type Claims struct {
+	SessionID string `json:"sid"`
+	jwt.RegisteredClaims
+}
+
+// Tokens issues and verifies access tokens with one HMAC key.
+type Tokens struct {
+	key      []byte
+	ttl      time.Duration
+	issuer   string
+	audience string
+	leeway   time.Duration
+	now      func() time.Time
+	parser   *jwt.Parser
+}
+
+// TokenOption configures NewTokens.
+type TokenOption func(*Tokens)
+
+// WithTTL sets the access-token lifetime (DefaultAccessTTL).
+func WithTTL(d time.Duration) TokenOption { return func(t *Tokens) { t.ttl = d } }
+
+// WithIssuer sets the iss claim issued and required (DefaultIssuer).
+func WithIssuer(iss string) TokenOption { return func(t *Tokens) { t.issuer = iss } }
+
+// WithAudience sets the aud claim issued and required (DefaultAudience).
+func WithAudience(aud string) TokenOption { return func(t *Tokens) { t.audience = aud } }
+
+// WithLeeway sets the clock-skew allowance (DefaultLeeway).
+func WithLeeway(d time.Duration) TokenOption { return func(t *Tokens) { t.leeway = d } }
+
+// WithClock replaces time.Now, for tests that need an expired token without sleeping.
+func WithClock(now func() time.Time) TokenOption { return func(t *Tokens) { t.now = now } }
+
+// NewTokens returns a Tokens that signs with key (at least MinKeyLen bytes).
+func NewTokens(key []byte, opts ...TokenOption) (*Tokens, error) {
+	if len(key) < MinKeyLen {
+		return nil, fmt.Errorf("auth: signing key is %d bytes, need at least %d", len(key), MinKeyLen)
+	}
+	t := &Tokens{
+		key:      append([]byte(nil), key...),
+		ttl:      DefaultAccessTTL,
+		issuer:   DefaultIssuer,
+		audience: DefaultAudience,
+		leeway:   DefaultLeeway,
+		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(t)
+	}
+	if t.ttl <= 0 {
+		return nil, errors.New("auth: access token TTL must be positive")
+	}
+	// The parser is built once: its options are fixed, and building it per request would show in
+	// BenchmarkVerifyAccessToken. WithValidMethods pins HS256, which is what stops "alg": "none"
+	// and the RS256-public-key-as-HMAC-secret confusion.
+	t.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(t.issuer),
+		jwt.WithAudience(t.audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(t.leeway),
+		jwt.WithTimeFunc(t.now),
+	)
+	return t, nil
+}
+
+// TTL returns the access-token lifetime.
+func (t *Tokens) TTL() time.Duration { return t.ttl }
+
+// Issue returns a signed access token for user in session sid, and when it expires.
+func (t *Tokens) Issue(userID, sid uuid.UUID) (string, time.Time, error) {
+	now := t.now().UTC().Truncate(time.Second)
+	exp := now.Add(t.ttl)
+	claims := Claims{
+		SessionID: sid.String(),
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    t.issuer,
+			Subject:   userID.String(),
+			Audience:  jwt.ClaimStrings{t.audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+			ID:        uuid.NewString(),
+		},
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.key)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: sign token: %w", err)
+	}
+	return s, exp, nil
+}
+
+// Verify checks token's signature (HS256 only), issuer, audience and lifetime, and returns the
+// principal it names. It returns ErrTokenExpired for an expired token and ErrTokenInvalid, with
+// the reason as the cause, for anything else. It does not consult Redis: the middleware checks
+// the session separately.
+func (t *Tokens) Verify(token string) (Principal, error) {
+	var c Claims
+	_, err := t.parser.ParseWithClaims(token, &c, t.keyFunc)
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return Principal{}, ErrTokenExpired
+		}
+		return Principal{}, fault.Wrap(fault.Unauthenticated, err, ErrTokenInvalid.Message)
+	}
+	uid, err := uuid.Parse(c.Subject)
+	if err != nil {
+		return Principal{}, fault.Wrap(fault.Unauthenticated, err, ErrTokenInvalid.Message)
+	}
+	sid, err := uuid.Parse(c.SessionID)
+	if err != nil {
+		return Principal{}, fault.Wrap(fault.Unauthenticated, err, ErrTokenInvalid.Message)
+	}
+	return Principal{UserID: uid, SessionID: sid}, nil
+}
+
+func (t *Tokens) keyFunc(*jwt.Token) (any, error) { return t.key, nil }
