@@ -60,6 +60,13 @@ func runTx(ctx context.Context, db TxBeginner, opts pgx.TxOptions, fn func(tx pg
 		return fmt.Errorf("db: begin: %w", err)
 	}
 	defer func() {
+		// A panic in fn must not leave the transaction open on a pooled connection either.
+		if p := recover(); p != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			_ = tx.Rollback(rctx)
+			panic(p)
+		}
 		if err != nil {
 			// The rollback's own error is uninteresting: the connection either rolls back or is
 			// broken, in which case pgx closes it and the pool replaces it. Use a context that
