@@ -40,8 +40,11 @@
 //     outlives it, and nothing cached that a schema change can make stale. Parameters are sent
 //     in text format (their types are inferred by the server from the SQL) and results come back
 //     as text. The cost is text encoding/decoding of uuid and timestamptz values, which is small
-//     next to a network round trip for our row sizes, and that a parameter whose type the server
-//     can't infer needs a cast in the SQL ($1::uuid[], $2::text IS NULL).
+//     next to a network round trip for our row sizes, and two rules for store authors: a
+//     parameter whose type the server can't infer from the SQL needs a cast ("$1::text IS NULL"
+//     fails with 42P18 without it), and pgx must know a PostgreSQL type for every Go type it is
+//     given, since it encodes without the server's help. Open registers uuid.UUID and
+//     []uuid.UUID (for "id = ANY($1)"); pass JSON as a string or []byte with a ::jsonb cast.
 //   - QueryExecModeSimpleProtocol: one round trip too, but pgx interpolates the escaped values
 //     into the SQL text on the client. pgx's own advice is to prefer Exec; we keep server-side
 //     parameter binding.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -131,6 +132,11 @@ func poolConfig(opts Options) (*pgxpool.Config, *Tracer, error) {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "scaleapi-" + name
 	}
 
+	// Exec mode encodes parameters without knowing their PostgreSQL types, so pgx picks a codec
+	// from the Go type alone; teach it the project's ID type, or a []uuid.UUID (WHERE id =
+	// ANY($1)) can't be encoded at all.
+	cfg.AfterConnect = registerTypes
+
 	tracer := NewTracer(name, opts.Observer, opts.Tracer)
 	cfg.ConnConfig.Tracer = tracer
 	return cfg, tracer, nil
@@ -149,3 +155,13 @@ func (p *Pool) Name() string { return p.name }
 
 // QueryStats returns the pool's query count and total duration since Open.
 func (p *Pool) QueryStats() QueryStats { return p.tracer.Stats() }
+
+// registerTypes maps Go types that pgx can't place on its own to PostgreSQL types, for
+// QueryExecModeExec's parameter encoding; see the package comment.
+func registerTypes(_ context.Context, conn *pgx.Conn) error {
+	m := conn.TypeMap()
+	m.RegisterDefaultPgType(uuid.UUID{}, "uuid")
+	m.RegisterDefaultPgType(&uuid.UUID{}, "uuid")
+	m.RegisterDefaultPgType([]uuid.UUID{}, "_uuid")
+	return nil
+}
