@@ -1,0 +1,92 @@
+package query
+
+import (
+	"encoding/base64"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// cursorFor makes the cursor a page would hand out after a row whose sort key rendered as key.
+func cursorFor(t *testing.T, q *Query, key string) string {
+	t.Helper()
+	c, err := q.encodeCursor([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCursorAfter(t *testing.T) {
+	cases := []struct {
+		name, sort, key string
+		sql             string
+		args            []any
+	}{
+		{"DefaultSort", "", `["` + id1 + `"]`, "t.id > $1::uuid", []any{id1}},
+		{"RowComparisonAsc", "sort=createdAt,ASC", `["2024-01-02T03:04:05.5+01:00","` + id1 + `"]`,
+			"(t.created_at, t.id) > ($1::timestamptz, $2::uuid)", []any{"2024-01-02T02:04:05.5Z", id1}},
+		{"RowComparisonDesc", "sort=priority,DESC&sort=version,DESC", `["high",3,"` + id1 + `"]`,
+			"(t.priority, t.version, t.id) < ($1::text, $2::bigint, $3::uuid)", []any{"high", "3", id1}},
+		{"MixedDirections", "sort=priority,ASC&sort=version,DESC", `["high",3,"` + id1 + `"]`,
+			"(t.priority > $1::text OR (t.priority = $1::text AND (t.version < $2::bigint OR (t.version = $2::bigint AND t.id < $3::uuid))))",
+			[]any{"high", "3", id1}},
+		{"NullableAscValue", "sort=dueDate,ASC", `["2024-05-06","` + id1 + `"]`,
+			"(t.due_date > $1::date OR t.due_date IS NULL OR (t.due_date = $1::date AND t.id > $2::uuid))", []any{"2024-05-06", id1}},
+		{"NullableAscNull", "sort=dueDate,ASC", `[null,"` + id1 + `"]`,
+			"(t.due_date IS NULL AND t.id > $1::uuid)", []any{id1}},
+		{"NullableDescValue", "sort=dueDate,DESC", `["2024-05-06","` + id1 + `"]`,
+			"(t.due_date < $1::date OR (t.due_date = $1::date AND t.id < $2::uuid))", []any{"2024-05-06", id1}},
+		{"NullableDescNull", "sort=dueDate,DESC", `[null,"` + id1 + `"]`,
+			"(t.due_date IS NOT NULL OR (t.due_date IS NULL AND t.id < $1::uuid))", []any{id1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			first := mustParse(t, c.sort+"&cursor=", testTasks)
+			next := mustParse(t, c.sort+"&cursor="+cursorFor(t, first, c.key), testTasks)
+			var args Args
+			if got := next.After("t", &args); got != c.sql {
+				t.Errorf("sql\n got %s\nwant %s", got, c.sql)
+			}
+			if !reflect.DeepEqual([]any(args), c.args) {
+				t.Errorf("args %#v, want %#v", args, c.args)
+			}
+		})
+	}
+}
+
+func TestCursorRefused(t *testing.T) {
+	first := mustParse(t, "sort=createdAt,ASC&cursor=", testTasks)
+	good := cursorFor(t, first, `["2024-01-02T03:04:05Z","`+id1+`"]`)
+	payload := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	fp := first.fingerprint()
+	cases := []struct{ name, query, want string }{
+		{"OtherSort", "sort=createdAt,DESC&cursor=" + good, "made for another sort"},
+		{"NoSort", "cursor=" + good, "made for another sort"},
+		{"OtherResource", "sort=createdAt,ASC&cursor=" + good, "made for another sort"}, // parsed against projects below
+		{"NotBase64", "sort=createdAt,ASC&cursor=***", "not a cursor"},
+		{"NotJSON", "sort=createdAt,ASC&cursor=" + payload("nope"), "not a cursor"},
+		{"UnknownKey", "sort=createdAt,ASC&cursor=" + payload(`{"f":"`+fp+`","k":["2024-01-02T03:04:05Z","`+id1+`"],"x":1}`), "not a cursor"},
+		{"WrongLength", "sort=createdAt,ASC&cursor=" + payload(`{"f":"`+fp+`","k":["`+id1+`"]}`), "not a cursor"},
+		{"NullInNotNull", "sort=createdAt,ASC&cursor=" + payload(`{"f":"`+fp+`","k":[null,"`+id1+`"]}`), "not a cursor"},
+		{"BadValue", "sort=createdAt,ASC&cursor=" + payload(`{"f":"`+fp+`","k":["x' OR 1=1","`+id1+`"]}`), "not a cursor"},
+		{"TooLong", "sort=createdAt,ASC&cursor=" + strings.Repeat("A", 5000), "not a cursor"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := testTasks
+			if c.name == "OtherResource" {
+				s = testProjects
+			}
+			v, _ := url.ParseQuery(c.query)
+			_, err := Parse(v, s)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Parse(url.Values{"sort": {"createdAt,ASC"}, "cursor": {good + "=="}}, testTasks); err != nil {
+		t.Fatalf("padded cursor: %v", err)
+	}
+}

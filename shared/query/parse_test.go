@@ -1,0 +1,315 @@
+package query
+
+import (
+	"errors"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+
+	"scaleapi/shared/fault"
+)
+
+const (
+	id1 = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	id2 = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"
+)
+
+func mustParse(t *testing.T, raw string, s *Schema) *Query {
+	t.Helper()
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		t.Fatalf("ParseQuery(%q): %v", raw, err)
+	}
+	q, err := Parse(v, s)
+	if err != nil {
+		t.Fatalf("Parse(%q): %v", raw, err)
+	}
+	return q
+}
+
+// where renders the WHERE fragment after one scope value, as a store does, so that the tests
+// also check that placeholders continue after the store's own.
+func where(q *Query) (string, []any) {
+	args := Args{"scope"}
+	sql := q.Where("p", &args)
+	return sql, args[1:]
+}
+
+func TestParseWhere(t *testing.T) {
+	cases := []struct {
+		name, query string
+		sql         string
+		args        []any
+	}{
+		{"None", "", "TRUE", nil},
+		{"Eq", "filter=name||$eq||Apollo", "p.name = $2::text", []any{"Apollo"}},
+		{"EqDeprecatedSpelling", "filter=name||eq||Apollo", "p.name = $2::text", []any{"Apollo"}},
+		{"ValueKeepsDelimiter", "filter=name||$eq||a||b", "p.name = $2::text", []any{"a||b"}},
+		{"Ne", "filter=version||$ne||3", "p.version <> $2::bigint", []any{"3"}},
+		{"GtCanonicalInt", "filter=version||$gt||%2B007", "p.version > $2::bigint", []any{"7"}},
+		{"Gte", "filter=createdAt||$gte||2024-01-02T03:04:05%2B02:00", "p.created_at >= $2::timestamptz", []any{"2024-01-02T01:04:05Z"}},
+		{"LtBareDate", "filter=createdAt||$lt||2024-01-02", "p.created_at < $2::timestamptz", []any{"2024-01-02T00:00:00Z"}},
+		{"Lte", "filter=id||$lte||" + strings.ToUpper(id1), "p.id <= $2::uuid", []any{id1}},
+		{"Starts", "filter=name||$starts||a%25b_c\\", `p.name LIKE $2::text ESCAPE '\'`, []any{`a\%b\_c\\%`}},
+		{"Ends", "filter=name||$ends||x", `p.name LIKE $2::text ESCAPE '\'`, []any{"%x"}},
+		{"Cont", "filter=name||$cont||50%25", `p.name LIKE $2::text ESCAPE '\'`, []any{`%50\%%`}},
+		{"Excl", "filter=description||$excl||x", `p.description NOT LIKE $2::text ESCAPE '\'`, []any{"%x%"}},
+		{"In", "filter=status||$in||active,planning", "p.status = ANY($2::text[])", []any{[]string{"active", "planning"}}},
+		{"NotIn", "filter=id||$notin||" + id1 + "," + id2, "p.id <> ALL($2::uuid[])", []any{[]string{id1, id2}}},
+		{"IsNull", "filter=description||$isnull", "p.description IS NULL", nil},
+		{"IsNullIgnoresValue", "filter=description||$isnull||whatever", "p.description IS NULL", nil},
+		{"NotNull", "filter=description||$notnull", "p.description IS NOT NULL", nil},
+		{"Between", "filter=version||$between||1,5", "(p.version BETWEEN $2::bigint AND $3::bigint)", []any{"1", "5"}},
+		{"EqL", "filter=name||$eqL||APOLLO", "lower(p.name) = lower($2::text)", []any{"APOLLO"}},
+		{"EqLEnumFolds", "filter=status||$eqL||Active", "lower(p.status) = lower($2::text)", []any{"Active"}},
+		{"NeL", "filter=name||$neL||x", "lower(p.name) <> lower($2::text)", []any{"x"}},
+		{"StartsL", "filter=name||$startsL||Ap", `lower(p.name) LIKE lower($2::text) ESCAPE '\'`, []any{"Ap%"}},
+		{"EndsL", "filter=name||$endsL||LO", `lower(p.name) LIKE lower($2::text) ESCAPE '\'`, []any{"%LO"}},
+		{"ContL", "filter=name||$contL||_", `lower(p.name) LIKE lower($2::text) ESCAPE '\'`, []any{`%\_%`}},
+		{"ExclL", "filter=name||$exclL||x", `lower(p.name) NOT LIKE lower($2::text) ESCAPE '\'`, []any{"%x%"}},
+		{"InL", "filter=name||$inL||A,b", "lower(p.name) = ANY(SELECT lower(v) FROM unnest($2::text[]) AS v)", []any{[]string{"A", "b"}}},
+		{"NotInL", "filter=name||$notinL||A", "lower(p.name) <> ALL(SELECT lower(v) FROM unnest($2::text[]) AS v)", []any{[]string{"A"}}},
+		{"FiltersAnd", "filter=name||$eq||a&filter=version||$gt||1", "(p.name = $2::text AND p.version > $3::bigint)", []any{"a", "1"}},
+		{"OrsAloneOr", "or=name||$eq||a&or=name||$eq||b", "(p.name = $2::text OR p.name = $3::text)", []any{"a", "b"}},
+		{"OneFilterOneOr", "filter=name||$eq||a&or=version||$eq||1", "(p.name = $2::text OR p.version = $3::bigint)", []any{"a", "1"}},
+		{"FiltersOrOrs",
+			"filter=name||$eq||a&filter=version||$eq||1&or=name||$eq||b&or=version||$eq||2",
+			"((p.name = $2::text AND p.version = $3::bigint) OR (p.name = $4::text AND p.version = $5::bigint))",
+			[]any{"a", "1", "b", "2"}},
+		{"BracketedNames", "filter[1]=version||$eq||2&filter[0]=name||$eq||a&filter[]=status||$eq||active",
+			"(p.status = $2::text AND p.name = $3::text AND p.version = $4::bigint)", []any{"active", "a", "2"}},
+		{"SearchOverridesFilter", `s={"name":"x"}&filter=version||$eq||1`, "p.name = $2::text", []any{"x"}},
+		{"SearchScalarIsEq", `s={"version":3,"name":"a"}`, "(p.version = $2::bigint AND p.name = $3::text)", []any{"3", "a"}},
+		{"SearchOperatorsAnded", `s={"version":{"$gt":1,"$lt":5}}`, "(p.version > $2::bigint AND p.version < $3::bigint)", []any{"1", "5"}},
+		{"SearchFieldOr", `s={"description":{"$or":{"$isnull":true,"$cont":"x"}}}`,
+			`(p.description IS NULL OR p.description LIKE $2::text ESCAPE '\')`, []any{"%x%"}},
+		{"SearchNested", `s={"$or":[{"name":"a"},{"$and":[{"version":{"$gte":2}},{"status":{"$in":["active","archived"]}}]}]}`,
+			"(p.name = $2::text OR (p.version >= $3::bigint AND p.status = ANY($4::text[])))", []any{"a", "2", []string{"active", "archived"}}},
+		{"SearchAndSiblingsKept", `s={"$and":[{"name":"a"}],"version":1}`, "(p.name = $2::text AND p.version = $3::bigint)", []any{"a", "1"}},
+		{"SearchEmptyGroupsIgnored", `s={"$and":[],"$or":[]}`, "TRUE", nil},
+		{"SearchOrWithEmptyObjectIsTrue", `s={"$or":[{},{"name":"a"}]}`, "TRUE", nil},
+		{"SearchBetweenArray", `s={"createdAt":{"$between":["2024-01-01","2024-02-01T00:00:00Z"]}}`,
+			"(p.created_at BETWEEN $2::timestamptz AND $3::timestamptz)", []any{"2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"}},
+		{"SearchInCommaString", `s={"status":{"$in":"active,planning"}}`, "p.status = ANY($2::text[])", []any{[]string{"active", "planning"}}},
+		{"SearchEmptyStringAllowed", `s={"name":""}`, "p.name = $2::text", []any{""}},
+		{"SearchBoolToText", `s={"name":true}`, "p.name = $2::text", []any{"true"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := mustParse(t, c.query, testProjects)
+			sql, args := where(q)
+			if sql != c.sql {
+				t.Errorf("sql\n got %s\nwant %s", sql, c.sql)
+			}
+			if len(args) != len(c.args) || (len(args) > 0 && !reflect.DeepEqual(args, c.args)) {
+				t.Errorf("args\n got %#v\nwant %#v", args, c.args)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct {
+		name, query, want string
+	}{
+		{"UnknownField", "filter=nope||$eq||1", `filter: unknown field "nope"`},
+		{"UnknownOperator", "filter=name||$like||1", `unknown operator "$like"`},
+		{"NoOperator", "filter=name", "is not field||$operator||value"},
+		{"EmptyValue", "filter=name||$eq||", "$eq needs a value"},
+		{"MissingValue", "or=name||$eq", "$eq needs a value"},
+		{"BadUUID", "filter=id||$eq||123", `field "id": "123" is not a UUID`},
+		{"BadUUIDInList", "filter=id||$in||" + id1 + ",x", `"x" is not a UUID`},
+		{"BadInt", "filter=version||$gt||1.5", `"1.5" is not an integer`},
+		{"BadTime", "filter=createdAt||$gt||yesterday", "is not an RFC 3339 time"},
+		{"YearZero", "filter=createdAt||$gt||0000-01-01", "is not an RFC 3339 time"},
+		{"BadDate", "filter=createdAt||$eq||2024-02-30", "is not an RFC 3339 time or a YYYY-MM-DD date"},
+		{"BadEnum", "filter=status||$eq||running", `"running" is not one of planning, active`},
+		{"BadEnumInList", "filter=status||$notin||active,nope", `"nope" is not one of`},
+		{"BetweenOneValue", "filter=version||$between||1", "$between takes two values"},
+		{"BetweenThreeValues", "filter=version||$between||1,2,3", "$between takes two values"},
+		{"TextOperatorOnInt", "filter=version||$cont||1", "$cont applies to text fields, not to a integer"},
+		{"LowerOperatorOnUUID", "filter=id||$eqL||" + id1, "$eqL applies to text fields"},
+		{"NulByte", "filter=name||$eq||a%00b", "is not UTF-8 text without NUL bytes"},
+		{"BadUTF8", "filter=name||$eq||%ff", "is not UTF-8 text"},
+		{"NotFilterable", "filter=x||$eq||1", `unknown field "x"`},
+		{"SearchNotJSON", "s={name", "s: JSON expected"},
+		{"SearchEmpty", "s=", "s: JSON expected"},
+		{"SearchArray", "s=[]", "s: a JSON object expected"},
+		{"SearchTrailing", `s={}{}`, "s: JSON expected"},
+		{"SearchUnknownField", `s={"nope":1}`, `s: unknown field "nope"`},
+		{"SearchUnknownOperator", `s={"name":{"$regex":"a"}}`, `unknown operator "$regex"`},
+		{"SearchUnknownTopOperator", `s={"$not":[{"name":"a"}]}`, `s: unknown operator "$not"`},
+		{"SearchNull", `s={"name":null}`, "null is not a value (use $isnull)"},
+		{"SearchOpNull", `s={"name":{"$eq":null}}`, "null is not a value"},
+		{"SearchArrayValue", `s={"name":["a"]}`, "a value or an object of operators expected"},
+		{"SearchAndNotArray", `s={"$and":{"name":"a"}}`, "$and takes an array of objects"},
+		{"SearchInObject", `s={"name":{"$in":{"a":1}}}`, "$in takes an array of values"},
+		{"SearchTooDeep", "s=" + strings.Repeat(`{"$and":[`, 20) + "{}" + strings.Repeat("]}", 20), "nested more than"},
+		{"UnknownSelectField", "fields=name,nope", `fields: unknown field "nope"`},
+		{"UnknownRelation", "join=nope", `join: unknown relation "nope"`},
+		{"UnknownJoinField", "join=tasks||title,nope", `join: unknown field "tasks.nope"`},
+		{"UnknownSortField", "sort=nope,ASC", `sort: unknown field "nope"`},
+		{"UnsortableField", "sort=description,ASC", `sort: field "description" can't be sorted on`},
+		{"BadSortOrder", "sort=name,UP", `order "UP" is not ASC or DESC`},
+		{"NegativeLimit", "limit=-1", "limit: -1 is negative"},
+		{"NegativePage", "page=-2", "page: -2 is negative"},
+		{"NegativeOffset", "offset=-3", "offset: -3 is negative"},
+		{"NonNumericLimit", "limit=ten", `limit: "ten" is not an integer`},
+		{"NonNumericCache", "cache=no", `cache: "no" is not an integer`},
+		{"HugePage", "page=9223372036854775807", "page: 9223372036854775807 is too large"},
+		{"CursorWithPage", "cursor=&page=2", "cursor: can't be combined with page or offset"},
+		{"CursorGarbage", "cursor=!!!", "cursor: not a cursor of this list"},
+		{"TooManyConditions", strings.Repeat("filter=version||$eq||1&", 101), "more than 100 conditions"},
+		{"TooManyValues", "filter=version||$in||" + strings.Repeat("1,", 500) + "1", "takes 1 to 500 values"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v, err := url.ParseQuery(c.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(v, testProjects)
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Code != fault.BadRequest {
+				t.Fatalf("err = %v, want a fault.BadRequest", err)
+			}
+			if !strings.Contains(fe.Message, c.want) {
+				t.Fatalf("message %q does not contain %q", fe.Message, c.want)
+			}
+		})
+	}
+}
+
+func TestParseNotFilterable(t *testing.T) {
+	s := NewSchema("t", Field{Name: "secret", Column: "secret", Type: Text})
+	_, err := Parse(url.Values{"filter": {"secret||$eq||x"}}, s)
+	if err == nil || !strings.Contains(err.Error(), `field "secret" can't be filtered on`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseErrorQuotesLongInputShort(t *testing.T) {
+	_, err := Parse(url.Values{"filter": {strings.Repeat("é", 500) + "||$eq||1"}}, testProjects)
+	if err == nil || len(err.Error()) > 200 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParsePaging(t *testing.T) {
+	cases := []struct {
+		query                  string
+		limit, offset          int64
+		paged, cursor, noCache bool
+	}{
+		{"", 20, 0, false, false, false},
+		{"limit=0", 20, 0, false, false, false},
+		{"limit=5", 5, 0, false, false, false},
+		{"per_page=7", 7, 0, false, false, false},
+		{"limit=1000", 100, 0, false, false, false},
+		{"limit=10&page=3", 10, 20, true, false, false},
+		{"limit=10&offset=25", 10, 25, true, false, false},
+		{"limit=10&page=2&offset=25", 10, 10, true, false, false}, // page wins
+		{"limit=10&page=0&offset=25", 10, 25, true, false, false}, // page 0 is "not given"
+		{"page=0", 20, 0, true, false, false},
+		{"limit=5&limit=9", 5, 0, false, false, false}, // the first value counts
+		{"cursor=", 20, 0, false, true, false},
+		{"cursor=&offset=0", 20, 0, false, true, false},
+		{"cache=0", 20, 0, false, false, true},
+		{"cache=1", 20, 0, false, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			q := mustParse(t, c.query, testProjects)
+			if q.Limit() != c.limit || q.Offset() != c.offset || q.Paginated() != c.paged || q.CursorMode() != c.cursor || q.NoCache() != c.noCache {
+				t.Fatalf("limit %d offset %d paged %v cursor %v noCache %v", q.Limit(), q.Offset(), q.Paginated(), q.CursorMode(), q.NoCache())
+			}
+		})
+	}
+}
+
+func TestParseSort(t *testing.T) {
+	cases := []struct{ query, want string }{
+		{"", "p.id ASC NULLS LAST"},
+		{"sort=name,ASC", "p.name ASC NULLS LAST, p.id ASC NULLS LAST"},
+		{"sort=createdAt,desc", "p.created_at DESC NULLS FIRST, p.id DESC NULLS FIRST"},
+		{"sort=status", "p.status ASC NULLS LAST, p.id ASC NULLS LAST"},
+		{"sort=status,DESC&sort=name,ASC", "p.status DESC NULLS FIRST, p.name ASC NULLS LAST, p.id ASC NULLS LAST"},
+		{"sort=name,DESC&sort=name,ASC", "p.name DESC NULLS FIRST, p.id DESC NULLS FIRST"},
+		{"sort=id,DESC&sort=name,ASC", "p.id DESC NULLS FIRST"},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			if got := mustParse(t, c.query, testProjects).OrderBy("p"); got != c.want {
+				t.Fatalf("got  %s\nwant %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestFieldsAndJoin(t *testing.T) {
+	q := mustParse(t, "fields=status,name&select=createdAt&join=organization||name&join=tasks||title&join=tasks||status", testProjects)
+	got := q.Item("p")
+	want := `json_build_object('id', p.id, 'name', p.name, 'status', p.status, 'createdAt', rtrim(rtrim(to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z', ` +
+		`'tasks', (SELECT coalesce(json_agg(json_build_object('id', p_j0.id, 'title', p_j0.title, 'status', p_j0.status) ORDER BY p_j0.id), '[]'::json) FROM tasks p_j0 WHERE p_j0.project_id = p.id AND p_j0.deleted_at IS NULL), ` +
+		`'organization', (SELECT json_build_object('id', p_j1.id, 'name', p_j1.name) FROM organizations p_j1 WHERE p_j1.id = p.organization_id AND p_j1.deleted_at IS NULL))`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	var names []string
+	for _, f := range q.Fields() {
+		names = append(names, f.Name)
+	}
+	if strings.Join(names, ",") != "id,name,status,createdAt" {
+		t.Fatalf("fields = %v", names)
+	}
+	if all := mustParse(t, "join=tasks&join=tasks||title", testProjects); len(all.joins[0].fields) != len(testTasks.fields) {
+		t.Fatalf("a join without a list must select every field")
+	}
+}
+
+func TestBuild(t *testing.T) {
+	q := mustParse(t, "filter=status||$eq||active&sort=createdAt,DESC&limit=10&page=3", testProjects)
+	st := q.Build(Scope{Alias: "p", Where: "p.organization_id = ANY($1) AND p.deleted_at IS NULL", Args: []any{[]string{id1}}})
+	wantList := "SELECT json_build_object('id', p.id, 'organizationId', p.organization_id, 'name', p.name, 'description', p.description, 'status', p.status, " +
+		`'createdAt', rtrim(rtrim(to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z', ` +
+		`'updatedAt', rtrim(rtrim(to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z', 'version', p.version) AS item, NULL::json AS key ` +
+		"FROM projects p WHERE (p.organization_id = ANY($1) AND p.deleted_at IS NULL) AND p.status = $2::text " +
+		"ORDER BY p.created_at DESC NULLS FIRST, p.id DESC NULLS FIRST LIMIT $3 OFFSET $4"
+	if st.List != wantList {
+		t.Errorf("List\n got %s\nwant %s", st.List, wantList)
+	}
+	if !reflect.DeepEqual(st.ListArgs, []any{[]string{id1}, "active", int64(10), int64(20)}) {
+		t.Errorf("ListArgs = %#v", st.ListArgs)
+	}
+	wantCount := "SELECT count(*) FROM projects p WHERE (p.organization_id = ANY($1) AND p.deleted_at IS NULL) AND p.status = $2::text"
+	if st.Count != wantCount || !reflect.DeepEqual(st.CountArgs, []any{[]string{id1}, "active"}) {
+		t.Errorf("Count %s %#v", st.Count, st.CountArgs)
+	}
+
+	c := mustParse(t, "cursor=&sort=createdAt,DESC&limit=10&fields=name", testProjects).Build(Scope{Alias: "p"})
+	wantCursor := "SELECT json_build_object('id', p.id, 'name', p.name) AS item, json_build_array(p.created_at, p.id) AS key " +
+		"FROM projects p WHERE TRUE ORDER BY p.created_at DESC NULLS FIRST, p.id DESC NULLS FIRST LIMIT $1"
+	if c.List != wantCursor || c.Count != "" || !reflect.DeepEqual(c.ListArgs, []any{int64(11)}) {
+		t.Errorf("cursor List\n got %s %#v\nwant %s", c.List, c.ListArgs, wantCursor)
+	}
+}
+
+func TestKeyEqualForEqualQueries(t *testing.T) {
+	same := []string{
+		"filter=name||$eq||a&sort=name,ASC&limit=10",
+		"filter[]=name||eq||a&sort=name,asc&per_page=10",
+		"filter=name||$eq||a&sort=name&sort=name,DESC&limit=10&cache=0",
+	}
+	k := mustParse(t, same[0], testProjects).Key()
+	for _, s := range same[1:] {
+		if got := mustParse(t, s, testProjects).Key(); got != k {
+			t.Errorf("Key(%q) = %s, want %s", s, got, k)
+		}
+	}
+	for _, s := range []string{"filter=name||$eq||b&sort=name,ASC&limit=10", "filter=name||$eq||a&sort=name,ASC&limit=11", "filter=name||$eq||a&sort=name,DESC&limit=10"} {
+		if mustParse(t, s, testProjects).Key() == k {
+			t.Errorf("Key(%q) equals a different query's", s)
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package query
+
+import (
+	"strings"
+	"testing"
+)
+
+// The schemas of the real resources, as the domain packages (project, task, organization) are
+// expected to declare them over the tables of shared/migrations. The tests use them as the
+// typical allow-list.
+var (
+	testOrganizations = NewSchema("organizations",
+		Field{Name: "name", Column: "name", Type: Text, Sort: true, Filter: true},
+		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz, Sort: true, Filter: true},
+		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz, Sort: true, Filter: true},
+	)
+	testProjects = NewSchema("projects",
+		Field{Name: "id", Column: "id", Type: UUID, Sort: true, Filter: true},
+		Field{Name: "organizationId", Column: "organization_id", Type: UUID, Sort: true, Filter: true},
+		Field{Name: "name", Column: "name", Type: Text, Sort: true, Filter: true},
+		Field{Name: "description", Column: "description", Type: Text, Nullable: true, Filter: true},
+		Field{Name: "status", Column: "status", Type: Enum, Values: []string{"planning", "active", "on_hold", "completed", "archived"}, Sort: true, Filter: true},
+		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz, Sort: true, Filter: true},
+		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz, Sort: true, Filter: true},
+		Field{Name: "version", Column: "version", Type: Int, Sort: true, Filter: true},
+	)
+	testTasks = NewSchema("tasks",
+		Field{Name: "projectId", Column: "project_id", Type: UUID, Sort: true, Filter: true},
+		Field{Name: "organizationId", Column: "organization_id", Type: UUID, Sort: true, Filter: true},
+		Field{Name: "title", Column: "title", Type: Text, Sort: true, Filter: true},
+		Field{Name: "description", Column: "description", Type: Text, Nullable: true, Filter: true},
+		Field{Name: "status", Column: "status", Type: Enum, Values: []string{"todo", "in_progress", "done"}, Sort: true, Filter: true},
+		Field{Name: "priority", Column: "priority", Type: Enum, Values: []string{"low", "medium", "high", "urgent"}, Sort: true, Filter: true},
+		Field{Name: "assigneeId", Column: "assignee_id", Type: UUID, Nullable: true, Sort: true, Filter: true},
+		Field{Name: "dueDate", Column: "due_date", Type: Date, Nullable: true, Sort: true, Filter: true},
+		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz, Sort: true, Filter: true},
+		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz, Sort: true, Filter: true},
+		Field{Name: "version", Column: "version", Type: Int, Sort: true, Filter: true},
+	)
+)
+
+func init() {
+	testProjects.
+		Join(Relation{Name: "tasks", Many: true, Schema: testTasks, Local: "id", Foreign: "project_id", DeletedAt: "deleted_at"}).
+		Join(Relation{Name: "organization", Schema: testOrganizations, Local: "organization_id", Foreign: "id", DeletedAt: "deleted_at"})
+	testTasks.
+		Join(Relation{Name: "project", Schema: testProjects, Local: "project_id", Foreign: "id", DeletedAt: "deleted_at"}).
+		Join(Relation{Name: "organization", Schema: testOrganizations, Local: "organization_id", Foreign: "id", DeletedAt: "deleted_at"})
+}
+
+func TestNewSchemaPanicsOnProgrammingErrors(t *testing.T) {
+	cases := map[string]func(){
+		"ReservedColumn": func() { NewSchema("t", Field{Name: "order", Column: "order", Type: Int}) },
+		"QuotedColumn":   func() { NewSchema("t", Field{Name: "x", Column: `x"; DROP`, Type: Int}) },
+		"BadName":        func() { NewSchema("t", Field{Name: "x-y", Column: "x", Type: Int}) },
+		"NoType":         func() { NewSchema("t", Field{Name: "x", Column: "x"}) },
+		"EnumNoValues":   func() { NewSchema("t", Field{Name: "x", Column: "x", Type: Enum}) },
+		"ValuesNotEnum":  func() { NewSchema("t", Field{Name: "x", Column: "x", Type: Text, Values: []string{"a"}}) },
+		"Duplicate": func() {
+			NewSchema("t", Field{Name: "x", Column: "x", Type: Int}, Field{Name: "x", Column: "y", Type: Int})
+		},
+		"NullableID":       func() { NewSchema("t", Field{Name: "id", Column: "id", Type: UUID, Nullable: true}) },
+		"BadTable":         func() { NewSchema("Table") },
+		"RelationNoSchema": func() { NewSchema("t").Join(Relation{Name: "r", Local: "id", Foreign: "t_id"}) },
+		"RelationClash": func() {
+			NewSchema("t", Field{Name: "r", Column: "r", Type: Int}).Join(Relation{Name: "r", Schema: NewSchema("u"), Local: "id", Foreign: "t_id"})
+		},
+		"TooManyFields": func() {
+			var fs []Field
+			for i := range 50 {
+				fs = append(fs, Field{Name: "f" + strings.Repeat("x", i), Column: "c" + strings.Repeat("x", i), Type: Int})
+			}
+			NewSchema("t", fs...)
+		},
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			f()
+		})
+	}
+}
+
+func TestNewSchemaAddsID(t *testing.T) {
+	f, ok := testTasks.Field("id")
+	if !ok || f.Type != UUID || f.Nullable || !f.Sort || !f.Filter || f.Column != "id" {
+		t.Fatalf("id = %+v, %v", f, ok)
+	}
+	if testTasks.fields[0].Name != "id" {
+		t.Fatalf("id is not the first field")
+	}
+}

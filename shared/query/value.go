@@ -1,0 +1,84 @@
+package query
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// canonical validates a client's value for a field of type t and returns the text that is bound
+// for it. Every value is bound as text with an explicit cast in the SQL, so the canonical form
+// must be one PostgreSQL parses back to the same value whatever the session's DateStyle or
+// TimeZone: that is why times are normalised to RFC 3339 in UTC here instead of being passed
+// through. The message names what was expected, for a 400.
+func canonical(t Type, v string) (string, string) {
+	switch t {
+	case UUID:
+		u, err := uuid.Parse(v)
+		if err != nil {
+			return "", "a UUID"
+		}
+		return u.String(), ""
+	case Text, Enum:
+		// PostgreSQL text can hold neither a NUL byte nor invalid UTF-8; letting either through
+		// would turn a bad request into a 500.
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return "", "UTF-8 text without NUL bytes"
+		}
+		return v, ""
+	case Int:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "", "an integer"
+		}
+		return strconv.FormatInt(n, 10), ""
+	case Timestamptz:
+		if v == "infinity" || v == "-infinity" {
+			return v, ""
+		}
+		// Year 0 parses in Go but not in PostgreSQL (there is no year 0 there), so it is refused
+		// here rather than failing in the database.
+		if tm, err := time.Parse(time.RFC3339Nano, v); err == nil && tm.UTC().Year() >= 1 {
+			return tm.UTC().Format(time.RFC3339Nano), ""
+		}
+		if tm, err := time.Parse(time.DateOnly, v); err == nil && tm.Year() >= 1 {
+			return tm.Format(time.RFC3339Nano), ""
+		}
+		return "", "an RFC 3339 time or a YYYY-MM-DD date"
+	case Date:
+		if v == "infinity" || v == "-infinity" {
+			return v, ""
+		}
+		tm, err := time.Parse(time.DateOnly, v)
+		if err != nil || tm.Year() < 1 {
+			return "", "a YYYY-MM-DD date"
+		}
+		return tm.Format(time.DateOnly), ""
+	case Bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return "", "true or false"
+		}
+		return strconv.FormatBool(b), ""
+	}
+	return "", "a value"
+}
+
+// likeEscaper makes %, _ and \ literal in a LIKE pattern whose escape character is \.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// likePattern builds the bound pattern of a LIKE-family operator.
+func likePattern(k likeKind, v string) string {
+	v = likeEscaper.Replace(v)
+	switch k {
+	case likeStarts:
+		return v + "%"
+	case likeEnds:
+		return "%" + v
+	default:
+		return "%" + v + "%"
+	}
+}
