@@ -1,0 +1,337 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults for Options.
+const (
+	DefaultPrefix        = "cache:"
+	DefaultJitter        = 0.1
+	DefaultNegativeTTL   = 5 * time.Second
+	DefaultLeaseTTL      = 5 * time.Second
+	DefaultGenerationTTL = 24 * time.Hour
+	DefaultCooldown      = time.Second
+)
+
+// Options configures a Cache. Zero values take the Default* constants.
+type Options struct {
+	// Prefix namespaces every key this Cache writes, so several caches (or tests) can share
+	// one Redis.
+	Prefix string
+	// Jitter spreads each TTL uniformly over ±Jitter of its length, so entries filled
+	// together do not expire together. Negative disables it.
+	Jitter float64
+	// NegativeTTL is how long a loader's not-found answer is cached. Negative disables
+	// negative caching.
+	NegativeTTL time.Duration
+	// LeaseTTL bounds a fill: a load that takes longer is not written back. It only affects
+	// efficiency, never correctness.
+	LeaseTTL time.Duration
+	// GenerationTTL lets generation keys of scopes nobody reads expire; it is refreshed on
+	// every Bump and must be much longer than any list TTL.
+	GenerationTTL time.Duration
+	// Cooldown is how long reads skip Redis after a connection-level failure. Negative
+	// disables it (every read then tries Redis and pays up to one timeout).
+	Cooldown time.Duration
+	// Observer, if set, is told about every hit, miss and error, for metrics.
+	Observer Observer
+	// Logger receives Redis errors at debug level; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Observer receives cache events for metrics. Its methods are called synchronously on the
+// request path and must be cheap and safe for concurrent use. name is the first ':'-separated
+// segment of the logical key ("project"), "gen" for generation keys, or "uncached" for a read
+// whose key could not be built (see ListKey).
+type Observer interface {
+	CacheHit(name string)
+	CacheMiss(name string)
+	CacheError(name string, err error)
+}
+
+// Stats is a snapshot of a Cache's counters since New.
+type Stats struct {
+	// Hits are reads answered from Redis, tombstones included.
+	Hits uint64
+	// Misses are reads answered by the loader (a Redis error is also a miss).
+	Misses uint64
+	// Errors are failed Redis calls and undecodable entries.
+	Errors uint64
+	// Discarded are fills not written because an invalidation (or a bypassing read) took the
+	// lease while the value was loading: each one is a stale value kept out of the cache.
+	Discarded uint64
+	// Bypassed are reads that skipped the lookup because of WithBypass.
+	Bypassed uint64
+}
+
+// Cache is a typed cache-aside over a go-redis client, safe for concurrent use. Build one per
+// process with New and use it through Get, ListKey, Delete and Bump. A nil *Cache is valid and
+// caches nothing, so a function can run without Redis.
+type Cache struct {
+	client   redis.UniversalClient
+	prefix   string
+	jitter   float64
+	negTTL   time.Duration
+	leaseTTL time.Duration
+	genTTL   time.Duration
+	cooldown time.Duration
+	observer Observer
+	logger   *slog.Logger
+
+	group     singleflight.Group
+	downUntil atomic.Int64 // UnixNano until which reads skip Redis
+
+	hits, misses, errs, discarded, bypassed atomic.Uint64
+
+	// hookJoined, when set by tests, runs after a read has joined (or started) the
+	// singleflight for its key.
+	hookJoined func(key string)
+}
+
+// New returns a Cache over client. client may be a standalone or a cluster client.
+func New(client redis.UniversalClient, o Options) *Cache {
+	c := &Cache{
+		client:   client,
+		prefix:   o.Prefix,
+		jitter:   o.Jitter,
+		negTTL:   o.NegativeTTL,
+		leaseTTL: o.LeaseTTL,
+		genTTL:   o.GenerationTTL,
+		cooldown: o.Cooldown,
+		observer: o.Observer,
+		logger:   o.Logger,
+	}
+	if c.prefix == "" {
+		c.prefix = DefaultPrefix
+	}
+	if c.jitter == 0 {
+		c.jitter = DefaultJitter
+	}
+	c.jitter = min(c.jitter, 0.5)
+	if c.negTTL == 0 {
+		c.negTTL = DefaultNegativeTTL
+	}
+	if c.leaseTTL <= 0 {
+		c.leaseTTL = DefaultLeaseTTL
+	}
+	if c.genTTL <= 0 {
+		c.genTTL = DefaultGenerationTTL
+	}
+	if c.cooldown == 0 {
+		c.cooldown = DefaultCooldown
+	}
+	return c
+}
+
+// Stats returns the counters since New.
+func (c *Cache) Stats() Stats {
+	if c == nil {
+		return Stats{}
+	}
+	return Stats{
+		Hits:      c.hits.Load(),
+		Misses:    c.misses.Load(),
+		Errors:    c.errs.Load(),
+		Discarded: c.discarded.Load(),
+		Bypassed:  c.bypassed.Load(),
+	}
+}
+
+// Delete invalidates keys (logical keys, as passed to Get). Call it after the write commits,
+// also after a create (a tombstone may be cached). It removes each value with its lease, so a
+// fill that loaded before the commit is discarded. The error is the Redis failure, if any: the
+// write has committed, so log it rather than fail the request; the entry's TTL bounds the damage.
+func (c *Cache) Delete(ctx context.Context, keys ...string) error {
+	if c == nil || len(keys) == 0 {
+		return nil
+	}
+	// One pipeline, one DEL per key: a value and its lease share a slot, different keys
+	// usually do not, and go-redis routes each command of a cluster pipeline to its slot.
+	pipe := c.client.Pipeline()
+	vks := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		vk := c.valueKey(k)
+		vks = append(vks, vk)
+		pipe.Del(ctx, vk, vk+leaseSuffix)
+	}
+	_, err := pipe.Exec(ctx)
+	// Forget after the DEL: a read that starts after Delete returns must not join a load
+	// that started before the commit.
+	for _, vk := range vks {
+		c.group.Forget(vk)
+	}
+	if err != nil {
+		c.fail(ctx, nameOf(keys[0]), err, true)
+		return fmt.Errorf("cache: invalidate: %w", err)
+	}
+	return nil
+}
+
+// ListKey returns the logical key for a list of scope (typically "org:<id>") identified by
+// parts (a noun first, e.g. "projects", then the canonical query), with the scope's current
+// generation in it. Pass the key to Get; Bump(scope) makes every such key of the scope stale at
+// once. If the generation cannot be read (Redis down) ListKey counts the error and returns "",
+// which Get treats as "do not cache": a list must never be served under a generation that may be
+// out of date.
+func (c *Cache) ListKey(ctx context.Context, scope string, parts ...string) string {
+	if c == nil || !c.up() {
+		return ""
+	}
+	gk := c.genKey(scope)
+	gen, err := c.client.Get(ctx, gk).Result()
+	if errors.Is(err, redis.Nil) {
+		gen, err = genInitScript.Run(ctx, c.client, []string{gk},
+			time.Now().UnixMicro(), c.genTTL.Milliseconds()).Text()
+	}
+	if err != nil {
+		c.fail(ctx, genName, err, true)
+		return ""
+	}
+	var b strings.Builder
+	noun := "list"
+	if len(parts) > 0 {
+		noun, parts = partEscaper.Replace(parts[0]), parts[1:]
+	}
+	b.WriteString(noun)
+	b.WriteString(":list:")
+	b.WriteString(partEscaper.Replace(scope))
+	b.WriteByte(':')
+	b.WriteString(gen)
+	for _, p := range parts {
+		b.WriteByte(':')
+		b.WriteString(partEscaper.Replace(p))
+	}
+	return b.String()
+}
+
+// Bump invalidates every list of scope (see ListKey) by moving its generation forward. Call it
+// after the write commits. Like Delete, it returns the Redis error for the caller to log; the
+// lists' TTL bounds the damage.
+func (c *Cache) Bump(ctx context.Context, scope string) error {
+	if c == nil {
+		return nil
+	}
+	err := genBumpScript.Run(ctx, c.client, []string{c.genKey(scope)},
+		time.Now().UnixMicro(), c.genTTL.Milliseconds()).Err()
+	if err != nil {
+		c.fail(ctx, genName, err, true)
+		return fmt.Errorf("cache: bump generation: %w", err)
+	}
+	return nil
+}
+
+const (
+	leaseSuffix  = ":lease"
+	genName      = "gen"
+	uncachedName = "uncached"
+)
+
+// partEscaper makes ListKey injective: a ':' inside a scope or part cannot fake a boundary,
+// and no brace can start a hash tag.
+var partEscaper = strings.NewReplacer("%", "%25", ":", "%3A", "{", "%7B", "}", "%7D")
+
+// keyEscaper keeps a logical key from ending the value key's hash tag early. Only '}' matters
+// (an empty tag "{}" would split a value from its lease across slots); '%' is escaped so the
+// mapping stays one-to-one.
+var keyEscaper = strings.NewReplacer("%", "%25", "}", "%7D")
+
+// valueKey is <prefix>{key}; see the package comment.
+func (c *Cache) valueKey(key string) string {
+	if strings.ContainsAny(key, "%}") {
+		key = keyEscaper.Replace(key)
+	}
+	return c.prefix + "{" + key + "}"
+}
+
+func (c *Cache) genKey(scope string) string {
+	return c.prefix + "gen:{" + partEscaper.Replace(scope) + "}"
+}
+
+// nameOf is the metric name of a logical key: its first ':'-separated segment.
+func nameOf(key string) string {
+	if i := strings.IndexByte(key, ':'); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// up reports whether reads should try Redis, i.e. no connection-level failure in the last
+// Cooldown.
+func (c *Cache) up() bool {
+	d := c.downUntil.Load()
+	return d == 0 || time.Now().UnixNano() >= d
+}
+
+func (c *Cache) hit(name string) {
+	c.hits.Add(1)
+	if c.observer != nil {
+		c.observer.CacheHit(name)
+	}
+}
+
+func (c *Cache) miss(name string) {
+	c.misses.Add(1)
+	if c.observer != nil {
+		c.observer.CacheMiss(name)
+	}
+}
+
+// fail counts and logs err. With trip set (a Redis call failed, as opposed to a bad entry) it
+// also makes reads skip Redis for Cooldown, unless the failure was the caller's own context
+// ending, which says nothing about Redis.
+func (c *Cache) fail(ctx context.Context, name string, err error, trip bool) {
+	c.errs.Add(1)
+	if c.observer != nil {
+		c.observer.CacheError(name, err)
+	}
+	l := c.logger
+	if l == nil {
+		l = slog.Default()
+	}
+	l.LogAttrs(ctx, slog.LevelDebug, "cache error", slog.String("name", name), slog.String("error", err.Error()))
+	if trip && c.cooldown > 0 && ctx.Err() == nil && isConnError(err) {
+		c.downUntil.Store(time.Now().Add(c.cooldown).UnixNano())
+	}
+}
+
+// isConnError tells a Redis that is unreachable or too slow (worth skipping for a while) from a
+// Redis that answered with an error reply (a bug worth seeing on every request).
+func isConnError(err error) bool {
+	var re redis.Error
+	if errors.As(err, &re) {
+		// Replies that mean "this node cannot serve now" still warrant the cooldown.
+		msg := re.Error()
+		return strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "CLUSTERDOWN") ||
+			strings.HasPrefix(msg, "MASTERDOWN") || strings.HasPrefix(msg, "TRYAGAIN")
+	}
+	return !errors.Is(err, redis.Nil)
+}
+
+// jittered spreads ttl over ±jitter, never below a millisecond (SET PX's unit).
+func (c *Cache) jittered(ttl time.Duration) time.Duration {
+	if c.jitter > 0 {
+		ttl += time.Duration((rand.Float64()*2 - 1) * c.jitter * float64(ttl))
+	}
+	return max(ttl, time.Millisecond)
+}
+
+// newToken returns a lease token. It needs to be unique among the readers of one key within
+// LeaseTTL, not unguessable.
+func newToken() string {
+	return strconv.FormatUint(rand.Uint64(), 36)
+}

@@ -1,0 +1,74 @@
+// Package cache is the project's Redis cache: a client constructor tuned for Lambda (NewClient),
+// and a typed cache-aside (Get) with TTL jitter, a per-process stampede guard, negative caching,
+// invalidation after commit (Delete), per-scope generation numbers for lists (ListKey, Bump) and
+// protection against the cache-aside race. The cache is an optimisation, never a dependency for
+// correctness: a read never fails because Redis did.
+//
+// # Keys
+//
+// A logical key such as "project:0190..." is stored as
+//
+//	<prefix>{project:0190...}        the value: JSON, or a tombstone for a cached "not found"
+//	<prefix>{project:0190...}:lease  the fill lease (see below)
+//	<prefix>gen:{org:42}             the generation number of scope "org:42"
+//
+// The braces are a Redis Cluster hash tag, deliberately: a value and its lease always hash to the
+// same slot, so the fill script and Delete's DEL touch two keys without CROSSSLOT. Nothing else
+// is ever combined in one command: different keys, and a list and its scope's generation key,
+// live in whatever slots they hash to, so no scope or tenant turns into a hot slot.
+//
+// The first ':'-separated segment of a logical key ("project") names it in metrics and logs, so
+// keep that segment a fixed noun.
+//
+// # The cache-aside race, and leases
+//
+// The classic race: a read misses, loads the old row, a write commits and deletes the key, and
+// the read then puts the old row back for a whole TTL. Fills are therefore guarded by a lease:
+//
+//  1. On a miss, before reading the database, the reader takes a lease:
+//     SET <key>:lease <random token> NX PX LeaseTTL.
+//  2. Delete (called after the write commits) removes the value and the lease together.
+//  3. The reader commits its value with a script that writes it only if the lease still holds the
+//     reader's token, and drops the lease in the same step.
+//
+// A write that commits after the reader's database read necessarily deletes after the lease was
+// taken, so it kills the lease and the stale fill is discarded (counted in Stats.Discarded). A
+// write that commits before the read is seen by the read. A reader that cannot take the lease
+// (another environment is filling) still answers from the database but does not write. A lease
+// that outlives a crashed reader expires after LeaseTTL; until then the key is served from the
+// database, never stale. The same lease guards tombstones, so a row created while a reader was
+// seeing "not found" is not hidden for NegativeTTL.
+//
+// Within one process, fills are deduplicated per key with singleflight: N concurrent misses of a
+// key make one database read. Delete also forgets the in-flight fill, so a read that starts
+// after Delete returns never joins a load that began before it.
+//
+// # Bypass
+//
+// A read whose context carries WithBypass (an API's cache=0) skips the lookup and singleflight,
+// reads the database and still refreshes the entry: it takes the lease unconditionally (its read
+// is the newest, so it may supersede another reader's fill) and commits like any fill. So cache=0
+// also repairs an entry, and never leaves the cache older than it was.
+//
+// # Lists and generations
+//
+// Lists of a scope (an organization) are cached under keys that embed the scope's generation
+// number: ListKey reads gen:{scope} and returns a key containing it; Bump increments it, and every
+// cached list of the scope becomes unreachable at once: one key touched, no SCAN, and the
+// orphaned lists expire by their own (short) TTL. A missing generation starts at the current Unix
+// time in microseconds and Bump sets max(gen+1, now), so a generation key that expired or was
+// evicted never comes back with a number that older, still-cached lists used (a bump takes a
+// round trip, so generations cannot outrun a microsecond clock).
+//
+// # Failures
+//
+// Reads (Get, ListKey) never return Redis errors: they count them (Stats, Observer), log them at
+// debug, and answer from the loader. Every Redis call is bounded by the client's timeouts and the
+// request's context, and after a connection-level failure the Cache skips Redis for Cooldown, so a
+// dead or blackholed Redis costs one request one timeout, and the requests after it nothing.
+//
+// Invalidations (Delete, Bump) do return their errors, because a lost invalidation means stale
+// data: the caller has already committed, so it should not fail the request, but it should log
+// the error. The damage is bounded by the TTL (60 s for lists); callers should also invalidate
+// on create, since a tombstone may be cached for the key.
+package cache

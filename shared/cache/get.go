@@ -1,0 +1,228 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"scaleapi/shared/fault"
+)
+
+// Get returns the value cached under key, or calls load, caches its answer for ttl (± jitter)
+// and returns it. Get is a function, not a method, because Go methods cannot have type
+// parameters.
+//
+// load's errors are returned as they are. A not-found error (errors.Is(err, fault.ErrNotFound))
+// is also cached, for the Cache's NegativeTTL, and a hit on it returns a fault.NotFound error
+// with the same message. Redis errors are never returned: they are counted and Get answers from
+// load. An empty key or a ttl <= 0 caches nothing. Values are stored as JSON, so T must
+// round-trip through encoding/json; concurrent callers of one key each get their own copy.
+func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if c == nil {
+		return load(ctx)
+	}
+	if key == "" || ttl <= 0 {
+		c.miss(uncachedName)
+		return load(ctx)
+	}
+	name := nameOf(key)
+	if Bypassed(ctx) {
+		c.bypassed.Add(1)
+		v, _, err := fill(ctx, c, key, name, ttl, true, load)
+		return v, err
+	}
+	if !c.up() {
+		c.miss(name)
+		return load(ctx)
+	}
+
+	vk := c.valueKey(key)
+	data, err := c.client.Get(ctx, vk).Bytes()
+	switch {
+	case err == nil:
+		v, cached, derr := decode[T](data)
+		if derr == nil {
+			c.hit(name)
+			return v, cached
+		}
+		c.fail(ctx, name, fmt.Errorf("decode %s: %w", name, derr), false)
+		c.miss(name) // refill below overwrites the bad entry
+	case errors.Is(err, redis.Nil):
+		c.miss(name)
+	default:
+		// Redis is failing: do not also try a lease and a fill, each of which could cost
+		// another timeout.
+		c.fail(ctx, name, err, true)
+		c.miss(name)
+		return load(ctx)
+	}
+
+	// The loader runs in a goroutine owned by singleflight, so that a caller whose context
+	// ends stops waiting. Only the caller whose closure runs (the leader) gets the loader's own
+	// value; the others decode the payload, so no two callers share a map or slice.
+	var (
+		leader   bool
+		mine     T
+		panicked any
+	)
+	ch := c.group.DoChan(vk, func() (payload any, err error) {
+		leader = true
+		defer func() {
+			if r := recover(); r != nil {
+				// A panic must not escape in singleflight's goroutine, where nothing can
+				// recover it: hand it to the leader to re-panic on its own goroutine.
+				panicked = r
+				payload, err = nil, errLoaderPanicked
+			}
+		}()
+		v, p, err := fill(ctx, c, key, name, ttl, false, load)
+		mine = v
+		return p, err
+	})
+	if c.hookJoined != nil {
+		c.hookJoined(key)
+	}
+	select {
+	case r := <-ch:
+		if leader {
+			if panicked != nil {
+				panic(panicked)
+			}
+			return mine, r.Err
+		}
+		if r.Err != nil {
+			if isContextErr(r.Err) && ctx.Err() == nil {
+				// The leader's request ended, not ours: load for ourselves.
+				v, _, err := fill(ctx, c, key, name, ttl, false, load)
+				return v, err
+			}
+			return zero, r.Err
+		}
+		if p, _ := r.Val.([]byte); p != nil {
+			if v, cached, derr := decode[T](p); derr == nil {
+				return v, cached
+			}
+		}
+		// The leader's value did not encode (or decode as T): load for ourselves.
+		return load(ctx)
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// errLoaderPanicked is what callers sharing a load get when the loader panicked; the caller
+// that ran it gets the panic itself.
+var errLoaderPanicked = errors.New("cache: loader panicked")
+
+// fill loads a value under a lease and writes it back if the lease survived the load. It
+// returns the loaded value, its payload (for singleflight's other callers; nil if it did not
+// encode or the load failed) and the loader's error. bypass takes the lease even from another
+// reader.
+func fill[T any](ctx context.Context, c *Cache, key, name string, ttl time.Duration, bypass bool, load func(context.Context) (T, error)) (T, []byte, error) {
+	var zero T
+	vk := c.valueKey(key)
+	lk := vk + leaseSuffix
+
+	// The lease must be taken before load reads the database: a write that commits after
+	// that read then deletes after the lease exists, and the fill is discarded.
+	token := ""
+	if c.up() {
+		tok := newToken()
+		var err error
+		if bypass {
+			err = c.client.Set(ctx, lk, tok, c.leaseTTL).Err()
+			if err == nil {
+				token = tok
+			}
+		} else {
+			var ok bool
+			ok, err = c.client.SetNX(ctx, lk, tok, c.leaseTTL).Result()
+			if ok {
+				token = tok
+			}
+		}
+		if err != nil {
+			c.fail(ctx, name, err, true)
+		}
+	}
+
+	v, err := load(ctx)
+	if err != nil {
+		if token != "" {
+			if c.negTTL > 0 && errors.Is(err, fault.ErrNotFound) {
+				t := tombstone(err)
+				c.commit(ctx, name, vk, lk, token, t, c.jittered(c.negTTL))
+				return zero, t, err
+			}
+			c.release(ctx, name, lk, token)
+		}
+		return zero, nil, err
+	}
+	payload, encErr := json.Marshal(v)
+	if encErr != nil {
+		c.fail(ctx, name, fmt.Errorf("encode %s: %w", name, encErr), false)
+		if token != "" {
+			c.release(ctx, name, lk, token)
+		}
+		return v, nil, nil
+	}
+	if token != "" {
+		c.commit(ctx, name, vk, lk, token, payload, c.jittered(ttl))
+	}
+	return v, payload, nil
+}
+
+// commit writes payload under key if token still holds the lease.
+func (c *Cache) commit(ctx context.Context, name, vk, lk, token string, payload []byte, ttl time.Duration) {
+	n, err := fillScript.Run(ctx, c.client, []string{vk, lk}, token, payload, ttl.Milliseconds()).Int()
+	switch {
+	case err != nil:
+		c.fail(ctx, name, err, true)
+	case n == 0:
+		c.discarded.Add(1)
+	}
+}
+
+// release drops the lease after a failed load.
+func (c *Cache) release(ctx context.Context, name, lk, token string) {
+	if err := releaseScript.Run(ctx, c.client, []string{lk}, token).Err(); err != nil {
+		c.fail(ctx, name, err, true)
+	}
+}
+
+// A tombstone is a cached "not found": tombstonePrefix then the error's client-safe message.
+// JSON never starts with '!', so it cannot be confused with a value.
+const tombstonePrefix = "!notfound:"
+
+func tombstone(err error) []byte {
+	msg := ""
+	var fe *fault.Error
+	if errors.As(err, &fe) && fe.Code == fault.NotFound {
+		msg = fe.Message
+	}
+	return []byte(tombstonePrefix + msg)
+}
+
+// decode turns an entry into the value, or the not-found error, it caches. err is not nil for
+// an entry that does not decode as T.
+func decode[T any](data []byte) (v T, cached error, err error) {
+	if len(data) > 0 && data[0] == '!' {
+		if len(data) >= len(tombstonePrefix) && string(data[:len(tombstonePrefix)]) == tombstonePrefix {
+			return v, &fault.Error{Code: fault.NotFound, Message: string(data[len(tombstonePrefix):])}, nil
+		}
+		return v, nil, errors.New("unknown entry")
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, nil, err
+	}
+	return v, nil, nil
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
