@@ -1,0 +1,241 @@
+package ratelimit
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"scaleapi/shared/auth"
+	"scaleapi/shared/devservices/devtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
+
+// targets returns two independent clients (two execution environments) per Redis deployment.
+func targets(t *testing.T) map[string][2]redis.UniversalClient {
+	t.Helper()
+	st := devtest.Services(t)
+	opt, err := redis.ParseURL(st.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copt, err := redis.ParseClusterURL(st.RedisClusterURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][2]redis.UniversalClient{
+		"Standalone": {redis.NewClient(opt), redis.NewClient(opt)},
+		"Cluster":    {redis.NewClusterClient(copt), redis.NewClusterClient(copt)},
+	}
+	for _, pair := range out {
+		for _, c := range pair {
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}
+	return out
+}
+
+func newLimiter(t *testing.T, rdb redis.UniversalClient, limit int, period time.Duration) *Limiter {
+	t.Helper()
+	l, err := New(rdb, limit, period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestAllowSharedAcrossEnvironments(t *testing.T) {
+	for name, pair := range targets(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a := newLimiter(t, pair[0], 5, time.Minute)
+			b := newLimiter(t, pair[1], 5, time.Minute)
+			key := "test:" + uuid.NewString()
+			// Alternate environments: the allowance is one, wherever the requests land.
+			for i := range 5 {
+				l := a
+				if i%2 == 1 {
+					l = b
+				}
+				res, err := l.Allow(ctx, key)
+				if err != nil || !res.Allowed {
+					t.Fatalf("request %d: %+v, %v; want allowed", i+1, res, err)
+				}
+				if res.Remaining != 4-i {
+					t.Fatalf("request %d: remaining %d, want %d", i+1, res.Remaining, 4-i)
+				}
+			}
+			res, err := b.Allow(ctx, key)
+			if err != nil || res.Allowed {
+				t.Fatalf("6th request: %+v, %v; want refused", res, err)
+			}
+			// One cell is 60 s / 5 = 12 s; the next is due when the oldest one has drained.
+			if res.RetryAfter <= 11*time.Second || res.RetryAfter > 12*time.Second {
+				t.Fatalf("RetryAfter %v, want just under 12 s", res.RetryAfter)
+			}
+			// Another key has its own allowance.
+			if res, _ := a.Allow(ctx, "test:"+uuid.NewString()); !res.Allowed {
+				t.Fatal("a fresh key was refused")
+			}
+		})
+	}
+}
+
+func TestAllowRefills(t *testing.T) {
+	rdb := targets(t)["Standalone"][0]
+	ctx := context.Background()
+	l := newLimiter(t, rdb, 10, time.Second) // one cell per 100 ms
+	key := "test:" + uuid.NewString()
+	for range 10 {
+		if res, _ := l.Allow(ctx, key); !res.Allowed {
+			t.Fatal("burst refused")
+		}
+	}
+	res, _ := l.Allow(ctx, key)
+	if res.Allowed {
+		t.Fatal("11th request of a 10/s burst allowed")
+	}
+	time.Sleep(res.RetryAfter + 20*time.Millisecond)
+	if res, _ := l.Allow(ctx, key); !res.Allowed {
+		t.Fatalf("refused after waiting RetryAfter: %+v", res)
+	}
+	// Exactly one cell came back.
+	if res, _ := l.Allow(ctx, key); res.Allowed {
+		t.Fatal("two requests allowed after one cell's wait")
+	}
+}
+
+func TestAllowConcurrent(t *testing.T) {
+	for name, pair := range targets(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			ls := [2]*Limiter{newLimiter(t, pair[0], 20, time.Minute), newLimiter(t, pair[1], 20, time.Minute)}
+			key := "test:" + uuid.NewString()
+			var allowed atomic.Int64
+			var wg sync.WaitGroup
+			for i := range 60 {
+				wg.Go(func() {
+					if res, err := ls[i%2].Allow(ctx, key); err == nil && res.Allowed {
+						allowed.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			if n := allowed.Load(); n != 20 {
+				t.Fatalf("%d of 60 concurrent requests allowed, want exactly 20", n)
+			}
+		})
+	}
+}
+
+func TestMiddleware(t *testing.T) {
+	pair := targets(t)["Standalone"]
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	// Two environments, one allowance of 3 per minute per user.
+	envs := []http.Handler{
+		newLimiter(t, pair[0], 3, time.Minute).Middleware(ByUser)(ok),
+		newLimiter(t, pair[1], 3, time.Minute).Middleware(ByUser)(ok),
+	}
+	user := auth.Principal{UserID: uuid.New(), SessionID: uuid.New()}
+	do := func(i int, p *auth.Principal, ip string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/projects", nil)
+		req.RemoteAddr = ip + ":4711"
+		if p != nil {
+			req = req.WithContext(auth.WithPrincipal(req.Context(), *p))
+		}
+		rec := httptest.NewRecorder()
+		envs[i%2].ServeHTTP(rec, req)
+		return rec
+	}
+
+	t.Run("PerUser", func(t *testing.T) {
+		for i := range 3 {
+			if rec := do(i, &user, "192.0.2.1"); rec.Code != http.StatusNoContent {
+				t.Fatalf("request %d: status %d", i+1, rec.Code)
+			}
+		}
+		// From another IP: still the same user, still limited.
+		rec := do(3, &user, "192.0.2.2")
+		if rec.Code != http.StatusTooManyRequests {
+			t.Fatalf("4th request: status %d, want 429", rec.Code)
+		}
+		ra, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+		if err != nil || ra < 19 || ra > 20 {
+			t.Fatalf("Retry-After %q, want 20 (seconds, rounded up)", rec.Header().Get("Retry-After"))
+		}
+		var p struct {
+			Status int    `json:"status"`
+			Title  string `json:"title"`
+		}
+		if rec.Header().Get("Content-Type") != "application/problem+json" || json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Status != 429 {
+			t.Fatalf("429 body %q (%s)", rec.Body, rec.Header().Get("Content-Type"))
+		}
+		// Another user is not affected.
+		other := auth.Principal{UserID: uuid.New(), SessionID: uuid.New()}
+		if rec := do(4, &other, "192.0.2.1"); rec.Code != http.StatusNoContent {
+			t.Fatalf("another user: status %d", rec.Code)
+		}
+	})
+
+	t.Run("PerIPWithoutPrincipal", func(t *testing.T) {
+		ip := "198.51.100." + strconv.Itoa(int(time.Now().UnixNano()%250)+1)
+		// Clear any allowance left from an earlier run of this test on a shared Redis.
+		pair[0].Del(context.Background(), "rl:ip:"+ip)
+		for i := range 3 {
+			if rec := do(i, nil, ip); rec.Code != http.StatusNoContent {
+				t.Fatalf("request %d: status %d", i+1, rec.Code)
+			}
+		}
+		if rec := do(3, nil, ip); rec.Code != http.StatusTooManyRequests {
+			t.Fatalf("4th request from one IP: status %d, want 429", rec.Code)
+		}
+	})
+}
+
+func TestFailOpen(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = dead.Close() })
+	l := newLimiter(t, dead, 1, time.Minute)
+	var hooked atomic.Int64
+	l.OnFailOpen = func(context.Context, error) { hooked.Add(1) }
+	h := l.Middleware(ByIP)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	for i := range 3 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if rec.Code != http.StatusNoContent {
+			t.Fatalf("request %d with Redis down: status %d, want it through", i+1, rec.Code)
+		}
+	}
+	if l.FailOpens() != 3 || hooked.Load() != 3 {
+		t.Fatalf("FailOpens %d, hook %d; want 3 and 3", l.FailOpens(), hooked.Load())
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]int{
+		0: 1, time.Millisecond: 1, time.Second: 1, 1001 * time.Millisecond: 2, 11900 * time.Millisecond: 12,
+	} {
+		if got := retryAfterSeconds(d); got != want {
+			t.Errorf("retryAfterSeconds(%v) = %d, want %d", d, got, want)
+		}
+	}
+}
+
+func TestNewRejectsBadLimits(t *testing.T) {
+	if _, err := New(nil, 0, time.Minute); err == nil {
+		t.Fatal("limit 0 accepted")
+	}
+	if _, err := New(nil, 1, 0); err == nil {
+		t.Fatal("period 0 accepted")
+	}
+}
