@@ -1,0 +1,36 @@
+package report
+
+import (
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/api"
+	"scaleapi/shared/auth"
+	"scaleapi/shared/fault"
+)
+
+// Routes registers the reports function's routes on r; authn guards them. svc may be nil when
+// only the route list is wanted (the route consistency test).
+func Routes(r *api.Router, svc *Service, authn func(http.Handler) http.Handler) {
+	r.Handle("GET /reports/organizations/{id}/summary", authn(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		p, ok := auth.PrincipalFrom(req.Context())
+		if !ok {
+			api.WriteError(w, req, auth.ErrNoToken)
+			return
+		}
+		id, err := uuid.Parse(req.PathValue("id"))
+		if err != nil {
+			// A malformed id names nothing that exists: 404, like an id of another tenant.
+			api.WriteError(w, req, fault.E(fault.NotFound, "organization not found"))
+			return
+		}
+		sum, err := svc.Summary(req.Context(), p.UserID, id)
+		if err != nil {
+			api.WriteError(w, req, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "private, max-age=60")
+		api.WriteJSON(w, http.StatusOK, sum)
+	})))
+}
