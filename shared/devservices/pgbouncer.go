@@ -1,0 +1,87 @@
+package devservices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// pgbouncerConfig is PgBouncer 1.18's configuration, shaped like production's pooler (the seed's
+// numbers) so that tests meet the same transaction-mode rules the deployed code does.
+//
+// auth_type = trust: PgBouncer listens on 127.0.0.1 only and PostgreSQL behind it trusts loopback
+// too, so a password would protect nothing and only add a secret to generate. trust still requires
+// the user to be known: the auth file lists Superuser, and auth_user lets PgBouncer look up any
+// other role a test creates in pg_shadow.
+//
+// The wildcard database makes every database name work, so each test's own database is reachable
+// through the pooler without a reload. ignore_startup_parameters lists what drivers send by habit
+// and PgBouncer does not track (lib/pq and JDBC send extra_float_digits); "options" stays refused,
+// because ignoring it would silently drop a search_path a test asked for. server_login_retry is short because a refused login
+// (a database being created) must not lock the pool for the default 15 s.
+const pgbouncerConfig = `;; Written by scaleapi/shared/devservices.
+[databases]
+* = host=127.0.0.1 port=%d auth_user=%s
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir =
+auth_type = trust
+auth_file = %s
+admin_users = %s
+stats_users = %s
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = 20
+min_pool_size = 5
+reserve_pool_size = 5
+ignore_startup_parameters = extra_float_digits
+server_login_retry = 1
+autodb_idle_timeout = 60
+log_connections = 0
+log_disconnections = 0
+`
+
+// startPgBouncer starts PgBouncer in front of the server on primaryPort and waits until a
+// connection through it reaches the server.
+func startPgBouncer(ctx context.Context, bin, dir string, primaryPort int, log io.Writer, acct *account) (*proc, int, error) {
+	users := filepath.Join(dir, "pgbouncer-users.txt")
+	if err := os.WriteFile(users, []byte(fmt.Sprintf("%q \"\"\n", Superuser)), 0o644); err != nil {
+		return nil, 0, err
+	}
+	ini := filepath.Join(dir, "pgbouncer.ini")
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, 0, err
+		}
+		conf := fmt.Sprintf(pgbouncerConfig, primaryPort, Superuser, port, users, Superuser, Superuser)
+		if err := os.WriteFile(ini, []byte(conf), 0o644); err != nil {
+			return nil, 0, err
+		}
+		p, err := startProc(procSpec{
+			name: "pgbouncer", path: bin, args: []string{ini},
+			dir: dir, logPath: filepath.Join(dir, "pgbouncer.log"), log: log, acct: acct,
+			// SIGTERM is PgBouncer's immediate shutdown; SIGINT would wait for clients.
+			stopSig: syscall.SIGTERM,
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		url := pgURL(port, "postgres")
+		err = waitReady(ctx, p, func(ctx context.Context) error { return pingPostgres(ctx, url) })
+		if err == nil {
+			return p, port, nil
+		}
+		p.kill()
+		if errors.Is(err, errPortInUse) && attempt < maxAttempts {
+			continue
+		}
+		return nil, 0, err
+	}
+}

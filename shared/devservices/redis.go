@@ -1,0 +1,276 @@
+package devservices
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisSpec describes one redis-server.
+type redisSpec struct {
+	name    string
+	bin     string
+	dir     string // --dir: the server's working directory, owned by acct
+	cluster bool
+	log     io.Writer
+	acct    *account
+}
+
+// startRedisServer starts redis-server on a free port and waits until it answers PING, retrying
+// on another port if the port was taken before the server bound it.
+func startRedisServer(ctx context.Context, spec redisSpec) (*proc, int, error) {
+	for attempt := 1; ; attempt++ {
+		port, err := redisPort(spec.cluster)
+		if err != nil {
+			return nil, 0, err
+		}
+		args := []string{
+			"--port", strconv.Itoa(port),
+			"--bind", "127.0.0.1",
+			// Nothing is persisted: test data lives as long as the server.
+			"--save", "",
+			"--appendonly", "no",
+			"--dir", spec.dir,
+			"--daemonize", "no",
+			"--logfile", "",
+		}
+		if spec.cluster {
+			args = append(args,
+				"--cluster-enabled", "yes",
+				"--cluster-config-file", "nodes.conf",
+				"--cluster-node-timeout", "5000",
+			)
+		}
+		p, err := startProc(procSpec{
+			name: spec.name, path: spec.bin, args: args,
+			dir: spec.dir, logPath: filepath.Join(spec.dir, "redis.log"), log: spec.log, acct: spec.acct,
+			stopSig: syscall.SIGTERM,
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		err = waitReady(ctx, p, func(ctx context.Context) error { return pingRedis(ctx, addr) })
+		if err == nil {
+			return p, port, nil
+		}
+		p.kill()
+		if errors.Is(err, errPortInUse) && attempt < maxAttempts {
+			continue
+		}
+		return nil, 0, err
+	}
+}
+
+// redisPort picks a free port. A cluster node also binds its bus on port+10000 (the default
+// cluster-port, which keeps Redis 6 working too), so for a cluster node both must be free.
+func redisPort(cluster bool) (int, error) {
+	for {
+		port, err := freePort()
+		if err != nil || !cluster {
+			return port, err
+		}
+		if port+10000 <= 65535 && portFree(port+10000) {
+			return port, nil
+		}
+	}
+}
+
+// pingRedis sends one PING over a fresh connection: a server still loading answers -LOADING and
+// counts as not ready. A bare RESP exchange keeps the readiness loop free of client retry logic.
+func pingRedis(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line = strings.TrimSpace(line); line != "+PONG" {
+		return fmt.Errorf("redis at %s answered %q", addr, line)
+	}
+	return nil
+}
+
+// redisURL is the go-redis URL of database 0 on a local server.
+func redisURL(port int) string {
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+}
+
+// Redis is one standalone Redis that a test owns and may stop mid-test, to see how the code under
+// test behaves when its cache goes away.
+type Redis struct {
+	// URL is redis://127.0.0.1:PORT/0.
+	URL string
+
+	proc      *proc
+	removeDir string
+	stopOnce  sync.Once
+	stopErr   error
+	stopped   chan struct{}
+}
+
+// StartRedis starts one standalone Redis in a new subdirectory of dir, or in a new temporary
+// directory (removed by Stop) if dir is "". The server is stopped by Stop or when ctx is done.
+func StartRedis(ctx context.Context, dir string) (*Redis, error) {
+	bin, err := findBinary("redis-server", hintRedis)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := serverAccount()
+	if err != nil {
+		return nil, err
+	}
+	r := &Redis{stopped: make(chan struct{})}
+	var own string
+	if dir == "" {
+		if own, err = os.MkdirTemp("", "devservices-redis-"); err != nil {
+			return nil, err
+		}
+		r.removeDir = own
+	} else {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		if own, err = os.MkdirTemp(dir, "redis-"); err != nil {
+			return nil, err
+		}
+		if own, err = filepath.Abs(own); err != nil {
+			return nil, err
+		}
+	}
+	fail := func(err error) (*Redis, error) {
+		if r.removeDir != "" {
+			os.RemoveAll(r.removeDir)
+		}
+		return nil, err
+	}
+	if err := acct.own(own); err != nil {
+		return fail(err)
+	}
+	if err := acct.checkReachable(own); err != nil {
+		return fail(err)
+	}
+	p, port, err := startRedisServer(ctx, redisSpec{name: "redis", bin: bin, dir: own, acct: acct})
+	if err != nil {
+		return fail(err)
+	}
+	r.URL, r.proc = redisURL(port), p
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.Stop()
+		case <-r.stopped:
+		}
+	}()
+	return r, nil
+}
+
+// Stop stops the server and waits until it has exited; clients see connection errors from then on.
+// It is safe to call more than once.
+func (r *Redis) Stop() error {
+	r.stopOnce.Do(func() {
+		err := r.proc.stop()
+		if r.removeDir != "" {
+			err = errors.Join(err, os.RemoveAll(r.removeDir))
+		}
+		r.stopErr = err
+		close(r.stopped)
+	})
+	return r.stopErr
+}
+
+// clusterNodes is the size of the cluster: three masters is the smallest Redis Cluster that
+// redis-cli accepts, and enough to spread keys over nodes so cross-slot mistakes show up in tests.
+const clusterNodes = 3
+
+// formCluster turns three empty cluster-enabled servers into one cluster: distinct config epochs,
+// a third of the slots each, MEET, then waiting until every node reports cluster_state:ok.
+// Doing it over the protocol is quicker than redis-cli --cluster create, which sleeps in whole
+// seconds while it waits.
+func formCluster(ctx context.Context, ports []int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nodes := make([]*redis.Client, len(ports))
+	for i, port := range ports {
+		// No retries: a failing command here is a setup error to report, not a blip.
+		nodes[i] = redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), MaxRetries: -1})
+		defer nodes[i].Close()
+	}
+	for i, n := range nodes {
+		lo, hi := i*16384/len(nodes), (i+1)*16384/len(nodes)-1
+		if err := n.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1).Err(); err != nil {
+			return fmt.Errorf("redis cluster: set-config-epoch: %w", err)
+		}
+		// ClusterAddSlotsRange sends CLUSTER ADDSLOTS, which Redis 6 has too (ADDSLOTSRANGE is 7+).
+		if err := n.ClusterAddSlotsRange(ctx, lo, hi).Err(); err != nil {
+			return fmt.Errorf("redis cluster: addslots: %w", err)
+		}
+	}
+	for _, port := range ports[1:] {
+		if err := nodes[0].ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(port)).Err(); err != nil {
+			return fmt.Errorf("redis cluster: meet: %w", err)
+		}
+	}
+	// A new master reports cluster_state:ok no sooner than two seconds after it started
+	// (CLUSTER_WRITABLE_DELAY in Redis); polling returns as soon as that is over.
+	want := fmt.Sprintf("cluster_known_nodes:%d", len(nodes))
+	for {
+		ready := true
+		var last string
+		for _, n := range nodes {
+			info, err := n.ClusterInfo(ctx).Result()
+			if err != nil {
+				return fmt.Errorf("redis cluster: cluster info: %w", err)
+			}
+			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, want) {
+				ready, last = false, info
+				break
+			}
+		}
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redis cluster not ok: %w; CLUSTER INFO:\n%s", ctx.Err(), last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// clusterURL is the go-redis ParseClusterURL form: the first node in the address, the others as
+// addr parameters.
+func clusterURL(ports []int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "redis://127.0.0.1:%d", ports[0])
+	for i, port := range ports[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		fmt.Fprintf(&b, "%saddr=127.0.0.1:%d", sep, port)
+	}
+	return b.String()
+}
