@@ -224,7 +224,7 @@ func (s *Store) complete(ctx context.Context, key, owner string, rec *recorder) 
 	h := http.Header{}
 	for _, name := range storedHeaders {
 		if v := rec.header.Values(name); len(v) > 0 {
-			h[name] = v
+			h[http.CanonicalHeaderKey(name)] = v
 		}
 	}
 	hdr, _ := json.Marshal(h)
