@@ -39,6 +39,23 @@ var (
 	)
 )
 
+// testItems has a field of every type, nullable and not, all sortable and filterable: the
+// fuzz test's widest target.
+var testItems = NewSchema("items",
+	Field{Name: "name", Column: "name", Type: Text, Sort: true, Filter: true},
+	Field{Name: "note", Column: "note", Type: Text, Nullable: true, Sort: true, Filter: true},
+	Field{Name: "status", Column: "status", Type: Enum, Values: []string{"new", "open", "closed"}, Sort: true, Filter: true},
+	Field{Name: "rank", Column: "rank", Type: Int, Nullable: true, Sort: true, Filter: true},
+	Field{Name: "score", Column: "score", Type: Int, Sort: true, Filter: true},
+	Field{Name: "due", Column: "due", Type: Date, Nullable: true, Sort: true, Filter: true},
+	Field{Name: "createdAt", Column: "created_at", Type: Timestamptz, Sort: true, Filter: true},
+	Field{Name: "doneAt", Column: "done_at", Type: Timestamptz, Nullable: true, Sort: true, Filter: true},
+	Field{Name: "flag", Column: "flag", Type: Bool, Nullable: true, Sort: true, Filter: true},
+	Field{Name: "ref", Column: "ref", Type: UUID, Nullable: true, Sort: true, Filter: true},
+).
+	Join(Relation{Name: "children", Many: true, Schema: testTasks, Local: "id", Foreign: "project_id"}).
+	Join(Relation{Name: "owner", Schema: testOrganizations, Local: "ref", Foreign: "id"})
+
 func init() {
 	testProjects.
 		Join(Relation{Name: "tasks", Many: true, Schema: testTasks, Local: "id", Foreign: "project_id", DeletedAt: "deleted_at"}).

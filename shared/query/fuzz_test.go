@@ -1,0 +1,293 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"scaleapi/shared/fault"
+)
+
+// FuzzParse feeds arbitrary query strings to Parse and, when they parse, checks the statement
+// Build makes against three invariants that together mean "no client text reaches the SQL":
+//
+//  1. Lexical: every token of the SQL outside string literals is a key word or function of the
+//     package's fixed vocabulary, or an identifier of the schemas (table, column, alias); every
+//     string literal is one of the package's fixed literals or an API name of the schemas; there
+//     are no quoted identifiers, comments, semicolons or numbers.
+//  2. Value independence: replacing every client value held by the parsed query with a constant
+//     leaves the SQL text byte-for-byte unchanged, so values can only reach the database as
+//     arguments.
+//  3. Binding: the placeholders used are exactly $1..$len(args) for both statements, and every
+//     argument is text (valid UTF-8, no NUL), a list of such, or an int64 (limit, offset).
+//
+// Errors must be 400s. Run it with: go test ./shared/query -run '^$' -fuzz FuzzParse
+func FuzzParse(f *testing.F) {
+	seeds := []string{
+		"",
+		"filter=name||$eq||Apollo&filter=status||$in||active,planning&sort=createdAt,DESC&limit=10&page=2",
+		"or=name||$contL||apo&or=description||$isnull&fields=name,status&join=tasks||title,status&join=organization",
+		`s={"$or":[{"name":{"$startsL":"a%_"}},{"$and":[{"version":{"$between":[1,5]}},{"status":{"$notin":["archived"]}}]}]}`,
+		`s={"description":{"$or":{"$isnull":true,"$exclL":"x"}},"createdAt":{"$gte":"2024-01-01T00:00:00Z"}}`,
+		"filter=id||$notin||" + id1 + "," + id2 + "&offset=30&limit=1000&cache=0",
+		"filter[0]=name||ne||x&filter[1]=version||lte||3&select=name&per_page=5&sort=name,asc&sort=id,DESC",
+		"cursor=&sort=status,ASC&sort=version,DESC&limit=3",
+		"filter=name||$eq||x'); DROP TABLE projects; --&sort=name,ASC",
+		"filter=name||$in||a\"b,c\\d,$1&filter=name||$endsL||%00",
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	// Valid cursors, which the fuzzer would hardly find by itself.
+	for _, c := range []struct{ sort, key string }{
+		{"sort=createdAt,ASC", `["2024-01-02T03:04:05Z","` + id1 + `"]`},
+		{"sort=doneAt,DESC&sort=score,ASC", `[null,2,"` + id1 + `"]`},
+		{"sort=flag,ASC&sort=rank,DESC", `[true,null,"` + id1 + `"]`},
+		{"sort=name,DESC", `["it's",  "` + id1 + `"]`},
+	} {
+		v, _ := url.ParseQuery(c.sort + "&cursor=")
+		q, err := Parse(v, testItems)
+		if err != nil {
+			f.Fatal(err)
+		}
+		cur, err := q.encodeCursor([]byte(c.key))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(c.sort + "&limit=2&cursor=" + cur)
+	}
+	vocab := vocabulary(testProjects, testTasks, testOrganizations, testItems)
+
+	f.Fuzz(func(t *testing.T, raw string) {
+		values, _ := url.ParseQuery(raw) // a partly malformed query still yields its good pairs
+		for _, s := range []*Schema{testProjects, testTasks, testItems} {
+			checkQuery(t, values, s, vocab)
+		}
+	})
+}
+
+// checkQuery checks the invariants of FuzzParse for one schema.
+func checkQuery(t *testing.T, values url.Values, s *Schema, vocab vocab) {
+	q, err := Parse(values, s)
+	if err != nil {
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Code != fault.BadRequest {
+			t.Fatalf("error %v is not a 400", err)
+		}
+		return
+	}
+	scope := Scope{Alias: "p", Where: "p.organization_id = ANY($1)", Args: []any{[]string{id1}}}
+	st := q.Build(scope)
+	_ = q.Key()
+
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{{st.List, st.ListArgs}, {st.Count, st.CountArgs}} {
+		if stmt.sql == "" {
+			continue
+		}
+		if err := checkLexical(strings.Replace(stmt.sql, scope.Where, "TRUE", 1), vocab); err != nil {
+			t.Fatal(err)
+		}
+		checkBinding(t, stmt.sql, stmt.args)
+	}
+
+	blank := blanked(q)
+	if got := blank.Build(scope); got.List != st.List || got.Count != st.Count {
+		t.Fatalf("the SQL depends on client values:\n%s\n%s", st.List, got.List)
+	}
+
+	again, err := Parse(values, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2 := again.Build(scope); st2.List != st.List || !reflect.DeepEqual(st2.ListArgs, st.ListArgs) {
+		t.Fatal("Parse is not deterministic")
+	}
+}
+
+// blanked returns a copy of q with every client value replaced by a constant. NULL-ness of
+// cursor values is kept: it is structure (IS NULL instead of a comparison), not a value.
+func blanked(q *Query) *Query {
+	c := *q
+	c.where = blankNode(q.where)
+	if q.after != nil {
+		c.after = make([]*string, len(q.after))
+		for i, v := range q.after {
+			if v != nil {
+				s := "v"
+				c.after[i] = &s
+			}
+		}
+	}
+	c.limit, c.offset = 1, 0
+	return &c
+}
+
+func blankNode(n *node) *node {
+	if n == nil {
+		return nil
+	}
+	c := *n
+	if n.cond != nil {
+		cc := *n.cond
+		cc.vals = make([]string, len(n.cond.vals))
+		for i := range cc.vals {
+			cc.vals[i] = "v"
+		}
+		c.cond = &cc
+		return &c
+	}
+	c.kids = make([]*node, len(n.kids))
+	for i, k := range n.kids {
+		c.kids[i] = blankNode(k)
+	}
+	return &c
+}
+
+// vocab is what the SQL may be made of.
+type vocab struct {
+	words    map[string]bool
+	literals map[string]bool
+}
+
+// vocabulary is the package's fixed SQL vocabulary plus the identifiers and API names of the
+// schemas.
+func vocabulary(schemas ...*Schema) vocab {
+	v := vocab{words: map[string]bool{}, literals: map[string]bool{}}
+	for _, w := range strings.Fields(`SELECT FROM WHERE AND OR NOT LIKE ESCAPE IS NULL TRUE ANY ALL
+		BETWEEN AS ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET AT TIME ZONE lower unnest v
+		json_build_object json_agg json_build_array coalesce json count rtrim to_char item key
+		uuid text bigint timestamptz date boolean p p_j0 p_j1`) {
+		v.words[w] = true
+	}
+	for _, l := range []string{`\`, `[]`, `UTC`, `YYYY-MM-DD"T"HH24:MI:SS.US`, `0`, `.`, `Z`} {
+		v.literals[l] = true
+	}
+	for _, s := range schemas {
+		v.words[s.table] = true
+		for _, f := range s.fields {
+			v.words[f.Column] = true
+			v.literals[f.Name] = true
+		}
+		for _, r := range s.relations {
+			v.literals[r.Name] = true
+			v.words[r.Local], v.words[r.Foreign], v.words[r.DeletedAt] = true, true, true
+		}
+	}
+	return v
+}
+
+var operatorRE = regexp.MustCompile(`^(::|<>|>=|<=|\|\||[(),.*=<>\[\]])`)
+
+// checkLexical tokenizes sql and reports anything outside the vocabulary.
+func checkLexical(sql string, v vocab) error {
+	for i := 0; i < len(sql); {
+		c := sql[i]
+		switch {
+		case c == ' ':
+			i++
+		case c == '\'':
+			end := strings.IndexByte(sql[i+1:], '\'')
+			if end < 0 {
+				return fmt.Errorf("unterminated literal at %d in %s", i, sql)
+			}
+			lit := sql[i+1 : i+1+end]
+			if !v.literals[lit] {
+				return fmt.Errorf("literal %q is not in the vocabulary: %s", lit, sql)
+			}
+			i += end + 2
+			if i < len(sql) && sql[i] == '\'' {
+				return fmt.Errorf("doubled quote at %d: %s", i, sql)
+			}
+		case c == '$':
+			j := i + 1
+			for j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
+				j++
+			}
+			if j == i+1 {
+				return fmt.Errorf("bare $ at %d: %s", i, sql)
+			}
+			i = j
+		case c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			j := i
+			for j < len(sql) && (sql[j] == '_' || sql[j] >= 'a' && sql[j] <= 'z' || sql[j] >= 'A' && sql[j] <= 'Z' || sql[j] >= '0' && sql[j] <= '9') {
+				j++
+			}
+			if w := sql[i:j]; !v.words[w] {
+				return fmt.Errorf("word %q is not in the vocabulary: %s", w, sql)
+			}
+			i = j
+		default:
+			m := operatorRE.FindString(sql[i:])
+			if m == "" {
+				return fmt.Errorf("unexpected %q at %d: %s", sql[i:min(i+10, len(sql))], i, sql)
+			}
+			i += len(m)
+		}
+	}
+	return nil
+}
+
+var placeholderRE = regexp.MustCompile(`\$([0-9]+)`)
+
+// checkBinding checks that the placeholders are exactly $1..$len(args) and the arguments are
+// values PostgreSQL accepts as text.
+func checkBinding(t *testing.T, sql string, args []any) {
+	t.Helper()
+	used := map[int]bool{}
+	for _, m := range placeholderRE.FindAllStringSubmatch(sql, -1) {
+		n, _ := strconv.Atoi(m[1])
+		if n < 1 || n > len(args) {
+			t.Fatalf("$%d with %d args: %s", n, len(args), sql)
+		}
+		used[n] = true
+	}
+	if len(used) != len(args) {
+		t.Fatalf("%d placeholders used, %d args: %s", len(used), len(args), sql)
+	}
+	text := func(s string) {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			t.Fatalf("argument %q can't be PostgreSQL text", s)
+		}
+	}
+	for _, a := range args {
+		switch a := a.(type) {
+		case string:
+			text(a)
+		case []string:
+			for _, s := range a {
+				text(s)
+			}
+		case int64:
+		default:
+			t.Fatalf("argument of type %T", a)
+		}
+	}
+}
+
+func TestFuzzInvariantsCatchInjection(t *testing.T) {
+	// The invariants must reject what an injection would produce; check that they would.
+	v := vocabulary(testProjects)
+	for _, bad := range []string{
+		"p.name = 'x' OR TRUE",           // a literal that isn't in the vocabulary
+		"p.name = $1; DELETE FROM tasks", // a semicolon and unknown words
+		`p."name" = $1`,                  // a quoted identifier
+		"p.name = 1",                     // a number
+		"p.name = $1 -- x",               // a comment
+	} {
+		if checkLexical(bad, v) == nil {
+			t.Errorf("checkLexical accepted %q", bad)
+		}
+	}
+	if q := mustParse(t, "filter=name||$eq||a", testProjects); fmt.Sprint(blanked(q).where.cond.vals) != "[v]" {
+		t.Error("blanked kept a value")
+	}
+}
