@@ -54,7 +54,7 @@ type Options struct {
 // Observer receives cache events for metrics. Its methods are called synchronously on the
 // request path and must be cheap and safe for concurrent use. name is the first ':'-separated
 // segment of the logical key ("project"), "gen" for generation keys, or "uncached" for a read
-// whose key could not be built (see ListKey).
+// that was not cacheable (an empty key, as ListKey returns when Redis is down, or a ttl <= 0).
 type Observer interface {
 	CacheHit(name string)
 	CacheMiss(name string)

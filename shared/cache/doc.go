@@ -20,6 +20,12 @@
 // The first ':'-separated segment of a logical key ("project") names it in metrics and logs, so
 // keep that segment a fixed noun.
 //
+// A key must name what the loader returns for everyone who reads that key. Cache an entity by its
+// id with a loader that does no access check, and check the caller's organization on the result;
+// a loader that answers "not found" to a non-member would cache that tombstone for the members
+// too (and a loader that filters by caller would serve one caller's view to another). Lists are
+// keyed by their scope (ListKey), which is the organization they belong to.
+//
 // # The cache-aside race, and leases
 //
 // The classic race: a read misses, loads the old row, a write commits and deletes the key, and
