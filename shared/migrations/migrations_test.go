@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"scaleapi/shared/devservices/devtest"
-
 	"scaleapi/shared/migrations"
 )
 
