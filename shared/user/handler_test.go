@@ -169,15 +169,15 @@ func TestRegister(t *testing.T) {
 
 func TestValidEmail(t *testing.T) {
 	for email, want := range map[string]bool{
-		"ada@example.com":        true,
-		"a.b+tag@sub.example.io": true,
-		"ada@localhost":          false,
-		"ada":                    false,
-		"@example.com":           false,
-		"ada@":                   false,
-		"Ada <ada@example.com>":  false,
-		"ada@example.com.":       false,
-		"ada @example.com":       false,
+		"ada@example.com":                  true,
+		"a.b+tag@sub.example.io":           true,
+		"ada@localhost":                    false,
+		"ada":                              false,
+		"@example.com":                     false,
+		"ada@":                             false,
+		"Ada <ada@example.com>":            false,
+		"ada@example.com.":                 false,
+		"ada @example.com":                 false,
 		strings.Repeat("a", 250) + "@x.io": false,
 	} {
 		if got := validEmail(NormalizeEmail(email)); got != want {
