@@ -405,3 +405,39 @@ func TestInTx(t *testing.T) {
 		}
 	})
 }
+
+// TestConstraintsNamed keeps Translate's table of constraint names in step with the schema: every
+// name in it exists, and every constraint a client's input can violate (foreign keys, checks,
+// unique keys; not primary keys, whose ids the application generates, nor version checks and the
+// (organization_id, id) key, which only a bug can violate) has an entry, so the client is told which field is wrong.
+func TestConstraintsNamed(t *testing.T) {
+	d := devtest.NewDatabase(t)
+	p := open(t, Options{URL: d.PrimaryURL})
+	rows, err := p.Query(context.Background(), `
+		SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+		WHERE n.nspname = 'public' AND c.contype IN ('f', 'c', 'u')
+		UNION
+		SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+		JOIN pg_namespace n ON n.oid = ic.relnamespace
+		WHERE n.nspname = 'public' AND i.indisunique AND NOT i.indisprimary`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSchema := map[string]bool{}
+	for _, n := range names {
+		inSchema[n] = true
+		if _, ok := constraints[n]; !ok && !strings.HasSuffix(n, "_version_check") &&
+			n != "projects_organization_id_id_key" /* implied by the primary key */ {
+			t.Errorf("constraint %s has no entry in constraints (errors.go)", n)
+		}
+	}
+	for n := range constraints {
+		if !inSchema[n] && !strings.HasSuffix(n, "_pkey") {
+			t.Errorf("constraints (errors.go) names %s, which the schema doesn't have", n)
+		}
+	}
+}
