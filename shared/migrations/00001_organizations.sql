@@ -8,6 +8,8 @@ CREATE TABLE organizations (
     id         uuid        PRIMARY KEY,
     name       text        NOT NULL CONSTRAINT organizations_name_check CHECK (char_length(name) BETWEEN 1 AND 200),
     created_at timestamptz NOT NULL DEFAULT now(),
+    -- Set by each UPDATE together with the version bump, not by a trigger: one statement, no
+    -- hidden write amplification, and the store returns the value it wrote.
     updated_at timestamptz NOT NULL DEFAULT now(),
     -- Soft delete: DELETE sets deleted_at, recover clears it.
     deleted_at timestamptz NULL,

@@ -34,6 +34,10 @@ CREATE INDEX tasks_project_live_keyset_idx ON tasks (project_id, created_at, id)
 -- ON DELETE CASCADE from projects needs it too.
 CREATE INDEX tasks_project_id_idx ON tasks (project_id);
 
+-- Deliberately no plain index on organization_id alone: organizations are only ever soft-deleted
+-- by the API, so the ON DELETE CASCADE that would need it runs only in manual clean-ups, where a
+-- scan is acceptable; every live-row query by organization uses the partial indexes below.
+
 -- "Tasks assigned to me" (filter=assigneeId||$eq||…) over live tasks.
 CREATE INDEX tasks_assignee_live_idx ON tasks (assignee_id) WHERE deleted_at IS NULL;
 
