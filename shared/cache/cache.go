@@ -55,10 +55,13 @@ type Options struct {
 // request path and must be cheap and safe for concurrent use. name is the first ':'-separated
 // segment of the logical key ("project"), "gen" for generation keys, or "uncached" for a read
 // that was not cacheable (an empty key, as ListKey returns when Redis is down, or a ttl <= 0).
+//
+// ctx is the caller's context, so an observer can attribute the event to the request that caused
+// it (shared/metrics keeps a per-request record there).
 type Observer interface {
-	CacheHit(name string)
-	CacheMiss(name string)
-	CacheError(name string, err error)
+	CacheHit(ctx context.Context, name string)
+	CacheMiss(ctx context.Context, name string)
+	CacheError(ctx context.Context, name string, err error)
 }
 
 // Stats is a snapshot of a Cache's counters since New.
@@ -277,17 +280,17 @@ func (c *Cache) up() bool {
 	return d == 0 || time.Now().UnixNano() >= d
 }
 
-func (c *Cache) hit(name string) {
+func (c *Cache) hit(ctx context.Context, name string) {
 	c.hits.Add(1)
 	if c.observer != nil {
-		c.observer.CacheHit(name)
+		c.observer.CacheHit(ctx, name)
 	}
 }
 
-func (c *Cache) miss(name string) {
+func (c *Cache) miss(ctx context.Context, name string) {
 	c.misses.Add(1)
 	if c.observer != nil {
-		c.observer.CacheMiss(name)
+		c.observer.CacheMiss(ctx, name)
 	}
 }
 
@@ -297,7 +300,7 @@ func (c *Cache) miss(name string) {
 func (c *Cache) fail(ctx context.Context, name string, err error, trip bool) {
 	c.errs.Add(1)
 	if c.observer != nil {
-		c.observer.CacheError(name, err)
+		c.observer.CacheError(ctx, name, err)
 	}
 	l := c.logger
 	if l == nil {

@@ -27,7 +27,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		return load(ctx)
 	}
 	if key == "" || ttl <= 0 {
-		c.miss(uncachedName)
+		c.miss(ctx, uncachedName)
 		return load(ctx)
 	}
 	name := nameOf(key)
@@ -37,7 +37,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		return v, err
 	}
 	if !c.up() {
-		c.miss(name)
+		c.miss(ctx, name)
 		return load(ctx)
 	}
 
@@ -47,18 +47,18 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 	case err == nil:
 		v, cached, derr := decode[T](data)
 		if derr == nil {
-			c.hit(name)
+			c.hit(ctx, name)
 			return v, cached
 		}
 		c.fail(ctx, name, fmt.Errorf("decode %s: %w", name, derr), false)
-		c.miss(name) // refill below overwrites the bad entry
+		c.miss(ctx, name) // refill below overwrites the bad entry
 	case errors.Is(err, redis.Nil):
-		c.miss(name)
+		c.miss(ctx, name)
 	default:
 		// Redis is failing: do not also try a lease and a fill, each of which could cost
 		// another timeout.
 		c.fail(ctx, name, err, true)
-		c.miss(name)
+		c.miss(ctx, name)
 		return load(ctx)
 	}
 

@@ -91,9 +91,9 @@ type recorder struct {
 	events []string
 }
 
-func (r *recorder) CacheHit(name string)  { r.add("hit:" + name) }
-func (r *recorder) CacheMiss(name string) { r.add("miss:" + name) }
-func (r *recorder) CacheError(name string, err error) {
+func (r *recorder) CacheHit(_ context.Context, name string)  { r.add("hit:" + name) }
+func (r *recorder) CacheMiss(_ context.Context, name string) { r.add("miss:" + name) }
+func (r *recorder) CacheError(_ context.Context, name string, err error) {
 	r.add("error:" + name)
 }
 

@@ -1,0 +1,229 @@
+// Package platform builds, once per execution environment, the clients every function shares:
+// the config, the logger and metrics emitter, the primary and replica pools, the Redis client and
+// cache, and the token verifier. A function's main asks for what it needs (Needs) and wires its
+// own domain on top; warm invocations reuse everything built here.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"scaleapi/shared/api"
+	"scaleapi/shared/auth"
+	"scaleapi/shared/cache"
+	"scaleapi/shared/config"
+	"scaleapi/shared/db"
+	"scaleapi/shared/lambdahttp"
+	"scaleapi/shared/metrics"
+)
+
+// Needs says which clients a function uses.
+type Needs struct {
+	Database bool // the primary pool
+	Replica  bool // the reader pool (falls back to the primary's URL, logged)
+	Redis    bool // the Redis client and the cache
+	Auth     bool // token verification and sessions (needs Redis)
+}
+
+// Deps is what Build made. Fields a function did not ask for are nil.
+type Deps struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Emitter  *metrics.Emitter
+	Primary  *db.Pool
+	Replica  *db.Pool
+	Redis    redis.UniversalClient
+	Cache    *cache.Cache
+	Tokens   *auth.Tokens
+	Sessions *auth.Sessions
+	Auth     *auth.Authenticator
+
+	closers []func()
+}
+
+// Build reads the configuration through lookup (os.LookupEnv in main) and opens what needs asks
+// for. Connections open lazily (pgxpool's MinConns is 0), so a cold start pays for DNS and
+// TLS only on the first query, and a database that is down fails the request, not the start.
+func Build(ctx context.Context, lookup func(string) (string, bool), out io.Writer, needs Needs) (*Deps, error) {
+	cfg, err := config.Load(lookup, config.Needs{
+		Database: needs.Database || needs.Replica,
+		Redis:    needs.Redis || needs.Auth,
+		Signing:  needs.Auth,
+	})
+	if err != nil {
+		return nil, err
+	}
+	level, _ := cfg.Level() // validated by Load
+	d := &Deps{
+		Config:  cfg,
+		Log:     metrics.NewLogger(out, level, cfg.Function),
+		Emitter: metrics.NewEmitter(out, cfg.MetricsNamespace, cfg.Function),
+	}
+	slog.SetDefault(d.Log)
+	if err := d.open(ctx, needs); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Deps) open(ctx context.Context, needs Needs) error {
+	cfg := d.Config
+	if needs.Database {
+		p, err := d.pool(ctx, "primary", cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		d.Primary = p
+	}
+	if needs.Replica {
+		u, fellBack := cfg.ReaderURL()
+		if fellBack {
+			d.Log.Info("DATABASE_READER_URL is not set: reports read from the writer")
+		}
+		p, err := d.pool(ctx, "replica", u)
+		if err != nil {
+			return err
+		}
+		d.Replica = p
+	}
+	if needs.Redis || needs.Auth {
+		rdb, err := cache.NewClient(cache.ClientOptions{
+			URL: cfg.RedisURL, Cluster: cfg.RedisCluster,
+			ReadTimeout: cfg.RedisTimeout, WriteTimeout: cfg.RedisTimeout,
+		})
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		d.Redis = rdb
+		d.closers = append(d.closers, func() { _ = rdb.Close() })
+		d.Cache = cache.New(rdb, cache.Options{Logger: d.Log, Observer: cacheMetrics{}})
+	}
+	if needs.Auth {
+		key, err := d.signingKey(ctx)
+		if err != nil {
+			return err
+		}
+		tokens, err := auth.NewTokens(key, auth.WithTTL(cfg.AccessTokenTTL))
+		if err != nil {
+			return err
+		}
+		d.Tokens = tokens
+		d.Sessions = auth.NewSessions(d.Redis, cfg.RefreshTokenTTL)
+		d.Auth = auth.NewAuthenticator(tokens, d.Sessions)
+	}
+	return nil
+}
+
+func (d *Deps) pool(ctx context.Context, name, rawURL string) (*db.Pool, error) {
+	cfg := d.Config
+	opts := db.Options{
+		URL: rawURL, Name: name,
+		MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns,
+		MaxConnIdleTime: cfg.DBMaxConnIdleTime, ConnectTimeout: cfg.DBConnectTimeout,
+		Tracer: queryMetrics{pool: name},
+	}
+	if cfg.DatabaseIAMAuth {
+		aws, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+		if err != nil {
+			return nil, fmt.Errorf("aws config: %w", err)
+		}
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, errors.New("database url: not a URL")
+		}
+		port := u.Port()
+		if port == "" {
+			port = "5432"
+		}
+		opts.BeforeConnect = db.IAMBeforeConnect(cfg.Region, net.JoinHostPort(u.Hostname(), port), u.User.Username(), aws.Credentials)
+	}
+	p, err := db.Open(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s pool: %w", name, err)
+	}
+	d.closers = append(d.closers, p.Close)
+	return p, nil
+}
+
+// signingKey is JWT_SECRET when set (local runs), else the Secrets Manager secret, read once at
+// cold start: a warm environment never calls Secrets Manager again.
+func (d *Deps) signingKey(ctx context.Context) ([]byte, error) {
+	if d.Config.JWTSecret != "" {
+		return []byte(d.Config.JWTSecret), nil
+	}
+	aws, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(d.Config.Region))
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	return auth.LoadSecret(ctx, secretsmanager.NewFromConfig(aws), d.Config.JWTSecretARN)
+}
+
+// Handler wraps a function's router with the middleware every function runs.
+func (d *Deps) Handler(h http.Handler) http.Handler {
+	idFrom := func(r *http.Request) string { return lambdahttp.RequestID(r.Context()) }
+	return api.NewObserver(d.Emitter, d.Log, idFrom).Wrap(h)
+}
+
+// Close releases every client, in reverse order of creation. It runs on SIGTERM, when Lambda
+// shuts the environment down.
+func (d *Deps) Close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
+
+// Main runs a function: run builds its handler from Deps; Main starts the Lambda loop and exits
+// non-zero with the error if the build fails (Lambda reports it as an init error).
+func Main(needs Needs, run func(d *Deps) (http.Handler, error)) {
+	d, err := Build(context.Background(), os.LookupEnv, os.Stdout, needs)
+	if err == nil {
+		var h http.Handler
+		h, err = run(d)
+		if err == nil {
+			lambdahttp.Start(d.Handler(h), lambdahttp.WithShutdown(d.Close))
+			return
+		}
+		d.Close()
+	}
+	fmt.Fprintln(os.Stderr, "init:", err)
+	os.Exit(1)
+}
+
+// queryMetrics records each query's duration on the request's metrics record. The pool's own
+// tracer keeps process-wide totals; this one attributes queries to the request whose context
+// ran them.
+type queryMetrics struct{ pool string }
+
+type queryStartKey struct{}
+
+func (q queryMetrics) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return context.WithValue(ctx, queryStartKey{}, time.Now())
+}
+
+func (q queryMetrics) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	if start, ok := ctx.Value(queryStartKey{}).(time.Time); ok {
+		metrics.Query(ctx, q.pool, time.Since(start), data.Err != nil)
+	}
+}
+
+// cacheMetrics counts cache events on the request's metrics record.
+type cacheMetrics struct{}
+
+func (cacheMetrics) CacheHit(ctx context.Context, _ string)            { metrics.CacheHit(ctx) }
+func (cacheMetrics) CacheMiss(ctx context.Context, _ string)           { metrics.CacheMiss(ctx) }
+func (cacheMetrics) CacheError(ctx context.Context, _ string, _ error) { metrics.CacheError(ctx) }
