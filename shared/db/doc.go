@@ -44,7 +44,8 @@
 //     parameter whose type the server can't infer from the SQL needs a cast ("$1::text IS NULL"
 //     fails with 42P18 without it), and pgx must know a PostgreSQL type for every Go type it is
 //     given, since it encodes without the server's help. Open registers uuid.UUID and
-//     []uuid.UUID (for "id = ANY($1)"); pass JSON as a string or []byte with a ::jsonb cast.
+//     []uuid.UUID (for "id = ANY($1)"); pass JSON as a string with a ::jsonb cast ([]byte is
+//     bytea to pgx).
 //   - QueryExecModeSimpleProtocol: one round trip too, but pgx interpolates the escaped values
 //     into the SQL text on the client. pgx's own advice is to prefer Exec; we keep server-side
 //     parameter binding.
