@@ -1,0 +1,257 @@
+package lambdaenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// instance is one execution environment: a function process and the Runtime API it talks to.
+type instance struct {
+	pool    *Pool
+	id      int
+	cmd     *exec.Cmd
+	srv     *http.Server
+	started time.Time
+
+	next      chan *invocation // handed to the runtime's pending GET .../invocation/next
+	ready     chan struct{}    // closed at the runtime's first GET .../next: init is done
+	readyAt   time.Time        // written before ready is closed
+	readyOnce sync.Once
+	exited    chan struct{} // closed when the process has exited
+	exitErr   error         // written before exited is closed
+
+	mu      sync.Mutex
+	current *invocation    // the invocation the runtime is working on
+	initErr *FunctionError // posted to /runtime/init/error
+
+	removed bool // guarded by pool.mu
+}
+
+// invocation is one event on its way through an instance.
+type invocation struct {
+	id       string
+	traceID  string
+	payload  []byte
+	deadline time.Time
+
+	once   sync.Once
+	done   chan struct{} // closed once result or err is set
+	result []byte
+	err    *FunctionError
+}
+
+// complete records the invocation's outcome; only the first call counts.
+func (inv *invocation) complete(result []byte, err *FunctionError) bool {
+	first := false
+	inv.once.Do(func() {
+		inv.result, inv.err, first = result, err, true
+		close(inv.done)
+	})
+	return first
+}
+
+func (p *Pool) startInstance() (*instance, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("runtime API listener: %w", err)
+	}
+	p.mu.Lock()
+	p.seq++
+	in := &instance{
+		pool: p, id: p.seq,
+		next: make(chan *invocation), ready: make(chan struct{}), exited: make(chan struct{}),
+	}
+	p.mu.Unlock()
+	in.srv = &http.Server{Handler: in.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = in.srv.Serve(ln) }()
+
+	out := newLineWriter(p.opts.Output, fmt.Sprintf("%s[%d]", p.spec.Name, in.id))
+	cmd := exec.Command(p.spec.Binary)
+	cmd.Dir = filepath.Dir(p.spec.Binary)
+	cmd.Env = p.environ(ln.Addr().String())
+	cmd.Stdout, cmd.Stderr = out, out // one writer: exec then uses one pipe and keeps the order
+	cmd.WaitDelay = time.Second       // a grandchild holding the pipe must not hang Wait
+	setProcAttr(cmd)
+	in.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		_ = in.srv.Close()
+		return nil, fmt.Errorf("start %s: %w", p.spec.Binary, err)
+	}
+	in.cmd = cmd
+
+	p.mu.Lock()
+	closed := p.closed
+	if !closed {
+		p.all[in] = true
+		p.stats.Started++
+	}
+	p.mu.Unlock()
+	go in.wait(out)
+	if closed {
+		in.kill()
+		return nil, ErrClosed
+	}
+	return in, nil
+}
+
+func (in *instance) wait(out *lineWriter) {
+	err := in.cmd.Wait()
+	out.Flush()
+	in.exitErr = err
+	close(in.exited)
+	_ = in.srv.Close()
+	in.pool.remove(in)
+}
+
+// environ is the process environment: Lambda's defaults, the function's variables, then the
+// variables Lambda reserves, which a function cannot override.
+func (p *Pool) environ(runtimeAPI string) []string {
+	env := map[string]string{
+		"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LANG": "en_US.UTF-8",
+		"TZ":   ":UTC",
+	}
+	maps.Copy(env, p.spec.Env)
+	var stream [16]byte
+	_, _ = rand.Read(stream[:])
+	dir := filepath.Dir(p.spec.Binary)
+	maps.Copy(env, map[string]string{
+		"AWS_LAMBDA_RUNTIME_API":          runtimeAPI,
+		"AWS_LAMBDA_FUNCTION_NAME":        p.spec.Name,
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(p.spec.MemoryMB),
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + p.spec.Name,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + hex.EncodeToString(stream[:]),
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_REGION":                      p.spec.Region,
+		"AWS_DEFAULT_REGION":              p.spec.Region,
+		"_HANDLER":                        p.spec.Handler,
+		"LAMBDA_TASK_ROOT":                dir,
+		"LAMBDA_RUNTIME_DIR":              dir,
+	})
+	list := make([]string, 0, len(env))
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	slices.Sort(list)
+	return list
+}
+
+// invoke runs one invocation on the instance, which the caller has acquired. retry reports that
+// the instance had exited before the invocation reached it, so another instance can take it.
+func (in *instance) invoke(payload []byte, cold bool) (res *Result, retry bool) {
+	p := in.pool
+	res = &Result{RequestID: uuid.NewString(), ColdStart: cold, Instance: in.id}
+	if cold {
+		timer := time.NewTimer(p.opts.InitTimeout)
+		defer timer.Stop()
+		select {
+		case <-in.ready:
+			res.InitDuration = in.readyAt.Sub(in.started)
+		case <-in.exited:
+			res.Err = in.initFailure(res.RequestID)
+			return res, false
+		case <-timer.C:
+			in.kill()
+			res.Err = &FunctionError{Type: errTimeout, init: true, Message: fmt.Sprintf(
+				"RequestId: %s Error: the init phase did not finish within %s", res.RequestID, p.opts.InitTimeout)}
+			return res, false
+		}
+	}
+
+	start := time.Now()
+	inv := &invocation{
+		id: res.RequestID, traceID: traceID(start), payload: payload,
+		deadline: start.Add(p.spec.Timeout), done: make(chan struct{}),
+	}
+	timer := time.NewTimer(p.spec.Timeout)
+	defer timer.Stop()
+	select {
+	case in.next <- inv:
+	case <-in.exited:
+		if !cold {
+			return nil, true
+		}
+		res.Err = exitError(res.RequestID, in.exitErr)
+		return res, false
+	case <-timer.C:
+		// The runtime never asked for the event: to the caller that is a function past its timeout.
+		in.kill()
+		res.Err, res.Duration = timeoutError(res.RequestID, p.spec.Timeout), time.Since(start)
+		return res, false
+	}
+
+	select {
+	case <-inv.done:
+	case <-in.exited:
+		// A Go panic posts its error and then exits: the error, if it came, is the outcome.
+		select {
+		case <-inv.done:
+		default:
+			inv.complete(nil, exitError(res.RequestID, in.exitErr))
+		}
+	case <-timer.C:
+		in.kill()
+		inv.complete(nil, timeoutError(res.RequestID, p.spec.Timeout))
+	}
+	res.Duration = time.Since(start)
+	res.Payload, res.Err = inv.result, inv.err
+	select {
+	case <-in.exited:
+	default:
+		if res.Outcome() != OutcomeTimeout {
+			p.release(in)
+		}
+	}
+	return res, false
+}
+
+func (in *instance) initFailure(id string) *FunctionError {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.initErr != nil {
+		return in.initErr
+	}
+	fe := exitError(id, in.exitErr)
+	fe.init = true
+	return fe
+}
+
+// kill ends the process group at once and waits for the process to be reaped.
+func (in *instance) kill() {
+	_ = signalGroup(in.cmd.Process, sigKill)
+	select {
+	case <-in.exited:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// terminate asks the process to stop (SIGTERM), then kills it after grace.
+func (in *instance) terminate(grace time.Duration) {
+	_ = signalGroup(in.cmd.Process, sigTerm)
+	select {
+	case <-in.exited:
+		return
+	case <-time.After(grace):
+	}
+	in.kill()
+}
+
+// traceID is an X-Ray trace header in the format Lambda passes in Lambda-Runtime-Trace-Id.
+func traceID(t time.Time) string {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", t.Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
+}

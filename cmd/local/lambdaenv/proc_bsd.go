@@ -1,0 +1,15 @@
+//go:build unix && !linux
+
+package lambdaenv
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setProcAttr puts the instance in a process group of its own, so a terminal's Ctrl-C reaches
+// only the gateway, which then stops the instances in order. (There is no Pdeathsig here: an
+// instance outlives a gateway killed with SIGKILL.)
+func setProcAttr(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
