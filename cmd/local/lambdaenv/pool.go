@@ -84,10 +84,10 @@ type Pool struct {
 	opts Options
 
 	mu      sync.Mutex
-	idle    []*instance          // warm and free; the last is the most recently used
-	count   int                  // instances running or starting, each holding a slot
-	waiters []chan *instance     // FIFO; gets a free instance, or nil for a free slot
-	all     map[*instance]bool   // every started instance not yet removed
+	idle    []*instance        // warm and free; the last is the most recently used
+	count   int                // instances running or starting, each holding a slot
+	waiters []chan *instance   // FIFO; gets a free instance, or nil for a free slot
+	all     map[*instance]bool // every started instance not yet removed
 	closed  bool
 	seq     int
 	stats   Stats
