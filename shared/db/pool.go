@@ -50,6 +50,10 @@ type Options struct {
 	Observer QueryObserver
 	// Tracer, when set, is called after the pool's own timing tracer (e.g. a query logger).
 	Tracer pgx.QueryTracer
+	// Lazy skips Open's connection check. Functions set it: a database that is down during a
+	// cold start should fail that request with a clean 503 (and let /health say which check
+	// failed), not fail the environment's init, which API Gateway turns into a bare 502.
+	Lazy bool
 }
 
 // Pool is a pgxpool.Pool that knows its name and times its queries. Its embedded *pgxpool.Pool
@@ -72,6 +76,9 @@ func Open(ctx context.Context, opts Options) (*Pool, error) {
 	p, err := newPool(ctx, cfg, tracer)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Lazy {
+		return p, nil
 	}
 	if err := p.Ping(ctx); err != nil {
 		p.Close()

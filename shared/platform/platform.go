@@ -135,6 +135,7 @@ func (d *Deps) pool(ctx context.Context, name, rawURL string) (*db.Pool, error) 
 		MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns,
 		MaxConnIdleTime: cfg.DBMaxConnIdleTime, ConnectTimeout: cfg.DBConnectTimeout,
 		Tracer: queryMetrics{pool: name},
+		Lazy:   true,
 	}
 	if cfg.DatabaseIAMAuth {
 		aws, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
