@@ -1,0 +1,259 @@
+package organization
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/api"
+	"scaleapi/shared/auth"
+	"scaleapi/shared/fault"
+	"scaleapi/shared/query"
+)
+
+// Middleware wraps a handler.
+type Middleware func(http.Handler) http.Handler
+
+// Guards are the middleware main wires around the organization routes.
+type Guards struct {
+	// Authn authenticates every route. Required.
+	Authn *auth.Authenticator
+	// Limit wraps every route after authentication: the per-user rate limit. Optional.
+	Limit Middleware
+	// Idempotency wraps the POST routes after authentication and the rate limit, so that keys
+	// are scoped to the user and a rate-limited retry isn't recorded. Optional.
+	Idempotency Middleware
+}
+
+// Routes registers the organizations function's routes on rt.
+func Routes(rt *api.Router, svc *Service, g Guards) {
+	if g.Authn == nil {
+		panic("organization: Routes needs Guards.Authn")
+	}
+	h := handlers{svc: svc}
+	read := func(f http.HandlerFunc) http.Handler { return g.Authn.Require(chain(g.Limit)(f)) }
+	post := func(f http.HandlerFunc) http.Handler { return read(chain(g.Idempotency)(f).ServeHTTP) }
+
+	rt.Handle("POST /organizations", post(h.create))
+	rt.Handle("GET /organizations", read(h.list))
+	rt.Handle("GET /organizations/{id}", read(h.get))
+	rt.Handle("PATCH /organizations/{id}", read(h.update))
+	rt.Handle("DELETE /organizations/{id}", read(h.remove))
+	rt.Handle("GET /organizations/{id}/members", read(h.members))
+	rt.Handle("POST /organizations/{id}/members", post(h.addMember))
+	rt.Handle("DELETE /organizations/{id}/members/{userId}", read(h.removeMember))
+}
+
+func chain(m Middleware) Middleware {
+	if m == nil {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	return m
+}
+
+type handlers struct{ svc *Service }
+
+func (h handlers) create(w http.ResponseWriter, r *http.Request) {
+	var in Creation
+	if err := api.Decode(w, r, &in); err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	o, err := h.svc.Create(r.Context(), caller(r), in)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/organizations/"+o.ID.String())
+	w.Header().Set("ETag", etag(o.Version))
+	api.WriteJSON(w, http.StatusCreated, o)
+}
+
+func (h handlers) list(w http.ResponseWriter, r *http.Request) {
+	q, err := query.Parse(r.URL.Query(), Schema)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	page, err := h.svc.List(r.Context(), caller(r), q)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, page)
+}
+
+func (h handlers) get(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", errNotFound)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	o, err := h.svc.Get(r.Context(), caller(r), id)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	tag := etag(o.Version)
+	w.Header().Set("ETag", tag)
+	if noneMatch(r.Header.Get("If-None-Match"), tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, o)
+}
+
+func (h handlers) update(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", errNotFound)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	var in patchRequest
+	if err := api.Decode(w, r, &in); err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	p, err := in.patch()
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	o, err := h.svc.Update(r.Context(), caller(r), id, p, ifMatch(r.Header.Values("If-Match")))
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(o.Version))
+	api.WriteJSON(w, http.StatusOK, o)
+}
+
+func (h handlers) remove(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", errNotFound)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	if err := h.svc.Delete(r.Context(), caller(r), id); err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h handlers) members(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", errNotFound)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	ms, err := h.svc.Members(r.Context(), caller(r), id)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, ms)
+}
+
+func (h handlers) addMember(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", errNotFound)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	var in NewMember
+	if err := api.Decode(w, r, &in); err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	m, err := h.svc.AddMember(r.Context(), caller(r), id, in)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusCreated, m)
+}
+
+func (h handlers) removeMember(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", errNotFound)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	userID, err := pathID(r, "userId", errMemberNotFound)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	if err := h.svc.RemoveMember(r.Context(), caller(r), id, userID); err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// caller is the authenticated user; Require has put the Principal in the context before any of
+// these handlers runs.
+func caller(r *http.Request) uuid.UUID {
+	p, _ := auth.PrincipalFrom(r.Context())
+	return p.UserID
+}
+
+var errMemberNotFound = fault.E(fault.NotFound, "member not found")
+
+// pathID parses the path parameter name as a UUID in its canonical 36-character form. Anything
+// else names nothing that can exist, so it is the same 404 as an id that doesn't exist (a 400
+// would only tell a client which ids are well-formed).
+func pathID(r *http.Request, name string, notFound error) (uuid.UUID, error) {
+	s := r.PathValue(name)
+	if len(s) != 36 {
+		return uuid.Nil, notFound
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, notFound
+	}
+	return id, nil
+}
+
+// etag renders a version as a strong entity tag.
+func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
+
+// ifMatch reads the If-Match header: nil for none or "*" (any current version), else the
+// version its one entity tag names. If-Match uses strong comparison (RFC 9110 §13.1.1), so a
+// weak tag, a list, or anything that isn't one of our tags can't match the current version: it
+// becomes version 0, which no row has, and the service answers 412 once it has established that
+// the caller may see the organization at all (a stranger still gets 404).
+func ifMatch(values []string) *int {
+	if len(values) == 0 {
+		return nil
+	}
+	v := strings.TrimSpace(strings.Join(values, ","))
+	if v == "*" {
+		return nil
+	}
+	n := 0
+	if len(v) >= 3 && v[0] == '"' && v[len(v)-1] == '"' {
+		if m, err := strconv.Atoi(v[1 : len(v)-1]); err == nil && m >= 1 {
+			n = m
+		}
+	}
+	return &n
+}
+
+// noneMatch reports whether If-None-Match (header) matches tag, by weak comparison (RFC 9110
+// §13.1.2): then a GET answers 304.
+func noneMatch(header, tag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
+			return true
+		}
+	}
+	return false
+}
