@@ -21,8 +21,10 @@
 // A session is two keys that share the hash tag {sid}, so they live in one Redis Cluster slot
 // and a Lua script may touch both:
 //
-//	sess:{<sid>}        hash: uid (user id), rt (SHA-256 of the current refresh secret)
-//	sess:{<sid>}:dead   sorted set: hashes of rotated-away refresh secrets, newest kept
+//	sess:{<sid>}        hash: uid (user id), rt (SHA-256 of the current refresh secret),
+//	                    gen (rotations so far), created (Unix seconds)
+//	sess:{<sid>}:dead   sorted set: hashes of rotated-away refresh secrets scored by gen;
+//	                    the newest 128 are kept
 //
 // Both expire together after the refresh-token TTL, and each rotation extends them: a session
 // lives as long as it is used at least once per refresh-token TTL.

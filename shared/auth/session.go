@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -116,12 +117,36 @@ func (s *Sessions) Create(ctx context.Context, userID uuid.UUID) (sid uuid.UUID,
 	return sid, sid.String() + "." + secret, nil
 }
 
+// UserOf returns the user of the session a refresh token names, without checking the token's
+// secret (Rotate does that). It lets a caller load the user before spending the token, so that a
+// failure in between leaves the token usable. It returns ErrRefreshInvalid for a malformed token or
+// an ended session, and a 503 error when Redis can't be reached.
+func (s *Sessions) UserOf(ctx context.Context, refresh string) (uuid.UUID, error) {
+	sid, _, ok := parseRefresh(refresh)
+	if !ok {
+		return uuid.Nil, ErrRefreshInvalid
+	}
+	v, err := s.rdb.HGet(ctx, sessionKey(sid), "uid").Result()
+	if errors.Is(err, redis.Nil) {
+		return uuid.Nil, ErrRefreshInvalid
+	}
+	if err != nil {
+		return uuid.Nil, errRedis(fmt.Errorf("read session: %w", err))
+	}
+	uid, err := uuid.Parse(v)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("auth: session %s has a bad uid: %w", sid, err)
+	}
+	return uid, nil
+}
+
 // rotateScript swaps a session's refresh hash atomically, so two concurrent refreshes with the
 // same token can't both succeed: the second finds the hash already dead and revokes the session,
 // which is what a stolen token racing its owner looks like.
 //
 // KEYS[1] session hash, KEYS[2] dead set (same slot). ARGV: presented hash, new hash, TTL (ms),
-// now (ms, the dead set's score, which orders the trimming), how many dead hashes to keep.
+// how many dead hashes to keep. A dead hash's score is the session's rotation count (gen), not a
+// timestamp: rotations within one millisecond would tie, and ties trim in member order.
 // Returns {1, uid} rotated, {2} reuse of a dead token (session deleted), {0} unknown.
 var rotateScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'rt')
@@ -129,9 +154,10 @@ if not cur then
   return {0}
 end
 if cur == ARGV[1] then
+  local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
   redis.call('HSET', KEYS[1], 'rt', ARGV[2])
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[5]) + 1))
+  redis.call('ZADD', KEYS[2], gen, ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   return {1, redis.call('HGET', KEYS[1], 'uid')}
@@ -158,7 +184,7 @@ func (s *Sessions) Rotate(ctx context.Context, refresh string) (userID, sid uuid
 		return uuid.Nil, uuid.Nil, "", err
 	}
 	res, err := rotateScript.Run(ctx, s.rdb, []string{sessionKey(sid), deadKey(sid)},
-		hashSecret(secret), nextHash, s.ttl.Milliseconds(), s.now().UnixMilli(), deadKept).Slice()
+		hashSecret(secret), nextHash, s.ttl.Milliseconds(), deadKept).Slice()
 	if err != nil {
 		return uuid.Nil, uuid.Nil, "", errRedis(fmt.Errorf("rotate refresh token: %w", err))
 	}

@@ -43,6 +43,21 @@ func TestSessions(t *testing.T) {
 				}
 			})
 
+			t.Run("UserOf", func(t *testing.T) {
+				sid, r0, _ := s.Create(ctx, uid)
+				if got, err := s.UserOf(ctx, r0); err != nil || got != uid {
+					t.Fatalf("UserOf = %s, %v; want %s", got, err, uid)
+				}
+				// UserOf spends nothing: the token still rotates.
+				if _, _, _, err := s.Rotate(ctx, r0); err != nil {
+					t.Fatal(err)
+				}
+				_ = s.Revoke(ctx, sid)
+				if _, err := s.UserOf(ctx, r0); !errors.Is(err, ErrRefreshInvalid) {
+					t.Fatalf("UserOf after revoke: %v, want ErrRefreshInvalid", err)
+				}
+			})
+
 			t.Run("ErrRefreshReused", func(t *testing.T) {
 				sid, r0, _ := s.Create(ctx, uid)
 				_, _, r1, err := s.Rotate(ctx, r0)

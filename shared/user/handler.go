@@ -19,22 +19,24 @@ type Guards struct {
 	// Private wraps the authenticated routes after authentication: the per-user rate limit.
 	// Optional.
 	Private Middleware
+	// Idempotency wraps every POST, innermost, so that a request turned away by the rate limit
+	// or authentication never claims a key. Optional. These answers carry credentials, so main
+	// gives the auth function's store a short retention (see functions/auth).
+	Idempotency Middleware
 }
 
-// Routes registers the auth function's routes on rt. Idempotency-Key is deliberately not
-// honoured here: replaying an answer means storing it, and these answers are credentials, which
-// must not sit in Redis in the clear for a day (only refresh-token hashes are stored). A retried
-// register gets 409 and logs in instead.
+// Routes registers the auth function's routes on rt.
 func Routes(rt *api.Router, svc *Service, g Guards) {
 	h := handlers{svc: svc}
-	public := chain(g.Public)
-	private := func(next http.Handler) http.Handler { return g.Authn.Require(chain(g.Private)(next)) }
+	idem := chain(g.Idempotency)
+	public := func(next http.Handler) http.Handler { return chain(g.Public)(idem(next)) }
+	private := func(next http.Handler) http.Handler { return g.Authn.Require(chain(g.Private)(idem(next))) }
 
 	rt.Handle("POST /auth/register", public(http.HandlerFunc(h.register)))
 	rt.Handle("POST /auth/login", public(http.HandlerFunc(h.login)))
 	rt.Handle("POST /auth/refresh", public(http.HandlerFunc(h.refresh)))
 	rt.Handle("POST /auth/logout", private(http.HandlerFunc(h.logout)))
-	rt.Handle("GET /auth/me", private(http.HandlerFunc(h.me)))
+	rt.Handle("GET /auth/me", g.Authn.Require(chain(g.Private)(http.HandlerFunc(h.me))))
 }
 
 func chain(m Middleware) Middleware {

@@ -167,6 +167,27 @@ func TestRegister(t *testing.T) {
 	})
 }
 
+func TestRegisterIdempotent(t *testing.T) {
+	e := newEnv(t)
+	body := `{"email":"retry@example.com","password":"lost-answer","name":"Retry"}`
+	send := func() answer {
+		req := httptest.NewRequest("POST", "/auth/register", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "register-1")
+		req.RemoteAddr = "192.0.2.7:5555"
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		return answer{rec}
+	}
+	first, second := send(), send()
+	if first.Code != http.StatusCreated || second.Code != http.StatusCreated {
+		t.Fatalf("statuses %d, %d; want the retry to get the first 201, not a 409", first.Code, second.Code)
+	}
+	if second.Header().Get("Idempotent-Replayed") != "true" || second.Body.String() != first.Body.String() {
+		t.Fatal("the retry was not a replay of the first answer")
+	}
+}
+
 func TestValidEmail(t *testing.T) {
 	for email, want := range map[string]bool{
 		"ada@example.com":                  true,
@@ -274,7 +295,7 @@ func TestRefreshAndLogout(t *testing.T) {
 		}
 		var s1 sessionDoc
 		a.json(t, &s1)
-		if s1.RefreshToken == s0.RefreshToken || s1.AccessToken == "" || s1.ExpiresIn != 900 {
+		if s1.User == nil || s1.User.ID != s0.User.ID || s1.RefreshToken == s0.RefreshToken || s1.AccessToken == "" || s1.ExpiresIn != 900 {
 			t.Fatalf("refresh answer %+v", s1)
 		}
 		if me := e.do("GET", "/auth/me", s1.AccessToken, nil); me.Code != http.StatusOK {
@@ -290,6 +311,14 @@ func TestRefreshAndLogout(t *testing.T) {
 		refresh(s1.RefreshToken).problem(t, http.StatusUnauthorized)
 		e.do("GET", "/auth/me", s1.AccessToken, nil).problem(t, http.StatusUnauthorized)
 		e.do("GET", "/auth/me", s0.AccessToken, nil).problem(t, http.StatusUnauthorized)
+	})
+
+	t.Run("UserDeleted401", func(t *testing.T) {
+		s := e.register(t, "gone@example.com", "soon-deleted")
+		if _, err := e.pool.Exec(context.Background(), `DELETE FROM users WHERE id = $1`, s.User.ID); err != nil {
+			t.Fatal(err)
+		}
+		refresh(s.RefreshToken).problem(t, http.StatusUnauthorized)
 	})
 
 	t.Run("Garbage401", func(t *testing.T) {

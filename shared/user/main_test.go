@@ -12,6 +12,7 @@ import (
 	"scaleapi/shared/auth"
 	"scaleapi/shared/db"
 	"scaleapi/shared/devservices/devtest"
+	"scaleapi/shared/idempotency"
 )
 
 // TestMain starts the real stack: PostgreSQL behind PgBouncer, and Redis.
@@ -65,6 +66,9 @@ func newEnvOn(t *testing.T, pool *db.Pool) *env {
 	e := &env{pool: pool, rdb: rdb, store: NewPG(pool), tokens: tokens, sessions: sessions}
 	e.svc = NewService(e.store, pw, tokens, sessions, nil)
 	e.handler = api.NewRouter()
-	Routes(e.handler, e.svc, Guards{Authn: auth.NewAuthenticator(tokens, sessions)})
+	Routes(e.handler, e.svc, Guards{
+		Authn:       auth.NewAuthenticator(tokens, sessions),
+		Idempotency: idempotency.New(rdb, idempotency.WithTTL(10*time.Minute)).Middleware,
+	})
 	return e
 }

@@ -18,10 +18,9 @@ import (
 // password wrong.
 var ErrBadCredentials = fault.E(fault.Unauthenticated, "invalid email or password")
 
-// Session is what register, login and refresh answer: a token pair, and the user on register and
-// login.
+// Session is what register, login and refresh answer: the user and a token pair.
 type Session struct {
-	User         *User  `json:"user,omitempty"`
+	User         *User  `json:"user"`
 	AccessToken  string `json:"accessToken"`
 	RefreshToken string `json:"refreshToken"`
 	// ExpiresIn is the access token's lifetime in seconds (as OAuth 2's expires_in).
@@ -139,18 +138,36 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 	if err := v.Err(); err != nil {
 		return Session{}, err
 	}
-	uid, sid, refresh, err := s.sessions.Rotate(ctx, refreshToken)
+	// The user is loaded before the token is spent: a database failure then leaves the client's
+	// token usable for a retry instead of forcing a new login. Loading it at all gives the three
+	// token answers one shape, and stops a session that outlived its user from minting tokens.
+	uid, err := s.sessions.UserOf(ctx, refreshToken)
+	if err != nil {
+		return Session{}, err
+	}
+	u, err := s.store.ByID(ctx, uid)
+	if errors.Is(err, fault.ErrNotFound) {
+		return Session{}, auth.ErrSessionEnded
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	rotatedUID, sid, refresh, err := s.sessions.Rotate(ctx, refreshToken)
 	if err != nil {
 		if errors.Is(err, auth.ErrRefreshReused) {
 			s.log.WarnContext(ctx, "refresh token reused: session revoked", "session", sessionOf(refreshToken))
 		}
 		return Session{}, err
 	}
+	if rotatedUID != uid {
+		// Session ids are random and never reused, so this can't happen short of a bug.
+		return Session{}, fmt.Errorf("refresh: session changed user from %s to %s", uid, rotatedUID)
+	}
 	access, _, err := s.tokens.Issue(uid, sid)
 	if err != nil {
 		return Session{}, err
 	}
-	return Session{AccessToken: access, RefreshToken: refresh, ExpiresIn: seconds(s.tokens.TTL())}, nil
+	return Session{User: u, AccessToken: access, RefreshToken: refresh, ExpiresIn: seconds(s.tokens.TTL())}, nil
 }
 
 // Logout ends p's session, in every execution environment at once.
