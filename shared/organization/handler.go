@@ -221,26 +221,30 @@ func pathID(r *http.Request, name string, notFound error) (uuid.UUID, error) {
 // etag renders a version as a strong entity tag.
 func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
-// ifMatch reads the If-Match header: nil for none or "*" (any current version), else the
-// version its one entity tag names. If-Match uses strong comparison (RFC 9110 §13.1.1), so a
-// weak tag, a list, or anything that isn't one of our tags can't match the current version: it
-// becomes version 0, which no row has, and the service answers 412 once it has established that
-// the caller may see the organization at all (a stranger still gets 404).
-func ifMatch(values []string) *int {
+// ifMatch reads the If-Match header into the versions it accepts: nil for no header or "*"
+// (any current version). If-Match compares strongly (RFC 9110 §13.1.1), so weak tags and
+// anything that isn't one of our tags are dropped; a header left with none yields an empty,
+// non-nil list that no version matches, and the service answers 412 once it has established
+// that the caller may see the organization at all (a stranger still gets 404).
+func ifMatch(values []string) Versions {
 	if len(values) == 0 {
 		return nil
 	}
-	v := strings.TrimSpace(strings.Join(values, ","))
-	if v == "*" {
-		return nil
-	}
-	n := 0
-	if len(v) >= 3 && v[0] == '"' && v[len(v)-1] == '"' {
-		if m, err := strconv.Atoi(v[1 : len(v)-1]); err == nil && m >= 1 {
-			n = m
+	out := Versions{}
+	for _, v := range values {
+		for _, tag := range strings.Split(v, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" {
+				return nil
+			}
+			if len(tag) >= 3 && tag[0] == '"' && tag[len(tag)-1] == '"' {
+				if n, err := strconv.ParseInt(tag[1:len(tag)-1], 10, 32); err == nil && n >= 1 {
+					out = append(out, int32(n))
+				}
+			}
 		}
 	}
-	return &n
+	return out
 }
 
 // noneMatch reports whether If-None-Match (header) matches tag, by weak comparison (RFC 9110

@@ -352,7 +352,7 @@ func TestUpdate(t *testing.T) {
 		e.do(req{method: "PATCH", path: path, token: member.Token, body: `{"name":"Mine"}`}).problem(http.StatusForbidden)
 	})
 	t.Run("StaleIfMatch", func(t *testing.T) {
-		for _, im := range []string{`"2"`, `W/"3"`, `"3", "2"`, `3`} {
+		for _, im := range []string{`"2"`, `W/"3"`, `"1", "2"`, `3`, `"h3"`} {
 			e.do(req{method: "PATCH", path: path, token: owner.Token, body: `{"name":"Stale"}`, header: map[string]string{"If-Match": im}}).
 				problem(http.StatusPreconditionFailed)
 		}
@@ -361,6 +361,8 @@ func TestUpdate(t *testing.T) {
 		if g := get(); g.Name != "Acme Labs" || g.Version != 3 {
 			t.Fatalf("a stale PATCH changed %+v", g)
 		}
+		e.do(req{method: "PATCH", path: path, token: owner.Token, body: `{"name":"Listed"}`, header: map[string]string{"If-Match": `"1", "3"`}}).
+			status(http.StatusOK)
 		e.do(req{method: "PATCH", path: path, token: owner.Token, body: `{"name":"Star"}`, header: map[string]string{"If-Match": `*`}}).
 			status(http.StatusOK)
 	})

@@ -37,6 +37,23 @@ type Member struct {
 	Role   auth.Role `json:"role"`
 }
 
+// Versions are the versions a conditional write accepts (If-Match). nil accepts any version;
+// an empty, non-nil list accepts none.
+type Versions []int32
+
+// Match reports whether version is acceptable.
+func (v Versions) Match(version int) bool {
+	if v == nil {
+		return true
+	}
+	for _, x := range v {
+		if int(x) == version {
+			return true
+		}
+	}
+	return false
+}
+
 // Membership is one organization a user belongs to and the role held there: the unit Access
 // caches.
 type Membership struct {

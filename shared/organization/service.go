@@ -104,10 +104,10 @@ func (s *Service) Get(ctx context.Context, actor, id uuid.UUID) (*Organization, 
 }
 
 // Update applies p to organization id on behalf of actor, an owner or admin (else a Forbidden
-// error; a NotFound one for a non-member). When ifVersion is not nil the change only applies
-// at that version (a Precondition error otherwise); an empty patch changes nothing and returns
+// error; a NotFound one for a non-member). When ifMatch is not nil the change only applies
+// at one of its versions (a Precondition error otherwise); an empty patch changes nothing and returns
 // the organization as it is, still subject to both checks.
-func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch, ifVersion *int) (*Organization, error) {
+func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch, ifMatch Versions) (*Organization, error) {
 	var o *Organization
 	err := db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
 		st := NewPG(tx)
@@ -120,12 +120,12 @@ func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch, ifVe
 		}
 		if p.Name == nil {
 			o, err = st.Get(ctx, id)
-			if err == nil && ifVersion != nil && o.Version != *ifVersion {
+			if err == nil && !ifMatch.Match(o.Version) {
 				err = fault.E(fault.Precondition, "the organization has changed since the version If-Match names")
 			}
 			return err
 		}
-		o, err = st.Rename(ctx, id, *p.Name, ifVersion)
+		o, err = st.Rename(ctx, id, *p.Name, ifMatch)
 		return err
 	})
 	if err != nil {

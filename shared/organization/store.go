@@ -126,16 +126,16 @@ func (s *PG) LockRole(ctx context.Context, orgID, userID uuid.UUID) (auth.Role, 
 const renameOrganization = `
 UPDATE organizations
 SET name = $2, version = version + 1, updated_at = now()
-WHERE id = $1 AND deleted_at IS NULL AND ($3::integer IS NULL OR version = $3::integer)
+WHERE id = $1 AND deleted_at IS NULL AND ($3::integer[] IS NULL OR version = ANY($3::integer[]))
 RETURNING id, name, created_at, updated_at, version`
 
-// Rename sets the organization's name and returns it. When ifVersion is not nil, the update only
-// happens at that version: a Precondition error says it has moved on.
-func (s *PG) Rename(ctx context.Context, id uuid.UUID, name string, ifVersion *int) (*Organization, error) {
+// Rename sets the organization's name and returns it. When ifMatch is not nil, the update only
+// happens at one of its versions: a Precondition error says it has moved on.
+func (s *PG) Rename(ctx context.Context, id uuid.UUID, name string, ifMatch Versions) (*Organization, error) {
 	var o Organization
-	err := s.db.QueryRow(ctx, renameOrganization, id, name, ifVersion).
+	err := s.db.QueryRow(ctx, renameOrganization, id, name, []int32(ifMatch)).
 		Scan(&o.ID, &o.Name, &o.CreatedAt, &o.UpdatedAt, &o.Version)
-	if errors.Is(err, pgx.ErrNoRows) && ifVersion != nil {
+	if errors.Is(err, pgx.ErrNoRows) && ifMatch != nil {
 		// The caller locked the live row (LockRole), so the only reason left is the version.
 		return nil, fault.E(fault.Precondition, "the organization has changed since the version If-Match names")
 	}
