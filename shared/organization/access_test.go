@@ -86,6 +86,14 @@ func TestAccess(t *testing.T) {
 			t.Fatalf("3 warm checks sent %d Redis commands, want 3", n)
 		}
 	})
+	t.Run("CreateInvalidates", func(t *testing.T) {
+		// The stranger's empty memberships are cached (OrganizationIDs above); creating an
+		// organization must make it visible at once.
+		o := e.createOrg(stranger, "Own")
+		if r, err := access.Role(ctx, stranger.ID, o.ID); err != nil || r != auth.RoleOwner {
+			t.Fatalf("Role after create = %q, %v", r, err)
+		}
+	})
 	t.Run("WithoutCache", func(t *testing.T) {
 		plain := NewAccess(e.pool, nil)
 		if got, err := plain.Role(ctx, m.ID, two.ID); err != nil || got != auth.RoleAdmin {
