@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"scaleapi/shared/api"
+	"scaleapi/shared/openapi"
 )
 
 // Check probes one dependency; nil means healthy.
@@ -70,4 +71,11 @@ func (c *Checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.WriteJSON(w, http.StatusOK, a)
+}
+
+// Routes registers the health function's routes: this check and the OpenAPI document, both
+// public. c may be nil when only the route list is wanted.
+func Routes(r *api.Router, c *Checker) {
+	r.Handle("GET /health", c)
+	r.Handle("GET /openapi.json", openapi.Handler())
 }
