@@ -1,0 +1,184 @@
+// Command local serves the API described by template.yaml on http://127.0.0.1:3000 the way
+// `sam local start-api` does, but without Docker: it builds each function's bootstrap for this
+// machine, runs the functions as processes behind the Lambda Runtime API, and emulates API
+// Gateway in front of them (see the gateway and lambdaenv packages).
+//
+//	go run ./cmd/local [-template template.yaml] [-addr 127.0.0.1:3000] [-env-vars env.json]
+//	                   [-parameter-overrides "Key=Value ..."] [-max-instances 10] [-skip-build]
+//
+// Function environment variables: the template's values, overridden by the same-named host
+// environment variables (so `DATABASE_URL=... go run ./cmd/local` works), overridden by
+// -env-vars; only variables the template declares reach a function (gateway.FunctionEnv).
+//
+// Ctrl-C or SIGTERM stops serving, lets in-flight requests finish, sends every function process
+// SIGTERM and kills what is left after -shutdown-grace. A second Ctrl-C exits at once; the
+// function processes die with it (on Linux, the kernel kills them when this process dies).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"scaleapi/cmd/local/bootstrap"
+	"scaleapi/cmd/local/gateway"
+	"scaleapi/cmd/local/samtemplate"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	var (
+		templatePath = fs.String("template", "template.yaml", "the SAM `template`")
+		addr         = fs.String("addr", "127.0.0.1:3000", "the `address` to serve the API on")
+		envVars      = fs.String("env-vars", "", "a JSON `file` of environment overrides, in sam local's --env-vars format")
+		params       = fs.String("parameter-overrides", "", "template parameters, as `Key=Value` pairs separated by spaces")
+		buildDir     = fs.String("build-dir", ".local/build", "the `directory` the bootstraps are built into, one subdirectory per function")
+		buildJobs    = fs.Int("build-jobs", 2, "how many functions to build at once")
+		skipBuild    = fs.Bool("skip-build", false, "run the bootstraps already in -build-dir")
+		maxInstances = fs.Int("max-instances", 10, "the most instances (processes) of one function; ReservedConcurrentExecutions lowers it")
+		region       = fs.String("region", envOr("AWS_REGION", "us-east-1"), "AWS::Region and the functions' AWS_REGION")
+		integration  = fs.Duration("integration-timeout", 29*time.Second, "how long API Gateway waits for a function before it answers 504")
+		grace        = fs.Duration("shutdown-grace", 2*time.Second, "how long a function process gets after SIGTERM before it is killed")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	overrides, err := parseParameterOverrides(*params)
+	if err != nil {
+		return err
+	}
+	tpl, err := samtemplate.Parse(*templatePath, samtemplate.Options{Region: *region, Parameters: overrides})
+	if err != nil {
+		return err
+	}
+	var envFile gateway.EnvFile
+	if *envVars != "" {
+		if envFile, err = gateway.ReadEnvFile(*envVars); err != nil {
+			return err
+		}
+	}
+
+	bins, err := binaries(ctx, tpl, *buildDir, *buildJobs, *skipBuild)
+	if err != nil {
+		return err
+	}
+
+	host := hostEnv()
+	svc, err := startServices(ctx, host)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+
+	gw, err := gateway.New(gateway.Config{
+		Template: tpl, Binaries: bins, HostEnv: host, EnvFile: envFile,
+		MaxInstances: *maxInstances, Region: *region, IntegrationTimeout: *integration, ShutdownGrace: *grace,
+		Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), FunctionOutput: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	gw.PrintBanner(os.Stdout, "http://"+ln.Addr().String(), svc.Banner()...)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	stop() // from here a second Ctrl-C ends the process at once
+	fmt.Fprintln(os.Stderr, "local: stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil // deferred: gw.Close stops the functions, then svc.Stop the services they used
+}
+
+// binaries builds every function, or with skip finds the bootstraps an earlier run built.
+func binaries(ctx context.Context, tpl *samtemplate.Template, dir string, jobs int, skip bool) (map[string]string, error) {
+	if !skip {
+		return bootstrap.Build(ctx, tpl.Functions, bootstrap.Options{OutDir: dir, Jobs: jobs, Progress: os.Stderr})
+	}
+	bins := map[string]string{}
+	for _, fn := range tpl.Functions {
+		bin, err := filepath.Abs(filepath.Join(dir, fn.LogicalID, "bootstrap"))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return nil, fmt.Errorf("-skip-build: %w", err)
+		}
+		bins[fn.LogicalID] = bin
+	}
+	return bins, nil
+}
+
+// parseParameterOverrides reads "Key=Value Key2=Value2"; sam's
+// "ParameterKey=Key,ParameterValue=Value" form is accepted too.
+func parseParameterOverrides(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, tok := range strings.Fields(s) {
+		if strings.HasPrefix(tok, "ParameterKey=") {
+			k, v, ok := strings.Cut(strings.TrimPrefix(tok, "ParameterKey="), ",ParameterValue=")
+			if !ok {
+				return nil, fmt.Errorf("-parameter-overrides: %q lacks ,ParameterValue=", tok)
+			}
+			out[k] = v
+			continue
+		}
+		k, v, ok := strings.Cut(tok, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("-parameter-overrides: %q is not Key=Value", tok)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func hostEnv() map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
