@@ -239,3 +239,25 @@ func TestNewRejectsBadLimits(t *testing.T) {
 		t.Fatal("period 0 accepted")
 	}
 }
+
+// BenchmarkAllow measures one GCRA decision on the harness's standalone Redis over loopback.
+func BenchmarkAllow(b *testing.B) {
+	opt, err := redis.ParseURL(devtest.Services(b).RedisURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	b.Cleanup(func() { _ = rdb.Close() })
+	l, err := New(rdb, 1<<30, time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := "bench:" + uuid.NewString()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Allow(ctx, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
