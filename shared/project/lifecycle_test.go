@@ -1,0 +1,107 @@
+package project_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/auth"
+	rt "scaleapi/shared/resource/resourcetest"
+)
+
+// project is a project as a client decodes it.
+type project struct {
+	ID             uuid.UUID `json:"id"`
+	OrganizationID uuid.UUID `json:"organizationId"`
+	Name           string    `json:"name"`
+	Description    *string   `json:"description"`
+	Status         string    `json:"status"`
+	CreatedAt      string    `json:"createdAt"`
+	UpdatedAt      string    `json:"updatedAt"`
+	Version        int       `json:"version"`
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	owner := app.User(t, "Owner")
+	org := app.Org(t, owner)
+
+	created := app.Do(owner, rt.Request{Method: "POST", Path: "/projects",
+		Body: `{"organizationId":"` + org.String() + `","name":"  Apollo  ","description":"to the moon"}`}).
+		Expect(t, http.StatusCreated, "create")
+	var p project
+	created.JSON(t, &p)
+	if p.Name != "Apollo" || p.Status != "planning" || p.Version != 1 || p.OrganizationID != org || *p.Description != "to the moon" {
+		t.Fatalf("created %+v", p)
+	}
+	if loc := created.Header().Get("Location"); loc != "/projects/"+p.ID.String() {
+		t.Fatalf("Location %q", loc)
+	}
+	if etag := created.Header().Get("ETag"); etag != `"1"` {
+		t.Fatalf("ETag %q", etag)
+	}
+	path := "/projects/" + p.ID.String()
+
+	t.Run("Get", func(t *testing.T) {
+		got := app.Do(owner, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "get")
+		if got.Body.String() != created.Body.String() || got.Header().Get("ETag") != `"1"` {
+			t.Fatalf("GET %s %v, created %s", got.Body, got.Header(), created.Body)
+		}
+	})
+	t.Run("NotModified", func(t *testing.T) {
+		got := app.Do(owner, rt.Request{Method: "GET", Path: path, Header: rt.Header("If-None-Match", `W/"1"`)})
+		got.Expect(t, http.StatusNotModified, "conditional get")
+		if got.Body.Len() != 0 || got.Header().Get("ETag") != `"1"` {
+			t.Fatalf("304 with %q %v", got.Body, got.Header())
+		}
+		app.Do(owner, rt.Request{Method: "GET", Path: path, Header: rt.Header("If-None-Match", `"7"`)}).Expect(t, http.StatusOK, "other etag")
+	})
+	t.Run("PatchKeepsAbsentAndClearsNull", func(t *testing.T) {
+		got := app.Do(owner, rt.Request{Method: "PATCH", Path: path, Body: `{"status":"active"}`, Header: rt.Header("If-Match", `"1"`)}).
+			Expect(t, http.StatusOK, "patch")
+		var q project
+		got.JSON(t, &q)
+		if q.Status != "active" || q.Name != "Apollo" || q.Description == nil || q.Version != 2 || got.Header().Get("ETag") != `"2"` {
+			t.Fatalf("patched %+v %v", q, got.Header())
+		}
+		app.Do(owner, rt.Request{Method: "PATCH", Path: path, Body: `{"description":null}`}).Expect(t, http.StatusOK, "clear").JSON(t, &q)
+		if q.Description != nil || q.Status != "active" || q.Version != 3 {
+			t.Fatalf("cleared %+v", q)
+		}
+	})
+	t.Run("StaleIfMatch", func(t *testing.T) {
+		app.Do(owner, rt.Request{Method: "PATCH", Path: path, Body: `{"name":"x"}`, Header: rt.Header("If-Match", `"1"`)}).
+			Expect(t, http.StatusPreconditionFailed, "stale patch")
+		app.Do(owner, rt.Request{Method: "PUT", Path: path, Body: `{"name":"x"}`, Header: rt.Header("If-Match", `W/"3"`)}).
+			Expect(t, http.StatusPreconditionFailed, "weak tags never match If-Match")
+		app.Do(owner, rt.Request{Method: "DELETE", Path: path, Header: rt.Header("If-Match", `"2"`)}).
+			Expect(t, http.StatusPreconditionFailed, "stale delete")
+	})
+	t.Run("PutReplacesEverything", func(t *testing.T) {
+		var q project
+		app.Do(owner, rt.Request{Method: "PUT", Path: path, Body: `{"name":"Gemini"}`, Header: rt.Header("If-Match", `"2", "3"`)}).
+			Expect(t, http.StatusOK, "put").JSON(t, &q)
+		if q.Name != "Gemini" || q.Status != "planning" || q.Description != nil || q.Version != 4 {
+			t.Fatalf("replaced %+v", q)
+		}
+	})
+	t.Run("DeleteAndRecover", func(t *testing.T) {
+		member := app.User(t, "Member")
+		app.Join(t, org, member, auth.RoleMember)
+		app.Do(member, rt.Request{Method: "DELETE", Path: path}).Expect(t, http.StatusForbidden, "member deletes")
+		app.Do(owner, rt.Request{Method: "DELETE", Path: path, Header: rt.Header("If-Match", `"4"`)}).Expect(t, http.StatusNoContent, "delete")
+		app.Do(owner, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusNotFound, "get deleted")
+		app.Do(owner, rt.Request{Method: "PATCH", Path: path, Body: `{"name":"x"}`}).Expect(t, http.StatusNotFound, "patch deleted")
+		app.Do(owner, rt.Request{Method: "DELETE", Path: path}).Expect(t, http.StatusNotFound, "delete twice")
+		app.Do(member, rt.Request{Method: "PATCH", Path: path + "/recover"}).Expect(t, http.StatusForbidden, "member recovers")
+		var q project
+		app.Do(owner, rt.Request{Method: "PATCH", Path: path + "/recover"}).Expect(t, http.StatusOK, "recover").JSON(t, &q)
+		if q.Name != "Gemini" || q.Version != 6 {
+			t.Fatalf("recovered %+v", q)
+		}
+		app.Do(owner, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "get recovered")
+		app.Do(owner, rt.Request{Method: "PATCH", Path: path + "/recover"}).Expect(t, http.StatusOK, "recover a live project")
+	})
+}

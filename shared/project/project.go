@@ -1,0 +1,131 @@
+// Package project is the projects function's domain: the Project type and its rules (Service),
+// its SQL (PG) and its routes (Routes). What projects share with tasks (tenancy, ETags, caching,
+// the HTTP shape) is package resource's; the list query allow-list is schema.Projects.
+//
+// # Rules
+//
+//   - Any member of an organization may create, change and replace its projects; deleting or
+//     recovering one needs an admin or owner (403 for a member), because it deletes or brings
+//     back every task of the project with it.
+//   - A project never moves to another organization: PUT and PATCH take no organizationId.
+//   - DELETE is a soft delete: the project and its live tasks get the same deleted_at, in one
+//     transaction. Recover clears it on the project and on exactly the tasks that carry that
+//     timestamp, so a task deleted on its own before the project stays deleted.
+//   - PUT replaces every writable field: an absent description becomes null and an absent status
+//     becomes planning, as on create.
+package project
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/api"
+	"scaleapi/shared/resource"
+	"scaleapi/shared/schema"
+)
+
+// Limits of a project's fields, as the projects table's CHECK constraints enforce them.
+const (
+	MaxName        = 200
+	MaxDescription = 5000
+)
+
+// Status is where a project stands.
+type Status string
+
+// The statuses (schema.ProjectStatuses).
+const (
+	StatusPlanning  Status = "planning"
+	StatusActive    Status = "active"
+	StatusOnHold    Status = "on_hold"
+	StatusCompleted Status = "completed"
+	StatusArchived  Status = "archived"
+)
+
+// Project is a project as the API shows it. Its field order is schema.Projects', so a list item
+// with every field reads like a single GET.
+type Project struct {
+	ID             uuid.UUID `json:"id"`
+	OrganizationID uuid.UUID `json:"organizationId"`
+	Name           string    `json:"name"`
+	Description    *string   `json:"description"`
+	Status         Status    `json:"status"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+	// Version increments on every change; it is the ETag.
+	Version int `json:"version"`
+}
+
+// Meta implements resource.Entity.
+func (p Project) Meta() resource.Meta {
+	return resource.Meta{ID: p.ID, OrganizationID: p.OrganizationID, Version: p.Version}
+}
+
+// Fields are a project's writable fields: the body of PUT /projects/{id}.
+type Fields struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
+	Status      Status  `json:"status"`
+}
+
+// Input is the body of POST /projects and each item of POST /projects/bulk.
+type Input struct {
+	OrganizationID string `json:"organizationId"`
+	Fields
+	// org is OrganizationID parsed, by check.
+	org uuid.UUID
+}
+
+// Patch is the body of PATCH /projects/{id}: absent fields stay as they are, and a null
+// description clears it.
+type Patch struct {
+	Name        resource.Optional[string] `json:"name"`
+	Description resource.Optional[string] `json:"description"`
+	Status      resource.Optional[Status] `json:"status"`
+}
+
+// check records what is wrong with f on v, under field names prefixed with prefix ("bulk[3]."),
+// and normalises it: the name trimmed, an absent status the default.
+func (f *Fields) check(v *api.Validator, prefix string) {
+	f.Name = resource.Name(v, prefix+"name", f.Name, MaxName)
+	if f.Description != nil {
+		resource.Text(v, prefix+"description", *f.Description, MaxDescription)
+	}
+	if f.Status == "" {
+		f.Status = StatusPlanning
+	}
+	resource.OneOf(v, prefix+"status", string(f.Status), schema.ProjectStatuses)
+}
+
+// check is Fields.check plus the organization.
+func (in *Input) check(v *api.Validator, prefix string) {
+	in.org = resource.ID(v, prefix+"organizationId", in.OrganizationID)
+	in.Fields.check(v, prefix)
+}
+
+// check validates and normalises p.
+func (p *Patch) check() error {
+	var v api.Validator
+	resource.NotNull(&v, "name", p.Name)
+	if p.Name.Set && !p.Name.Null {
+		p.Name.Value = resource.Name(&v, "name", p.Name.Value, MaxName)
+	}
+	if p.Description.Set && !p.Description.Null {
+		resource.Text(&v, "description", p.Description.Value, MaxDescription)
+	}
+	resource.NotNull(&v, "status", p.Status)
+	if p.Status.Set && !p.Status.Null {
+		resource.OneOf(&v, "status", string(p.Status.Value), schema.ProjectStatuses)
+	}
+	return v.Err()
+}
+
+// patch is the Patch that replaces every field with f's.
+func (f Fields) patch() Patch {
+	return Patch{
+		Name:        resource.Value(&f.Name),
+		Description: resource.Value(f.Description),
+		Status:      resource.Value(&f.Status),
+	}
+}

@@ -1,0 +1,161 @@
+package project
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/api"
+	"scaleapi/shared/auth"
+	"scaleapi/shared/fault"
+	"scaleapi/shared/resource"
+	"scaleapi/shared/task"
+)
+
+// Service is the projects' business: rules, tenancy, caching. Its reads (Get, View, List) are
+// resource.Core's; this file adds the writes.
+type Service struct {
+	resource.Core[Project]
+	store Store
+}
+
+var _ resource.Service[Project, Input, Fields, Patch] = (*Service)(nil)
+
+// NewService returns a Service over store, checking memberships with members.
+func NewService(store Store, members resource.Members, o resource.Options) *Service {
+	return &Service{Core: resource.NewCore[Project]("project", store, members, o), store: store}
+}
+
+// Organization returns the organization of live project id, from the cache when it can, with no
+// tenant check: the tasks service asks it before checking the caller's membership itself. It
+// returns a fault.NotFound error for a missing or deleted project.
+func (s *Service) Organization(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	p, err := s.Find(ctx, id)
+	if err != nil {
+		return uuid.Nil, s.Hide(err)
+	}
+	return p.OrganizationID, nil
+}
+
+// Create creates a project in one of the caller's organizations: 422 for invalid input, 404
+// when the caller is not a member of the organization.
+func (s *Service) Create(ctx context.Context, user uuid.UUID, in Input) (Project, error) {
+	return resource.CreateOne(ctx, user, in, s.create)
+}
+
+// CreateMany creates 1 to resource.MaxBulk projects, all or none. Errors name the item:
+// bulk[3].name.
+func (s *Service) CreateMany(ctx context.Context, user uuid.UUID, in []Input) ([]Project, error) {
+	return resource.CreateBulk(ctx, user, in, s.create)
+}
+
+func (s *Service) create(ctx context.Context, user uuid.UUID, in []Input, prefix func(int) string) ([]Project, error) {
+	var v api.Validator
+	for i := range in {
+		in[i].check(&v, prefix(i))
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	ps := make([]Project, len(in))
+	checked := make(map[uuid.UUID]bool, 1)
+	for i, it := range in {
+		if !checked[it.org] {
+			if _, err := s.Authorize(ctx, user, it.org, auth.RoleMember); err != nil {
+				return nil, organizationError(err, prefix(i))
+			}
+			checked[it.org] = true
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = Project{ID: id, OrganizationID: it.org, Name: it.Name, Description: it.Description, Status: it.Status}
+	}
+	if err := s.store.Insert(ctx, user, ps); err != nil {
+		return nil, err
+	}
+	s.Created(ctx, ps)
+	return ps, nil
+}
+
+// organizationError names the field of an organization the caller can't create in.
+func organizationError(err error, prefix string) error {
+	if !errors.Is(err, fault.ErrNotFound) {
+		return err
+	}
+	return &fault.Error{Code: fault.NotFound, Message: "organization not found",
+		Fields: []fault.FieldError{{Field: prefix + "organizationId", Message: "no such organization of yours"}}}
+}
+
+// Update applies a PATCH.
+func (s *Service) Update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Patch) (Project, error) {
+	if err := in.check(); err != nil {
+		return Project{}, err
+	}
+	return s.update(ctx, user, id, cond, in)
+}
+
+// Replace applies a PUT: every writable field, absent ones back to their defaults.
+func (s *Service) Replace(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Fields) (Project, error) {
+	var v api.Validator
+	in.check(&v, "")
+	if err := v.Err(); err != nil {
+		return Project{}, err
+	}
+	return s.update(ctx, user, id, cond, in.patch())
+}
+
+func (s *Service) update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Patch) (Project, error) {
+	if _, _, err := s.Access(ctx, user, id, auth.RoleMember); err != nil {
+		return Project{}, err
+	}
+	p, err := s.store.Update(ctx, user, id, cond, in)
+	if err != nil {
+		return Project{}, err
+	}
+	s.Changed(ctx, p.OrganizationID, s.Key(id))
+	return p, nil
+}
+
+// Delete soft-deletes a project and its tasks; it needs an admin or owner.
+func (s *Service) Delete(ctx context.Context, user, id uuid.UUID, cond resource.Condition) error {
+	if _, _, err := s.Access(ctx, user, id, auth.RoleAdmin); err != nil {
+		return err
+	}
+	org, tasks, err := s.store.Delete(ctx, user, id, cond)
+	if err != nil {
+		return err
+	}
+	s.Changed(ctx, org, s.keys(id, tasks)...)
+	return nil
+}
+
+// Recover undeletes a project and the tasks deleted with it; it needs an admin or owner.
+func (s *Service) Recover(ctx context.Context, user, id uuid.UUID) (Project, error) {
+	org, err := s.store.Owner(ctx, id)
+	if err != nil {
+		return Project{}, err
+	}
+	if _, err := s.Authorize(ctx, user, org, auth.RoleAdmin); err != nil {
+		return Project{}, s.Hide(err)
+	}
+	p, tasks, err := s.store.Recover(ctx, user, id)
+	if err != nil {
+		return Project{}, err
+	}
+	s.Changed(ctx, org, s.keys(id, tasks)...)
+	return p, nil
+}
+
+// keys are the cache keys of project id and of tasks: a project's delete or recover changes
+// whether each of its tasks exists.
+func (s *Service) keys(id uuid.UUID, tasks []uuid.UUID) []string {
+	keys := make([]string, 0, len(tasks)+1)
+	keys = append(keys, s.Key(id))
+	for _, t := range tasks {
+		keys = append(keys, task.Key(t))
+	}
+	return keys
+}

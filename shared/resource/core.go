@@ -1,0 +1,292 @@
+package resource
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/auth"
+	"scaleapi/shared/cache"
+	"scaleapi/shared/fault"
+	"scaleapi/shared/query"
+)
+
+// Meta is what this package needs to know of an entity.
+type Meta struct {
+	ID             uuid.UUID
+	OrganizationID uuid.UUID
+	Version        int
+}
+
+// Entity is a tenant-owned, versioned value: a project or a task.
+type Entity interface {
+	Meta() Meta
+}
+
+// Members answers the membership questions every request asks. *organization.Access implements
+// it (with its memberships cached in Redis); it is declared here, where it is used, so that
+// projects and tasks depend on the two questions and not on the organizations package.
+type Members interface {
+	// Role returns the role userID holds in the live organization orgID. It returns a
+	// fault.NotFound error when userID is not a member (or the organization doesn't exist).
+	Role(ctx context.Context, userID, orgID uuid.UUID) (auth.Role, error)
+	// OrganizationIDs returns the live organizations userID belongs to (possibly none).
+	OrganizationIDs(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error)
+}
+
+// Reads is the part of a resource's store that Core reads through. Its methods answer for
+// live (not soft-deleted) rows only and do no tenant check: Core does that.
+type Reads[T Entity] interface {
+	// Get returns the live entity id, or a fault.NotFound error.
+	Get(ctx context.Context, id uuid.UUID) (T, error)
+	// View returns the live entity id rendered as q selects it (fields=, join=), or a
+	// fault.NotFound error.
+	View(ctx context.Context, id uuid.UUID, q *query.Query) (json.RawMessage, error)
+	// List returns the page of the live entities of orgs that q selects.
+	List(ctx context.Context, orgs []uuid.UUID, q *query.Query) (*query.Page, error)
+}
+
+// Options configure a Core.
+type Options struct {
+	// Cache caches entities and lists; nil caches nothing.
+	Cache *cache.Cache
+	// TTL is the entity cache TTL (config CACHE_TTL, 300 s).
+	TTL time.Duration
+	// ListTTL is the list cache TTL (config LIST_CACHE_TTL, 60 s).
+	ListTTL time.Duration
+	// Log receives invalidations that failed; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Core is the part of a resource's service that is the same for projects and tasks: reads
+// through the cache with the tenant check, authorization of writes, and invalidation after
+// them. A domain service embeds it and adds its writes.
+type Core[T Entity] struct {
+	noun     string
+	plural   string
+	reads    Reads[T]
+	members  Members
+	opts     Options
+	notFound *fault.Error
+}
+
+// NewCore returns the Core of the resource named noun ("project"), reading through reads.
+func NewCore[T Entity](noun string, reads Reads[T], members Members, o Options) Core[T] {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return Core[T]{
+		noun: noun, plural: noun + "s", reads: reads, members: members, opts: o,
+		notFound: fault.E(fault.NotFound, "%s not found", noun),
+	}
+}
+
+// NotFound is the resource's one answer for an id that doesn't exist, is deleted or belongs to
+// another tenant: the three must look the same.
+func (c *Core[T]) NotFound() error { return c.notFound }
+
+// Key returns the logical cache key of entity id: "project:{id}".
+func (c *Core[T]) Key(id uuid.UUID) string { return Key(c.noun, id) }
+
+// Scope returns the cache scope of an organization's lists, "org:{id}": every write in the
+// organization bumps it (see Changed). The reports function caches its summary under the same
+// scope, so a project or task write refreshes the report too.
+func Scope(org uuid.UUID) string { return "org:" + org.String() }
+
+// Key returns the logical cache key of entity id of the resource named noun: "project:{id}".
+func Key(noun string, id uuid.UUID) string { return noun + ":" + id.String() }
+
+// Find returns the live entity id from the cache (or the store, filling the cache), without
+// any tenant check: for callers that check membership themselves.
+func (c *Core[T]) Find(ctx context.Context, id uuid.UUID) (T, error) {
+	return cache.Get(ctx, c.opts.Cache, c.Key(id), c.opts.TTL, func(ctx context.Context) (T, error) {
+		return c.reads.Get(ctx, id)
+	})
+}
+
+// Get returns the live entity id if user is a member of its organization, else the resource's
+// NotFound error. The entity comes from the cache when it can; the membership check runs
+// either way, because a cache entry is shared by every user.
+func (c *Core[T]) Get(ctx context.Context, user, id uuid.UUID) (T, error) {
+	v, _, err := c.Access(ctx, user, id, auth.RoleMember)
+	return v, err
+}
+
+// Access is Get for a write: it also returns user's role and fails with a 403 error when that
+// role is below min.
+func (c *Core[T]) Access(ctx context.Context, user, id uuid.UUID, min auth.Role) (T, auth.Role, error) {
+	var zero T
+	v, err := c.Find(ctx, id)
+	if err != nil {
+		return zero, "", c.Hide(err)
+	}
+	role, err := c.Authorize(ctx, user, v.Meta().OrganizationID, min)
+	if err != nil {
+		return zero, "", c.Hide(err)
+	}
+	return v, role, nil
+}
+
+// Authorize returns user's role in org: the Members' fault.NotFound error when user is not a
+// member, a 403 error when the role is below min. Callers acting on an entity pass the error
+// through Hide, so that a non-member can't learn that the id exists.
+func (c *Core[T]) Authorize(ctx context.Context, user, org uuid.UUID, min auth.Role) (auth.Role, error) {
+	role, err := c.members.Role(ctx, user, org)
+	if err != nil {
+		return "", err
+	}
+	if !role.AtLeast(min) {
+		return "", fault.E(fault.Forbidden, "your role (%s) does not allow this; it needs %s or above", role, min)
+	}
+	return role, nil
+}
+
+// Hide turns any not-found (of the entity, its organization or the caller's membership) into
+// the resource's own, so that every miss reads the same.
+func (c *Core[T]) Hide(err error) error {
+	if errors.Is(err, fault.ErrNotFound) {
+		return c.notFound
+	}
+	return err
+}
+
+// View returns entity id as q renders it (GET /{noun}s/{id}?join=…), after the tenant check.
+// It is cached like a list of the entity's organization: a joined relation changes with any
+// write in the organization, which bumps its generation.
+func (c *Core[T]) View(ctx context.Context, user, id uuid.UUID, q *query.Query) (json.RawMessage, error) {
+	v, err := c.Get(ctx, user, id)
+	if err != nil {
+		return nil, err
+	}
+	key := c.opts.Cache.ListKey(ctx, Scope(v.Meta().OrganizationID), c.noun, id.String(), q.Key())
+	return cache.Get(ctx, c.opts.Cache, key, c.opts.ListTTL, func(ctx context.Context) (json.RawMessage, error) {
+		return c.reads.View(ctx, id, q)
+	})
+}
+
+// List returns the page q selects of the live entities of every organization user belongs to,
+// as JSON.
+//
+// The cache key holds the generation of each of those organizations' scopes, so a write in
+// any of them makes the list unreachable, and the query's Key. It does not hold the user:
+// two users with the same organizations see the same rows, so they share the entry. A change
+// of membership changes the set of organizations, hence the key.
+func (c *Core[T]) List(ctx context.Context, user uuid.UUID, q *query.Query) (json.RawMessage, error) {
+	orgs, err := c.members.OrganizationIDs(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return cache.Get(ctx, c.opts.Cache, c.listKey(ctx, orgs, q), c.opts.ListTTL, func(ctx context.Context) (json.RawMessage, error) {
+		return marshalPage(c.reads.List(ctx, orgs, q))
+	})
+}
+
+// listKey is List's cache key, or "" (don't cache) when a generation can't be read or the user
+// belongs to no organization (the answer is empty and costs nothing to compute).
+//
+// shared/cache's ListKey takes one scope and reads its generation in one round trip; a user in
+// n organizations costs n of them. n is 1 for most users.
+func (c *Core[T]) listKey(ctx context.Context, orgs []uuid.UUID, q *query.Query) string {
+	if c.opts.Cache == nil || len(orgs) == 0 {
+		return ""
+	}
+	if len(orgs) == 1 {
+		return c.opts.Cache.ListKey(ctx, Scope(orgs[0]), c.plural, q.Key())
+	}
+	orgs = slices.Clone(orgs)
+	slices.SortFunc(orgs, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	h := sha256.New()
+	for _, o := range orgs {
+		k := c.opts.Cache.ListKey(ctx, Scope(o), c.plural)
+		if k == "" {
+			return ""
+		}
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+	}
+	h.Write([]byte(q.Key()))
+	return c.plural + ":list:multi:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// ListIn returns a list of one organization's entities (GET /projects/{id}/tasks), cached
+// under the organization's scope and parts, which must identify the query completely. The
+// caller has checked that the user may read the organization.
+func (c *Core[T]) ListIn(ctx context.Context, org uuid.UUID, q *query.Query, list func(context.Context) (*query.Page, error), parts ...string) (json.RawMessage, error) {
+	key := c.opts.Cache.ListKey(ctx, Scope(org), append(append([]string{c.plural}, parts...), q.Key())...)
+	return cache.Get(ctx, c.opts.Cache, key, c.opts.ListTTL, func(ctx context.Context) (json.RawMessage, error) {
+		return marshalPage(list(ctx))
+	})
+}
+
+func marshalPage(p *query.Page, err error) (json.RawMessage, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p.MarshalJSON()
+}
+
+// invalidateTimeout bounds the invalidations after a commit: a few Redis round trips, with room
+// for one slow reply under the client's own timeouts.
+const invalidateTimeout = time.Second
+
+// Changed invalidates after a committed write in org: it deletes keys (logical cache keys of
+// the entities written, see Key; deleted also after a create, since a "not found" may be
+// cached) and bumps the organization's scope, which retires every cached list of the
+// organization. It runs on a context of its own: the request's may end right after the commit
+// (a client that hung up), and a skipped invalidation would serve stale data for a whole TTL.
+// A failure is logged, not returned: the write has committed, and the TTLs bound the damage.
+func (c *Core[T]) Changed(ctx context.Context, org uuid.UUID, keys ...string) {
+	cc := c.opts.Cache
+	if cc == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidateTimeout)
+	defer cancel()
+	err := errors.Join(cc.Delete(ctx, keys...), cc.Bump(ctx, Scope(org)))
+	if err != nil {
+		c.opts.Log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed; stale entries expire by their TTL",
+			slog.String("resource", c.noun), slog.String("organizationId", org.String()), slog.String("error", err.Error()))
+	}
+}
+
+// Created invalidates after a committed create of vs: their keys (a "not found" may be cached
+// for an id a client guessed or retried) and the scope of each organization they are in.
+func (c *Core[T]) Created(ctx context.Context, vs []T) {
+	keys := make(map[uuid.UUID][]string, 1)
+	for _, v := range vs {
+		m := v.Meta()
+		keys[m.OrganizationID] = append(keys[m.OrganizationID], c.Key(m.ID))
+	}
+	for org, k := range keys {
+		c.Changed(ctx, org, k...)
+	}
+}
+
+// CreateFunc creates entities from inputs, naming invalid fields with prefix(i) + field.
+type CreateFunc[T, C any] func(ctx context.Context, user uuid.UUID, in []C, prefix func(int) string) ([]T, error)
+
+// CreateOne runs create for the one input of a POST, whose field errors are unprefixed.
+func CreateOne[T, C any](ctx context.Context, user uuid.UUID, in C, create CreateFunc[T, C]) (T, error) {
+	vs, err := create(ctx, user, []C{in}, func(int) string { return "" })
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return vs[0], nil
+}
+
+// CreateBulk runs create for the inputs of a POST …/bulk (1 to MaxBulk of them), whose field
+// errors are prefixed bulk[i].
+func CreateBulk[T, C any](ctx context.Context, user uuid.UUID, in []C, create CreateFunc[T, C]) ([]T, error) {
+	if err := CheckBulk(len(in)); err != nil {
+		return nil, err
+	}
+	return create(ctx, user, in, Index)
+}

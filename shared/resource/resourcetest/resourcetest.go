@@ -1,0 +1,219 @@
+// Package resourcetest sets up what the tests of projects and tasks share: a fresh migrated
+// database reached through PgBouncer in transaction mode, real Redis, real tokens and sessions,
+// and users, organizations and memberships made by the packages that own them. Nothing here is
+// a fake: a test that passes with it passes against the services production runs.
+package resourcetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/hex"
+
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"scaleapi/shared/api"
+	"scaleapi/shared/auth"
+	"scaleapi/shared/cache"
+	"scaleapi/shared/db"
+	"scaleapi/shared/devservices/devtest"
+	"scaleapi/shared/organization"
+	"scaleapi/shared/resource"
+	"scaleapi/shared/user"
+)
+
+// Env is one test's world.
+type Env struct {
+	// DB is the test's own database, through PgBouncer. Its QueryStats count every statement
+	// the code under test runs, memberships included.
+	DB *db.Pool
+	// Redis is the stack's standalone Redis; Cache is a cache over it with a prefix of its own.
+	Redis   redis.UniversalClient
+	Cache   *cache.Cache
+	Members *organization.Access
+	Tokens  *auth.Tokens
+	Authn   *auth.Authenticator
+	// Guards are the guards main wires, with a rate limit no test reaches.
+	Guards  resource.Guards
+	Options resource.Options
+
+	sessions *auth.Sessions
+}
+
+// New builds an Env for t; everything is released when t ends.
+func New(t testing.TB) *Env {
+	t.Helper()
+	ctx := context.Background()
+	database := devtest.NewDatabase(t)
+	pool, err := db.Open(ctx, db.Options{URL: database.PoolerURL, MaxConns: 8})
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	rdb, err := cache.NewClient(cache.ClientOptions{URL: devtest.Services(t).RedisURL, PoolSize: 8})
+	if err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := cache.New(rdb, cache.Options{Prefix: "test:" + random() + ":", Logger: log})
+	key := []byte(random() + random())
+	tokens, err := auth.NewTokens(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := auth.NewSessions(rdb, time.Hour)
+	authn := auth.NewAuthenticator(tokens, sessions)
+	guards, err := resource.NewGuards(rdb, authn.Require, 1<<30, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{
+		DB: pool, Redis: rdb, Cache: c, Members: organization.NewAccess(pool, c),
+		Tokens: tokens, Authn: authn, Guards: guards, sessions: sessions,
+		Options: resource.Options{Cache: c, TTL: 300 * time.Second, ListTTL: 60 * time.Second, Log: log},
+	}
+}
+
+func random() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// User is a registered user with a live session.
+type User struct {
+	ID    uuid.UUID
+	Token string
+}
+
+// User registers a user named name and logs them in.
+func (e *Env) User(t testing.TB, name string) User {
+	t.Helper()
+	ctx := context.Background()
+	u := &user.User{ID: uuid.Must(uuid.NewV7()), Email: strings.ToLower(name) + "-" + random() + "@example.com", Name: name,
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$unused$unused"}
+	if err := user.NewPG(e.DB).Create(ctx, u); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	sid, _, err := e.sessions.Create(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	token, _, err := e.Tokens.Issue(u.ID, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return User{ID: u.ID, Token: token}
+}
+
+// Org creates an organization owned by owner.
+func (e *Env) Org(t testing.TB, owner User) uuid.UUID {
+	t.Helper()
+	o := &organization.Organization{ID: uuid.Must(uuid.NewV7()), Name: "org " + random()}
+	if err := organization.NewPG(e.DB).Insert(context.Background(), o); err != nil {
+		t.Fatalf("create organization: %v", err)
+	}
+	e.Join(t, o.ID, owner, auth.RoleOwner)
+	return o.ID
+}
+
+// Join makes u a member of org with role, and forgets u's cached memberships, as the
+// organizations service does after such a change.
+func (e *Env) Join(t testing.TB, org uuid.UUID, u User, role auth.Role) {
+	t.Helper()
+	ctx := context.Background()
+	if err := organization.NewPG(e.DB).InsertMembership(ctx, org, u.ID, role); err != nil {
+		t.Fatalf("membership: %v", err)
+	}
+	if err := e.Members.Invalidate(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Queries returns how many statements the database pool has run so far.
+func (e *Env) Queries() int64 { return e.DB.QueryStats().Count }
+
+// Request is one HTTP request for Do.
+type Request struct {
+	Method, Path string
+	// Body is sent as application/json unless Header sets another Content-Type.
+	Body   string
+	Header http.Header
+}
+
+// Do serves req with h as u (no Authorization header for the zero User) and returns the
+// recorded response.
+func Do(h http.Handler, u User, req Request) *httptest.ResponseRecorder {
+	var body io.Reader
+	if req.Body != "" {
+		body = strings.NewReader(req.Body)
+	}
+	r := httptest.NewRequest(req.Method, req.Path, body)
+	r.RemoteAddr = "192.0.2.10:1234"
+	if req.Body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range req.Header {
+		r.Header[k] = vs
+	}
+	if u.Token != "" {
+		r.Header.Set("Authorization", "Bearer "+u.Token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// Router returns a router with the routes routes registers.
+func Router(routes func(rt *api.Router)) http.Handler {
+	rt := api.NewRouter()
+	routes(rt)
+	return rt
+}
+
+// Expect fails t unless w has status, showing the body.
+func Expect(t testing.TB, w *httptest.ResponseRecorder, status int, what string) {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("%s: status %d, want %d: %s", what, w.Code, status, w.Body)
+	}
+}
+
+// Header returns a header with the given name and value pairs.
+func Header(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// Response is a recorded response with helpers.
+type Response struct {
+	*httptest.ResponseRecorder
+}
+
+// JSON decodes the body into v, failing t if it doesn't decode.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body.Bytes(), v); err != nil {
+		t.Fatalf("decode %q: %v", r.Body, err)
+	}
+}
+
+// Expect fails t unless the status is status.
+func (r *Response) Expect(t testing.TB, status int, what string) *Response {
+	t.Helper()
+	Expect(t, r.ResponseRecorder, status, what)
+	return r
+}

@@ -1,0 +1,300 @@
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"scaleapi/shared/db"
+	"scaleapi/shared/fault"
+	"scaleapi/shared/query"
+	"scaleapi/shared/resource"
+)
+
+// Store is the tasks' persistence; PG implements it. As project.Store: reads answer for live
+// tasks and check no tenancy, writes re-check the user's membership in the statement.
+type Store interface {
+	resource.Reads[Task]
+	// ListProject returns the page of project's live tasks that q selects.
+	ListProject(ctx context.Context, project uuid.UUID, q *query.Query) (*query.Page, error)
+	// Owner returns the organization of task id, live or deleted, or a fault.NotFound error.
+	Owner(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
+	// Insert stores ts (ID, ProjectID and Fields set) in one statement, all or none, and fills
+	// in their organizations, timestamps and versions. It stores nothing and returns a
+	// fault.NotFound error when a project is not live in an organization of user's.
+	Insert(ctx context.Context, user uuid.UUID, ts []Task) error
+	// Update applies p to live task id and returns the result: a fault.Precondition error when
+	// cond doesn't hold, a fault.NotFound one when there is no such live task in an
+	// organization of user's.
+	Update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, p Patch) (Task, error)
+	// Delete soft-deletes live task id and returns its organization. Errors as Update's.
+	Delete(ctx context.Context, user, id uuid.UUID, cond resource.Condition) (uuid.UUID, error)
+	// Recover undeletes task id and returns it; a live task is returned as it is. It returns a
+	// fault.Conflict error when the task's project is deleted, and a fault.NotFound one when
+	// there is no such task in an organization of user's.
+	Recover(ctx context.Context, user, id uuid.UUID) (Task, error)
+}
+
+var _ Store = (*PG)(nil)
+
+// errNotFound is the one answer for a task that doesn't exist, is deleted or isn't the
+// caller's.
+var errNotFound = fault.E(fault.NotFound, "task not found")
+
+// errProjectNotFound answers for a project that doesn't exist, is deleted or isn't the caller's.
+var errProjectNotFound = fault.E(fault.NotFound, "project not found")
+
+// errProjectDeleted answers a recover of a task whose project is deleted.
+var errProjectDeleted = fault.E(fault.Conflict, "the task's project is deleted; recover the project, which recovers the tasks deleted with it")
+
+// PG is the tasks' SQL, on a pool.
+type PG struct {
+	db resource.DB
+}
+
+// NewPG returns a PG over pool.
+func NewPG(pool resource.DB) *PG { return &PG{db: pool} }
+
+// columns are the columns of a Task, in scan order. The due date is rendered by the database
+// as YYYY-MM-DD, the form the API uses, whatever the session's DateStyle.
+const columns = `id, project_id, organization_id, title, description, status, priority, assignee_id,
+	to_char(due_date, 'YYYY-MM-DD'), created_at, updated_at, version`
+
+// scan reads one row of columns.
+func scan(row pgx.Row) (Task, error) {
+	var t Task
+	err := row.Scan(&t.ID, &t.ProjectID, &t.OrganizationID, &t.Title, &t.Description, &t.Status, &t.Priority,
+		&t.AssigneeID, &t.DueDate, &t.CreatedAt, &t.UpdatedAt, &t.Version)
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	return t, err
+}
+
+// notFound translates err, with pgx.ErrNoRows as the task's own 404.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errNotFound
+	}
+	return db.Translate(err)
+}
+
+const getTask = `SELECT ` + columns + ` FROM tasks WHERE id = $1 AND deleted_at IS NULL`
+
+// Get implements resource.Reads.
+func (s *PG) Get(ctx context.Context, id uuid.UUID) (Task, error) {
+	t, err := scan(s.db.QueryRow(ctx, getTask, id))
+	if err != nil {
+		return Task{}, fmt.Errorf("get task: %w", notFound(err))
+	}
+	return t, nil
+}
+
+// View implements resource.Reads.
+func (s *PG) View(ctx context.Context, id uuid.UUID, q *query.Query) (json.RawMessage, error) {
+	st := q.Build(query.Scope{Alias: "t", Where: "t.id = $1 AND t.deleted_at IS NULL", Args: []any{id}})
+	b, err := resource.ViewOne(ctx, s.db, q, st, errNotFound)
+	if err != nil {
+		return nil, fmt.Errorf("view task: %w", err)
+	}
+	return b, nil
+}
+
+// scope is the tenant scope of GET /tasks, AND-ed outside the client's filter.
+const scope = "t.organization_id = ANY($1::uuid[]) AND t.deleted_at IS NULL"
+
+// List implements resource.Reads.
+func (s *PG) List(ctx context.Context, orgs []uuid.UUID, q *query.Query) (*query.Page, error) {
+	return resource.ListPage(ctx, s.db, q, q.Build(query.Scope{Alias: "t", Where: scope, Args: []any{orgs}}), "list tasks")
+}
+
+// projectScope is the scope of GET /projects/{id}/tasks, served by the partial index
+// tasks_project_live_keyset_idx. The service has checked that the caller may read the project.
+const projectScope = "t.project_id = $1 AND t.deleted_at IS NULL"
+
+// ListProject implements Store.
+func (s *PG) ListProject(ctx context.Context, project uuid.UUID, q *query.Query) (*query.Page, error) {
+	return resource.ListPage(ctx, s.db, q, q.Build(query.Scope{Alias: "t", Where: projectScope, Args: []any{project}}), "list project tasks")
+}
+
+const taskOwner = `SELECT organization_id FROM tasks WHERE id = $1`
+
+// Owner implements Store.
+func (s *PG) Owner(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	var org uuid.UUID
+	if err := s.db.QueryRow(ctx, taskOwner, id).Scan(&org); err != nil {
+		return uuid.Nil, fmt.Errorf("task owner: %w", notFound(err))
+	}
+	return org, nil
+}
+
+// insertTasks inserts any number of tasks in one statement, from one array per column. target
+// is the set of named projects that are live and in an organization the user is a member of,
+// share-locked so that none can be deleted until this transaction ends (a project's delete
+// takes a conflicting lock on its row first). Unless every named project is in target, no row
+// is inserted. organization_id comes from the project, and the composite foreign key
+// (organization_id, project_id) would refuse any other.
+const insertTasks = `
+WITH target AS (
+	SELECT p.id, p.organization_id FROM projects p
+	WHERE p.id = ANY($2::uuid[]) AND p.deleted_at IS NULL
+		AND EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = p.organization_id AND m.user_id = $9)
+	FOR SHARE OF p
+)
+INSERT INTO tasks (id, project_id, organization_id, title, description, status, priority, assignee_id, due_date)
+SELECT u.id, u.project_id, t.organization_id, u.title, u.description, u.status, u.priority, u.assignee_id, u.due_date
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::date[])
+	AS u (id, project_id, title, description, status, priority, assignee_id, due_date)
+JOIN target t ON t.id = u.project_id
+WHERE (SELECT count(*) FROM target) = (SELECT count(DISTINCT x) FROM unnest($2::uuid[]) AS x)
+RETURNING id, organization_id, created_at, updated_at, version`
+
+// Insert implements Store.
+func (s *PG) Insert(ctx context.Context, user uuid.UUID, ts []Task) error {
+	n := len(ts)
+	ids, projects := make([]uuid.UUID, n), make([]uuid.UUID, n)
+	titles, descriptions := make([]string, n), make([]*string, n)
+	statuses, priorities := make([]string, n), make([]string, n)
+	// Nullable uuids travel as text: pgx encodes []uuid.UUID but not a slice of pointers.
+	assignees, dues := make([]*string, n), make([]*string, n)
+	at := make(map[uuid.UUID]int, n)
+	for i, t := range ts {
+		ids[i], projects[i], titles[i], descriptions[i] = t.ID, t.ProjectID, t.Title, t.Description
+		statuses[i], priorities[i], dues[i] = string(t.Status), string(t.Priority), t.DueDate
+		if t.AssigneeID != nil {
+			a := t.AssigneeID.String()
+			assignees[i] = &a
+		}
+		at[t.ID] = i
+	}
+	rows, err := s.db.Query(ctx, insertTasks, ids, projects, titles, descriptions, statuses, priorities, assignees, dues, user)
+	if err != nil {
+		return fmt.Errorf("insert tasks: %w", db.Translate(err))
+	}
+	defer rows.Close()
+	inserted := 0
+	for rows.Next() {
+		var id uuid.UUID
+		var r Task
+		if err := rows.Scan(&id, &r.OrganizationID, &r.CreatedAt, &r.UpdatedAt, &r.Version); err != nil {
+			return fmt.Errorf("insert tasks: %w", db.Translate(err))
+		}
+		t := &ts[at[id]]
+		t.OrganizationID, t.CreatedAt, t.UpdatedAt, t.Version = r.OrganizationID, r.CreatedAt.UTC(), r.UpdatedAt.UTC(), r.Version
+		inserted++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert tasks: %w", db.Translate(err))
+	}
+	if inserted != n {
+		return fmt.Errorf("insert tasks: %w", errProjectNotFound)
+	}
+	return nil
+}
+
+// updateTask applies a patch. A NULL title, status or priority leaves the column as it is
+// (none can be cleared); the nullable columns have a flag saying whether they are being set.
+const updateTask = `
+UPDATE tasks t SET
+	title = coalesce($4::text, t.title),
+	description = CASE WHEN $5::bool THEN $6::text ELSE t.description END,
+	status = coalesce($7::text, t.status),
+	priority = coalesce($8::text, t.priority),
+	assignee_id = CASE WHEN $9::bool THEN $10::uuid ELSE t.assignee_id END,
+	due_date = CASE WHEN $11::bool THEN $12::date ELSE t.due_date END,
+	updated_at = now(),
+	version = t.version + 1
+WHERE t.id = $1 AND t.deleted_at IS NULL
+	AND ($3::int[] IS NULL OR t.version = ANY($3::int[]))
+	AND EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = t.organization_id AND m.user_id = $2)
+RETURNING ` + columns
+
+const taskVersion = `SELECT version FROM tasks WHERE id = $1 AND deleted_at IS NULL`
+
+// Update implements Store.
+func (s *PG) Update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, p Patch) (Task, error) {
+	var title, status, priority *string
+	if p.Title.Set {
+		title = &p.Title.Value
+	}
+	if p.Status.Set {
+		v := string(p.Status.Value)
+		status = &v
+	}
+	if p.Priority.Set {
+		v := string(p.Priority.Value)
+		priority = &v
+	}
+	t, err := scan(s.db.QueryRow(ctx, updateTask, id, user, cond.Arg(), title,
+		p.Description.Set, p.Description.Ptr(), status, priority,
+		p.AssigneeID.Set, p.assignee, p.DueDate.Set, p.DueDate.Ptr()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = resource.Missed(ctx, s.db, taskVersion, id, cond, errNotFound)
+	}
+	if err != nil {
+		return Task{}, fmt.Errorf("update task: %w", db.Translate(err))
+	}
+	return t, nil
+}
+
+const deleteTask = `
+UPDATE tasks t SET deleted_at = now(), updated_at = now(), version = t.version + 1
+WHERE t.id = $1 AND t.deleted_at IS NULL
+	AND ($3::int[] IS NULL OR t.version = ANY($3::int[]))
+	AND EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = t.organization_id AND m.user_id = $2)
+RETURNING t.organization_id`
+
+// Delete implements Store.
+func (s *PG) Delete(ctx context.Context, user, id uuid.UUID, cond resource.Condition) (uuid.UUID, error) {
+	var org uuid.UUID
+	err := s.db.QueryRow(ctx, deleteTask, id, user, cond.Arg()).Scan(&org)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = resource.Missed(ctx, s.db, taskVersion, id, cond, errNotFound)
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("delete task: %w", db.Translate(err))
+	}
+	return org, nil
+}
+
+// recoverTask undeletes the task if its project is live. A concurrent delete of the project
+// still catches it: the project's delete updates its tasks in a later statement, whose snapshot
+// sees this one once committed.
+const recoverTask = `
+UPDATE tasks t SET deleted_at = NULL, updated_at = now(), version = t.version + 1
+WHERE t.id = $1 AND t.deleted_at IS NOT NULL
+	AND EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = t.organization_id AND m.user_id = $2)
+	AND EXISTS (SELECT 1 FROM projects p WHERE p.id = t.project_id AND p.deleted_at IS NULL)
+RETURNING ` + columns
+
+// taskState explains a recover that changed nothing: is the task live, is its project deleted?
+const taskState = `
+SELECT t.deleted_at IS NULL, p.deleted_at IS NOT NULL
+FROM tasks t JOIN projects p ON p.id = t.project_id
+WHERE t.id = $1
+	AND EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = t.organization_id AND m.user_id = $2)`
+
+// Recover implements Store.
+func (s *PG) Recover(ctx context.Context, user, id uuid.UUID) (Task, error) {
+	t, err := scan(s.db.QueryRow(ctx, recoverTask, id, user))
+	if errors.Is(err, pgx.ErrNoRows) {
+		var live, projectDeleted bool
+		if err = s.db.QueryRow(ctx, taskState, id, user).Scan(&live, &projectDeleted); err == nil {
+			switch {
+			case live:
+				return s.Get(ctx, id)
+			case projectDeleted:
+				err = errProjectDeleted
+			default:
+				// Recovered and deleted again between the two statements: the client can retry.
+				err = fault.E(fault.Conflict, "the task changed while it was being recovered; retry")
+			}
+		}
+	}
+	if err != nil {
+		return Task{}, fmt.Errorf("recover task: %w", notFound(err))
+	}
+	return t, nil
+}
