@@ -1,6 +1,7 @@
 package query
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -84,14 +85,26 @@ func (n *node) sql(b *strings.Builder, alias string, args *Args) {
 // Type.cast); comparisons are written so that NULL never satisfies a negative operator
 // (<>, NOT LIKE and <> ALL are all NULL, hence false, on a NULL column).
 func (c *cond) sql(b *strings.Builder, alias string, args *Args) {
-	col := alias + "." + c.field.Column
 	cast := c.field.Type.cast()
-	if c.op.lower {
-		col = "lower(" + col + ")"
+	col := func() {
+		if c.op.lower {
+			b.WriteString("lower(")
+		}
+		b.WriteString(alias)
+		b.WriteByte('.')
+		b.WriteString(c.field.Column)
+		if c.op.lower {
+			b.WriteByte(')')
+		}
+	}
+	param := func(v any) {
+		b.WriteString(args.Add(v))
+		b.WriteString("::")
+		b.WriteString(cast)
 	}
 	switch c.op.arity {
 	case arityNone:
-		b.WriteString(col)
+		col()
 		if c.op.not {
 			b.WriteString(" IS NOT NULL")
 		} else {
@@ -100,34 +113,52 @@ func (c *cond) sql(b *strings.Builder, alias string, args *Args) {
 	case arityPair:
 		// Parenthesised because BETWEEN's own AND would otherwise read, to a human, as part of
 		// the surrounding AND chain.
-		b.WriteString("(" + col + " BETWEEN " + args.Add(c.vals[0]) + "::" + cast +
-			" AND " + args.Add(c.vals[1]) + "::" + cast + ")")
+		b.WriteByte('(')
+		col()
+		b.WriteString(" BETWEEN ")
+		param(c.vals[0])
+		b.WriteString(" AND ")
+		param(c.vals[1])
+		b.WriteByte(')')
 	case arityList:
-		cmp := " = ANY("
+		col()
 		if c.op.not {
-			cmp = " <> ALL("
+			b.WriteString(" <> ALL(")
+		} else {
+			b.WriteString(" = ANY(")
 		}
-		vals := append([]string(nil), c.vals...)
+		vals := slices.Clone(c.vals) // the caller owns args; the query stays immutable
 		if c.op.lower {
 			// lower() runs in SQL, on both sides, so that it is the database's notion of lower
 			// case (its collation), the one applied to the column.
-			b.WriteString(col + cmp + "SELECT lower(v) FROM unnest(" + args.Add(vals) + "::text[]) AS v)")
+			b.WriteString("SELECT lower(v) FROM unnest(")
+			b.WriteString(args.Add(vals))
+			b.WriteString("::text[]) AS v)")
 			return
 		}
-		b.WriteString(col + cmp + args.Add(vals) + "::" + cast + "[])")
+		param(vals)
+		b.WriteString("[])")
 	case arityOne:
-		v := args.Add(c.vals[0]) + "::" + cast
+		col()
+		switch {
+		case c.op.like == likeNone:
+			b.WriteByte(' ')
+			b.WriteString(c.op.cmp)
+			b.WriteByte(' ')
+		case c.op.not:
+			b.WriteString(" NOT LIKE ")
+		default:
+			b.WriteString(" LIKE ")
+		}
 		if c.op.lower {
-			v = "lower(" + v + ")"
+			b.WriteString("lower(")
+			param(c.vals[0])
+			b.WriteByte(')')
+		} else {
+			param(c.vals[0])
 		}
 		if c.op.like != likeNone {
-			if c.op.not {
-				b.WriteString(col + " NOT LIKE " + v + ` ESCAPE '\'`)
-			} else {
-				b.WriteString(col + " LIKE " + v + ` ESCAPE '\'`)
-			}
-			return
+			b.WriteString(` ESCAPE '\'`)
 		}
-		b.WriteString(col + " " + c.op.cmp + " " + v)
 	}
 }

@@ -52,6 +52,16 @@
 //     was made for; using it with another sort, or together with page/offset, is a 400.
 //   - cache=0 asks the caller to bypass its cache for this read (NoCache).
 //   - Parameter names may carry the brackets a query-string library adds (filter[]=...,
-//     filter[0]=...). Unknown parameters are ignored; an unknown field, operator or relation is
-//     a 400 naming it.
+//     filter[0]=...). Empty values (fields=, filter=, limit=, ...) are ignored, as the reference
+//     ignores them; an empty s is a 400 (not JSON) and an empty cursor asks for the first
+//     keyset page. Unknown parameters are ignored; an unknown field, operator or relation is a
+//     400 naming it.
+//
+// # Rendering
+//
+// Item renders a row as a JSON object in PostgreSQL: selected fields under their API names
+// (uuid and text as strings, integers as numbers, dates as YYYY-MM-DD, timestamptz as RFC 3339
+// in UTC with the fraction trimmed, exactly like Go's time.RFC3339Nano of a UTC time, NULL as
+// null), then each joined relation. Rendering in the database is what makes fields= and join=
+// cheap: a store returns the rows as they come, with no per-field Go code.
 package query

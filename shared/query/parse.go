@@ -146,10 +146,12 @@ var known = map[string]bool{"s": true, "filter": true, "or": true, "fields": tru
 // name[i] by index, so that the order of conditions is deterministic.
 func gather(values url.Values) map[string][]string {
 	type part struct {
+		base      string
 		rank, idx int
 		vals      []string
 	}
-	parts := map[string][]part{}
+	var buf [16]part
+	parts := buf[:0]
 	for k, vs := range values {
 		base, rank, idx := k, 0, 0
 		if i := strings.IndexByte(k, '['); i > 0 && strings.HasSuffix(k, "]") {
@@ -171,21 +173,30 @@ func gather(values url.Values) map[string][]string {
 		if !known[base] {
 			continue
 		}
-		parts[base] = append(parts[base], part{rank, idx, vs})
-	}
-	out := make(map[string][]string, len(parts))
-	for base, ps := range parts {
-		slices.SortFunc(ps, func(a, b part) int {
-			if a.rank != b.rank {
-				return a.rank - b.rank
-			}
-			return a.idx - b.idx
-		})
-		var vs []string
-		for _, p := range ps {
-			vs = append(vs, p.vals...)
+		if base != "s" && base != "cursor" && slices.Contains(vs, "") {
+			// The reference skips empty values (fields=, join=, filter=, limit=), so clients
+			// that build query strings with empty slots get "not given", not a 400. An empty s
+			// is still invalid JSON, and an empty cursor asks for the first keyset page.
+			vs = slices.DeleteFunc(slices.Clone(vs), func(v string) bool { return v == "" })
 		}
-		out[base] = vs
+		parts = append(parts, part{base, rank, idx, vs})
+	}
+	slices.SortFunc(parts, func(a, b part) int {
+		if c := strings.Compare(a.base, b.base); c != 0 {
+			return c
+		}
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return a.idx - b.idx
+	})
+	out := make(map[string][]string, len(parts))
+	for _, p := range parts {
+		if prev, ok := out[p.base]; ok {
+			out[p.base] = append(prev[:len(prev):len(prev)], p.vals...)
+		} else {
+			out[p.base] = p.vals
+		}
 	}
 	return out
 }

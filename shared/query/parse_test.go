@@ -217,6 +217,7 @@ func TestParsePaging(t *testing.T) {
 		{"cursor=&offset=0", 20, 0, false, true, false},
 		{"cache=0", 20, 0, false, false, true},
 		{"cache=1", 20, 0, false, false, false},
+		{"limit=&page=&offset=&cache=", 20, 0, false, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.query, func(t *testing.T) {
@@ -225,6 +226,13 @@ func TestParsePaging(t *testing.T) {
 				t.Fatalf("limit %d offset %d paged %v cursor %v noCache %v", q.Limit(), q.Offset(), q.Paginated(), q.CursorMode(), q.NoCache())
 			}
 		})
+	}
+}
+
+func TestParseIgnoresEmptyValues(t *testing.T) {
+	q := mustParse(t, "fields=&join=&filter=&or=&sort=", testProjects)
+	if len(q.fields) != len(testProjects.fields) || len(q.joins) != 0 || q.where != nil || len(q.sort) != 1 {
+		t.Fatalf("empty values must mean \"not given\": %s", q)
 	}
 }
 

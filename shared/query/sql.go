@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // Where returns q's filter as a boolean SQL expression over the columns of alias, appending its
 // values to args (so its placeholders continue after the store's own). It is "TRUE" when the
-// query has no filter, so that it can always be spliced as "... AND " + q.Where(...).
+// query has no filter, so that it can always be spliced as "... AND " + q.Where(...). Like the
+// other methods that take an alias, it panics when alias is not a plain identifier: that is a
+// programming error in the store, never a client's doing.
 func (q *Query) Where(alias string, args *Args) string {
 	mustIdent("alias", alias)
 	if q.where == nil {
@@ -49,29 +52,43 @@ func (q *Query) OrderBy(alias string) string {
 func (q *Query) Item(alias string) string {
 	mustIdent("alias", alias)
 	var b strings.Builder
+	q.writeItem(&b, alias)
+	return b.String()
+}
+
+func (q *Query) writeItem(b *strings.Builder, alias string) {
 	b.WriteString("json_build_object(")
-	writePairs(&b, alias, q.fields)
+	writePairs(b, alias, q.fields)
 	for i, j := range q.joins {
 		r := j.rel
-		ra := fmt.Sprintf("%s_j%d", alias, i)
-		b.WriteString(", '" + r.Name + "', (SELECT ")
+		ra := alias + "_j" + strconv.Itoa(i)
+		b.WriteString(", '")
+		b.WriteString(r.Name)
+		b.WriteString("', (SELECT ")
 		if r.Many {
 			b.WriteString("coalesce(json_agg(json_build_object(")
-			writePairs(&b, ra, j.fields)
-			b.WriteString(") ORDER BY " + ra + "." + r.Schema.id.Column + "), '[]'::json)")
+			writePairs(b, ra, j.fields)
+			b.WriteString(") ORDER BY ")
+			b.WriteString(ra)
+			b.WriteByte('.')
+			b.WriteString(r.Schema.id.Column)
+			b.WriteString("), '[]'::json)")
 		} else {
 			b.WriteString("json_build_object(")
-			writePairs(&b, ra, j.fields)
+			writePairs(b, ra, j.fields)
 			b.WriteString(")")
 		}
-		b.WriteString(" FROM " + r.Schema.table + " " + ra + " WHERE " + ra + "." + r.Foreign + " = " + alias + "." + r.Local)
+		for _, s := range []string{" FROM ", r.Schema.table, " ", ra, " WHERE ", ra, ".", r.Foreign, " = ", alias, ".", r.Local} {
+			b.WriteString(s)
+		}
 		if r.DeletedAt != "" {
-			b.WriteString(" AND " + ra + "." + r.DeletedAt + " IS NULL")
+			for _, s := range []string{" AND ", ra, ".", r.DeletedAt, " IS NULL"} {
+				b.WriteString(s)
+			}
 		}
 		b.WriteString(")")
 	}
 	b.WriteString(")")
-	return b.String()
 }
 
 // writePairs writes the 'name', value pairs of json_build_object.
@@ -80,16 +97,23 @@ func writePairs(b *strings.Builder, alias string, fields []*Field) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("'" + f.Name + "', ")
-		col := alias + "." + f.Column
+		b.WriteByte('\'')
+		b.WriteString(f.Name)
+		b.WriteString("', ")
 		if f.Type == Timestamptz {
 			// RFC 3339 in UTC with the fraction trimmed, exactly as Go's time.RFC3339Nano
 			// renders a UTC time, so that a row reads the same in a list and in a single GET
 			// (encoded by encoding/json), whatever the session's TimeZone.
-			b.WriteString(`rtrim(rtrim(to_char(` + col + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z'`)
+			b.WriteString("rtrim(rtrim(to_char(")
+			b.WriteString(alias)
+			b.WriteByte('.')
+			b.WriteString(f.Column)
+			b.WriteString(` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z'`)
 			continue
 		}
-		b.WriteString(col)
+		b.WriteString(alias)
+		b.WriteByte('.')
+		b.WriteString(f.Column)
 	}
 }
 
@@ -133,7 +157,10 @@ func (q *Query) Build(sc Scope) Statement {
 		st.CountArgs = append([]any(nil), args...)
 	}
 	var b strings.Builder
-	b.WriteString("SELECT " + q.Item(a) + " AS item, ")
+	b.Grow(512)
+	b.WriteString("SELECT ")
+	q.writeItem(&b, a)
+	b.WriteString(" AS item, ")
 	if q.cursor {
 		b.WriteString(q.keyExpr(a))
 	} else {
