@@ -131,7 +131,10 @@ func New(cfg Config) (*Gateway, error) {
 			}
 			return 1
 		}
-		return strings.Compare(a.Key(), b.Key())
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Method, b.Method)
 	})
 	var served []*Route
 	hasREST := false
@@ -159,7 +162,7 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// Routes returns the served routes, REST API routes first, then by route key.
+// Routes returns the served routes: REST API routes first, each kind by path, then method.
 func (g *Gateway) Routes() []Route {
 	out := make([]Route, len(g.routes))
 	for i, r := range g.routes {

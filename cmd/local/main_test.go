@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the cmd/local binary itself on testdata/template.yaml and stop it the way a
+// developer does, then check that no function process is left behind.
+
+// startLocal builds and starts cmd/local and returns the process, its URL and its stderr.
+func startLocal(t *testing.T) (*exec.Cmd, string, *lockedWriter) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "local")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-template", "testdata/template.yaml", "-addr", "127.0.0.1:0",
+		"-build-dir", filepath.Join(dir, "build"), "-shutdown-grace", "1s")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedWriter{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`Listening on (http://\S+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case url := <-found:
+		return cmd, url, stderr
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("no banner; stderr:\n%s", stderr)
+	}
+	return nil, "", nil
+}
+
+// lockedWriter collects the output of cmd/local, which exec copies on its own goroutine.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// pids starts a RestFunction and an HttpFunction instance and returns their process ids.
+func pids(t *testing.T, url string) []int {
+	t.Helper()
+	var out []int
+	for _, path := range []string{"/hello", "/v2/hello"} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct{ PID int }
+		err = json.NewDecoder(resp.Body).Decode(&rep)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || rep.PID == 0 {
+			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+		}
+		out = append(out, rep.PID)
+	}
+	return out
+}
+
+func gone(t *testing.T, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for _, pid := range pids {
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				t.Errorf("function process %d is still running", pid)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func TestInterruptStopsEverything(t *testing.T) {
+	cmd, url, stderr := startLocal(t)
+	running := pids(t, url)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("cmd/local exited with %v after SIGINT, want status 0; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cmd/local did not stop within 10 s of SIGINT")
+	}
+	gone(t, running)
+	if n := strings.Count(stderr.String(), "] shutdown"); n != 2 {
+		t.Errorf("%d functions ran their shutdown callbacks, want 2", n)
+	}
+}
+
+func TestKilledGatewayTakesFunctionsAlong(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux has Pdeathsig") // elsewhere a SIGKILLed gateway leaves its functions running
+	}
+	cmd, url, _ := startLocal(t)
+	running := pids(t, url)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	gone(t, running)
+}
