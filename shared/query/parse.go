@@ -34,9 +34,9 @@ type Query struct {
 	sort     []sortKey // ends with id
 	limit    int64
 	offset   int64
-	paged    bool // page or offset given
-	cursor   bool // keyset mode
-	after    []*string
+	paged    bool      // page or offset given
+	cursor   bool      // keyset mode
+	after    []*string // the cursor's sort key values (nil entries are NULLs); nil on a first page
 	noCache  bool
 	sortSpec string
 }
