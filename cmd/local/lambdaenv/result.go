@@ -53,6 +53,7 @@ type FunctionError struct {
 	init    bool // reported through /runtime/init/error
 }
 
+// Error returns "Type: Message".
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
 // Lambda's error types for failures the runtime cannot report itself.
