@@ -145,7 +145,7 @@ func StartRedis(ctx context.Context, dir string) (*Redis, error) {
 	r := &Redis{stopped: make(chan struct{})}
 	var own string
 	if dir == "" {
-		if own, err = os.MkdirTemp("", "devservices-redis-"); err != nil {
+		if own, err = makeTempDir(tempPrefix + "redis-*"); err != nil {
 			return nil, err
 		}
 		r.removeDir = own

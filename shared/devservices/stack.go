@@ -95,7 +95,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s := &Stack{stopped: make(chan struct{})}
 	if o.Dir == "" {
-		if s.Dir, err = os.MkdirTemp("", "devservices-"); err != nil {
+		if s.Dir, err = makeTempDir(tempPrefix + "*"); err != nil {
 			return nil, err
 		}
 		s.removeDir = true
