@@ -94,7 +94,9 @@ func TestAllowSharedAcrossEnvironments(t *testing.T) {
 func TestAllowRefills(t *testing.T) {
 	rdb := targets(t)["Standalone"][0]
 	ctx := context.Background()
-	l := newLimiter(t, rdb, 10, time.Second) // one cell per 100 ms
+	// One cell per second: slow enough that a loaded machine taking a few hundred milliseconds
+	// between two calls doesn't see a second cell come back.
+	l := newLimiter(t, rdb, 10, 10*time.Second)
 	key := "test:" + uuid.NewString()
 	for range 10 {
 		if res, _ := l.Allow(ctx, key); !res.Allowed {
@@ -103,9 +105,9 @@ func TestAllowRefills(t *testing.T) {
 	}
 	res, _ := l.Allow(ctx, key)
 	if res.Allowed {
-		t.Fatal("11th request of a 10/s burst allowed")
+		t.Fatal("11th request of a burst of 10 allowed")
 	}
-	time.Sleep(res.RetryAfter + 20*time.Millisecond)
+	time.Sleep(res.RetryAfter + 50*time.Millisecond)
 	if res, _ := l.Allow(ctx, key); !res.Allowed {
 		t.Fatalf("refused after waiting RetryAfter: %+v", res)
 	}
