@@ -101,7 +101,7 @@ func startProc(spec procSpec) (*proc, error) {
 	return p, nil
 }
 
-// run runs a short-lived tool (initdb, pg_basebackup) to completion; the tool is killed when ctx
+// runTool runs a short-lived tool (initdb, pg_basebackup) to completion; the tool is killed when ctx
 // is done. Its output goes to the log file and, on failure, into the error.
 func runTool(ctx context.Context, spec procSpec) error {
 	p, err := startProc(spec)
@@ -122,16 +122,6 @@ func runTool(ctx context.Context, spec procSpec) error {
 
 // pid returns the process id, which is also the process group id.
 func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-// running reports whether the process has not exited yet.
-func (p *proc) running() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
 
 // exitError explains an exit during startup, with the end of the server log, and marks a lost
 // port race with errPortInUse.
