@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -41,6 +42,10 @@ func runCommand(args []string, stderr io.Writer) int {
 	}
 	var log io.Writer
 	if *logPath != "" {
+		if err := os.MkdirAll(filepath.Dir(*logPath), 0o755); err != nil {
+			fmt.Fprintf(stderr, "devservices run: %v\n", err)
+			return 1
+		}
 		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			fmt.Fprintf(stderr, "devservices run: %v\n", err)
