@@ -3,15 +3,14 @@
 // GOARCH instead of linux/arm64, so cmd/local can run the same program the deployment runs.
 //
 // A function's Go main package is found from its CodeUri: either CodeUri is that package's
-// directory, or CodeUri is the module root with a Makefile (SAM's BuildMethod: makefile), whose
-// build-<LogicalId> target names the package in its recipe, e.g.
+// directory, or CodeUri holds a Makefile (SAM's BuildMethod: makefile) whose build-<LogicalId>
+// target, expanded by make -n, builds a ./path package, e.g.
 //
 //	build-ProjectsFunction:
 //		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -o $(ARTIFACTS_DIR)/bootstrap ./functions/projects
 package bootstrap
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -132,19 +131,15 @@ func Package(fn *samtemplate.Function) (string, error) {
 		return fn.CodeURI, nil
 	}
 	mk := filepath.Join(fn.CodeURI, "Makefile")
-	f, err := os.Open(mk)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(mk); err != nil {
 		return "", fmt.Errorf("CodeUri %s is not a Go main package and has no Makefile naming one", fn.CodeURI)
 	}
+	commands, err := dryRun(fn.CodeURI, "build-"+fn.LogicalID)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	recipe, err := target(f, "build-"+fn.LogicalID)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", mk, err)
-	}
-	for _, tok := range strings.Fields(strings.Join(recipe, " ")) {
+	for _, tok := range strings.Fields(commands) {
+		tok = strings.Trim(tok, `'"`)
 		if strings.HasSuffix(tok, ".go") {
 			tok = filepath.Dir(tok)
 		}
@@ -159,40 +154,21 @@ func Package(fn *samtemplate.Function) (string, error) {
 	return "", fmt.Errorf("%s: target build-%s names no Go main package (a ./path argument)", mk, fn.LogicalID)
 }
 
-// target returns the recipe lines of a Makefile target.
-func target(r io.Reader, name string) ([]string, error) {
-	sc := bufio.NewScanner(r)
-	var recipe []string
-	in := false
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case in && strings.HasPrefix(line, "\t"):
-			recipe = append(recipe, strings.TrimSpace(line))
-		case in && strings.TrimSpace(line) == "":
-		case in:
-			return recipe, nil
-		default:
-			head, _, ok := strings.Cut(line, ":")
-			in = ok && !strings.HasPrefix(line, "\t") && hasField(head, name)
-		}
+// dryRun returns the commands `make build-<LogicalId>` would run, as `sam build` runs it. Make
+// itself expands them — variables, templates, recursive $(MAKE) calls — so any Makefile that
+// works for sam build works here; -n runs nothing.
+func dryRun(dir, target string) (string, error) {
+	cmd := exec.Command("make", "-n", "--no-print-directory", "-C", dir, target, "ARTIFACTS_DIR=.aws-sam/dry-run")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if errors.Is(err, exec.ErrNotFound) {
+		return "", fmt.Errorf("make is not installed; it is needed to read %s/Makefile", dir)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
+	if err != nil {
+		return "", fmt.Errorf("make -n %s in %s: %w: %s", target, dir, err, strings.TrimSpace(stderr.String()))
 	}
-	if !in && recipe == nil {
-		return nil, fmt.Errorf("no target %s", name)
-	}
-	return recipe, nil
-}
-
-func hasField(s, name string) bool {
-	for _, f := range strings.Fields(s) {
-		if f == name {
-			return true
-		}
-	}
-	return false
+	return string(out), nil
 }
 
 func isMain(dir string) bool {

@@ -18,7 +18,8 @@ func TestPackage(t *testing.T) {
 		{name: "MakefileTarget", id: "HelloFunction", codeURI: root, want: hello},
 		{name: "MakefileSharedTarget", id: "AliasFunction", codeURI: root, want: hello},
 		{name: "TargetNamesNoMain", id: "OtherFunction", codeURI: root, err: "names no Go main package"},
-		{name: "NoTarget", id: "MissingFunction", codeURI: root, err: "no target build-MissingFunction"},
+		{name: "RecursiveMake", id: "IndirectFunction", codeURI: root, want: hello},
+		{name: "NoTarget", id: "MissingFunction", codeURI: root, err: "No rule to make target"},
 		{name: "NoMakefile", id: "X", codeURI: filepath.Join(root, "functions/lib"), err: "has no Makefile"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -122,6 +122,9 @@ func (p *Pool) environ(runtimeAPI string) []string {
 		"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
 		"LANG": "en_US.UTF-8",
 		"TZ":   ":UTC",
+		// Lambda has no instance metadata service; without this an AWS SDK that finds no
+		// credentials in the environment probes 169.254.169.254 from the developer's machine.
+		"AWS_EC2_METADATA_DISABLED": "true",
 	}
 	maps.Copy(env, p.spec.Env)
 	var stream [16]byte

@@ -140,6 +140,7 @@ func TestRuntimeAPIConformance(t *testing.T) {
 			"_HANDLER":                        "bootstrap",
 			"LAMBDA_TASK_ROOT":                filepath.Dir(fixture),
 			"TZ":                              ":UTC",
+			"AWS_EC2_METADATA_DISABLED":       "true",
 			"APP_SETTING":                     "on",
 		} {
 			if got := r.Env[k]; got != want {
