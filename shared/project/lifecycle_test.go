@@ -10,8 +10,8 @@ import (
 	rt "scaleapi/shared/resource/resourcetest"
 )
 
-// project is a project as a client decodes it.
-type project struct {
+// projectJSON is a project as a client decodes it.
+type projectJSON struct {
 	ID             uuid.UUID `json:"id"`
 	OrganizationID uuid.UUID `json:"organizationId"`
 	Name           string    `json:"name"`
@@ -31,7 +31,7 @@ func TestLifecycle(t *testing.T) {
 	created := app.Do(owner, rt.Request{Method: "POST", Path: "/projects",
 		Body: `{"organizationId":"` + org.String() + `","name":"  Apollo  ","description":"to the moon"}`}).
 		Expect(t, http.StatusCreated, "create")
-	var p project
+	var p projectJSON
 	created.JSON(t, &p)
 	if p.Name != "Apollo" || p.Status != "planning" || p.Version != 1 || p.OrganizationID != org || *p.Description != "to the moon" {
 		t.Fatalf("created %+v", p)
@@ -61,7 +61,7 @@ func TestLifecycle(t *testing.T) {
 	t.Run("PatchKeepsAbsentAndClearsNull", func(t *testing.T) {
 		got := app.Do(owner, rt.Request{Method: "PATCH", Path: path, Body: `{"status":"active"}`, Header: rt.Header("If-Match", `"1"`)}).
 			Expect(t, http.StatusOK, "patch")
-		var q project
+		var q projectJSON
 		got.JSON(t, &q)
 		if q.Status != "active" || q.Name != "Apollo" || q.Description == nil || q.Version != 2 || got.Header().Get("ETag") != `"2"` {
 			t.Fatalf("patched %+v %v", q, got.Header())
@@ -80,7 +80,7 @@ func TestLifecycle(t *testing.T) {
 			Expect(t, http.StatusPreconditionFailed, "stale delete")
 	})
 	t.Run("PutReplacesEverything", func(t *testing.T) {
-		var q project
+		var q projectJSON
 		app.Do(owner, rt.Request{Method: "PUT", Path: path, Body: `{"name":"Gemini"}`, Header: rt.Header("If-Match", `"2", "3"`)}).
 			Expect(t, http.StatusOK, "put").JSON(t, &q)
 		if q.Name != "Gemini" || q.Status != "planning" || q.Description != nil || q.Version != 4 {
@@ -96,7 +96,7 @@ func TestLifecycle(t *testing.T) {
 		app.Do(owner, rt.Request{Method: "PATCH", Path: path, Body: `{"name":"x"}`}).Expect(t, http.StatusNotFound, "patch deleted")
 		app.Do(owner, rt.Request{Method: "DELETE", Path: path}).Expect(t, http.StatusNotFound, "delete twice")
 		app.Do(member, rt.Request{Method: "PATCH", Path: path + "/recover"}).Expect(t, http.StatusForbidden, "member recovers")
-		var q project
+		var q projectJSON
 		app.Do(owner, rt.Request{Method: "PATCH", Path: path + "/recover"}).Expect(t, http.StatusOK, "recover").JSON(t, &q)
 		if q.Name != "Gemini" || q.Version != 6 {
 			t.Fatalf("recovered %+v", q)

@@ -7,9 +7,8 @@ package resourcetest
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"encoding/hex"
-
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -47,6 +46,8 @@ type Env struct {
 	Options resource.Options
 
 	sessions *auth.Sessions
+	prefix   string
+	log      *slog.Logger
 }
 
 // New builds an Env for t; everything is released when t ends.
@@ -65,7 +66,8 @@ func New(t testing.TB) *Env {
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c := cache.New(rdb, cache.Options{Prefix: "test:" + random() + ":", Logger: log})
+	prefix := "test:" + random() + ":"
+	c := cache.New(rdb, cache.Options{Prefix: prefix, Logger: log})
 	key := []byte(random() + random())
 	tokens, err := auth.NewTokens(key)
 	if err != nil {
@@ -79,9 +81,20 @@ func New(t testing.TB) *Env {
 	}
 	return &Env{
 		DB: pool, Redis: rdb, Cache: c, Members: organization.NewAccess(pool, c),
-		Tokens: tokens, Authn: authn, Guards: guards, sessions: sessions,
+		Tokens: tokens, Authn: authn, Guards: guards, sessions: sessions, prefix: prefix, log: log,
 		Options: resource.Options{Cache: c, TTL: 300 * time.Second, ListTTL: 60 * time.Second, Log: log},
 	}
+}
+
+// Sibling returns another execution environment of the same deployment: the same database,
+// Redis, keys and sessions, but its own in-process state (the cache's singleflight and
+// cooldown), as a second Lambda environment would have.
+func (e *Env) Sibling() *Env {
+	s := *e
+	s.Cache = cache.New(e.Redis, cache.Options{Prefix: e.prefix, Logger: e.log})
+	s.Members = organization.NewAccess(e.DB, s.Cache)
+	s.Options.Cache = s.Cache
+	return &s
 }
 
 func random() string {

@@ -1,0 +1,172 @@
+package project_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/auth"
+	"scaleapi/shared/project"
+	rt "scaleapi/shared/resource/resourcetest"
+)
+
+// TestSecondReadRunsNoSQL reads each cached route twice: the second read must not reach the
+// database at all (memberships included).
+func TestSecondReadRunsNoSQL(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice := app.User(t, "Alice")
+	org := app.Org(t, alice)
+	p := app.Project(t, alice, org, "Apollo")
+	app.Task(t, alice, p, "Launch")
+	for _, path := range []string{
+		"/projects/" + p.String(),
+		"/projects/" + p.String() + "?join=tasks&fields=name",
+		"/projects",
+		"/projects?filter=name||$starts||Apo&sort=createdAt,DESC&join=organization",
+		"/projects/" + p.String() + "/tasks",
+		"/tasks?filter=title||$eq||Launch",
+	} {
+		first := app.Do(alice, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "first read")
+		before := app.Queries()
+		second := app.Do(alice, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "second read")
+		if n := app.Queries() - before; n != 0 {
+			t.Errorf("GET %s: the second read ran %d statements", path, n)
+		}
+		if second.Body.String() != first.Body.String() || second.Header().Get("ETag") != first.Header().Get("ETag") {
+			t.Errorf("GET %s: the cached answer differs: %s / %s", path, first.Body, second.Body)
+		}
+		before = app.Queries()
+		app.Do(alice, rt.Request{Method: "GET", Path: path + sep(path) + "cache=0"}).Expect(t, http.StatusOK, "cache=0")
+		if app.Queries() == before {
+			t.Errorf("GET %s with cache=0 did not read the database", path)
+		}
+	}
+}
+
+func sep(path string) string {
+	if strings.Contains(path, "?") {
+		return "&"
+	}
+	return "?"
+}
+
+// TestWriteInvalidates warms the entity and every kind of list of an organization, writes, and
+// expects every one of them to show the write at once.
+func TestWriteInvalidates(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice, carol := app.User(t, "Alice"), app.User(t, "Carol")
+	orgA, orgC := app.Org(t, alice), app.Org(t, carol)
+	app.Join(t, orgC, alice, auth.RoleMember)
+	p := app.Project(t, alice, orgA, "Apollo")
+	app.Task(t, alice, p, "Launch")
+	entity := "/projects/" + p.String()
+	lists := []string{
+		"/projects",
+		"/projects?filter=status||$eq||planning",
+		"/projects?join=tasks",
+		entity + "?join=tasks",
+		"/projects?cursor=&limit=5",
+	}
+	for _, path := range append(lists, entity) {
+		app.Do(alice, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "warm "+path)
+	}
+
+	app.Do(alice, rt.Request{Method: "PATCH", Path: entity, Body: `{"name":"Artemis"}`}).Expect(t, http.StatusOK, "patch")
+
+	if got := app.Do(alice, rt.Request{Method: "GET", Path: entity}); !strings.Contains(got.Body.String(), "Artemis") || got.Header().Get("ETag") != `"2"` {
+		t.Fatalf("entity after PATCH: %v %s", got.Header(), got.Body)
+	}
+	for _, path := range lists {
+		if got := app.Do(alice, rt.Request{Method: "GET", Path: path}); !strings.Contains(got.Body.String(), "Artemis") {
+			t.Errorf("%s after PATCH is stale: %s", path, got.Body)
+		}
+	}
+
+	t.Run("TaskWriteInvalidatesProjectJoins", func(t *testing.T) {
+		app.Task(t, alice, p, "Orbit")
+		for _, path := range []string{"/projects?join=tasks", entity + "?join=tasks"} {
+			if got := app.Do(alice, rt.Request{Method: "GET", Path: path}); !strings.Contains(got.Body.String(), "Orbit") {
+				t.Errorf("%s after a task was created is stale: %s", path, got.Body)
+			}
+		}
+	})
+	t.Run("WriteInAnyOrganizationOfAList", func(t *testing.T) {
+		// Alice's list spans A and C: a project Carol creates in C must show in it.
+		app.List(t, alice, "/projects")
+		app.Project(t, carol, orgC, "Carols")
+		if page := app.List(t, alice, "/projects"); page.Total != 2 {
+			t.Fatalf("Alice's list after a create in C: %+v", page)
+		}
+	})
+	t.Run("DeleteAndRecover", func(t *testing.T) {
+		app.Do(alice, rt.Request{Method: "DELETE", Path: entity}).Expect(t, http.StatusNoContent, "delete")
+		app.Do(alice, rt.Request{Method: "GET", Path: entity}).Expect(t, http.StatusNotFound, "get after delete")
+		if page := app.List(t, alice, "/projects?filter=organizationId||$eq||"+orgA.String()); page.Total != 0 {
+			t.Fatalf("list after delete: %+v", page)
+		}
+		app.Do(alice, rt.Request{Method: "PATCH", Path: entity + "/recover"}).Expect(t, http.StatusOK, "recover")
+		// The GET after the delete cached a "not found"; the recover must have removed it.
+		app.Do(alice, rt.Request{Method: "GET", Path: entity}).Expect(t, http.StatusOK, "get after recover")
+		if page := app.List(t, alice, "/projects?filter=organizationId||$eq||"+orgA.String()); page.Total != 1 {
+			t.Fatalf("list after recover: %+v", page)
+		}
+	})
+}
+
+// pausingStore pauses Get after it has read the database, when armed: a reader that has loaded
+// the old row and is about to put it in the cache.
+type pausingStore struct {
+	project.Store
+	armed   atomic.Bool
+	loaded  chan struct{}
+	release chan struct{}
+}
+
+func (s *pausingStore) Get(ctx context.Context, id uuid.UUID) (project.Project, error) {
+	p, err := s.Store.Get(ctx, id)
+	if s.armed.CompareAndSwap(true, false) {
+		s.loaded <- struct{}{}
+		<-s.release
+	}
+	return p, err
+}
+
+// TestCacheAsideRace is the classic race: environment R misses the cache and reads the project;
+// environment W commits a PATCH and invalidates; only then does R write what it read into the
+// cache. R's stale value must not be left there.
+func TestCacheAsideRace(t *testing.T) {
+	t.Parallel()
+	gate := &pausingStore{loaded: make(chan struct{}), release: make(chan struct{})}
+	reader := rt.NewApp(t, rt.WrapProjects(func(s project.Store) project.Store { gate.Store = s; return gate }))
+	writer := rt.NewAppOn(reader.Env.Sibling())
+	alice := reader.User(t, "Alice")
+	org := reader.Org(t, alice)
+	p := writer.Project(t, alice, org, "Old")
+	path := "/projects/" + p.String()
+	discarded := reader.Cache.Stats().Discarded
+
+	gate.armed.Store(true)
+	read := make(chan *rt.Response)
+	go func() { read <- reader.Do(alice, rt.Request{Method: "GET", Path: path}) }()
+	<-gate.loaded
+	writer.Do(alice, rt.Request{Method: "PATCH", Path: path, Body: `{"name":"New"}`}).Expect(t, http.StatusOK, "patch while a read fills")
+	close(gate.release)
+	if r := <-read; !strings.Contains(r.Body.String(), "Old") {
+		t.Fatalf("the racing read began before the write and should answer the old row: %s", r.Body)
+	}
+
+	if n := reader.Cache.Stats().Discarded - discarded; n != 1 {
+		t.Fatalf("%d fills discarded, want the racing one", n)
+	}
+	for name, app := range map[string]*rt.App{"reader": reader, "writer": writer} {
+		if r := app.Do(alice, rt.Request{Method: "GET", Path: path}); !strings.Contains(r.Body.String(), "New") {
+			t.Fatalf("%s reads a stale project after the race: %s", name, r.Body)
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package project_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/auth"
+	rt "scaleapi/shared/resource/resourcetest"
+)
+
+// TestListTenantIsolation lists projects as Alice, a member of organizations A and C, with every
+// trick a client might try to reach organization B's rows: B's rows must never appear, whatever
+// the filter, and every row of A and C that the filter selects must.
+func TestListTenantIsolation(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice, bob, carol := app.User(t, "Alice"), app.User(t, "Bob"), app.User(t, "Carol")
+	orgA, orgB, orgC := app.Org(t, alice), app.Org(t, bob), app.Org(t, carol)
+	app.Join(t, orgC, alice, auth.RoleMember)
+	a := app.Project(t, alice, orgA, "Shared name")
+	b := app.Project(t, bob, orgB, "Shared name")
+	c := app.Project(t, carol, orgC, "Carols")
+	app.Task(t, alice, a, "a task")
+	bTask := app.Task(t, bob, b, "b task")
+	B := orgB.String()
+
+	cases := []struct {
+		name  string
+		query string
+		want  []uuid.UUID
+	}{
+		{"NoFilter", "", []uuid.UUID{a, c}},
+		{"FilterOnOtherOrg", "filter=organizationId||$eq||" + B, nil},
+		{"OrOnOtherOrg", "or=organizationId||$eq||" + B, nil},
+		{"FilterOrOtherOrg", "filter=name||$eq||Carols&or=organizationId||$eq||" + B, []uuid.UUID{c}},
+		{"OrAnything", "or=id||$notnull&or=organizationId||$eq||" + B, []uuid.UUID{a, c}},
+		{"OrEveryName", "or=name||$eq||Shared name&or=name||$ne||Shared name", []uuid.UUID{a, c}},
+		{"IDOfOtherOrg", "filter=id||$eq||" + b.String(), nil},
+		{"InBothOrgs", "filter=organizationId||$in||" + B + "," + orgA.String(), []uuid.UUID{a}},
+		{"SearchOr", `s={"$or":[{"organizationId":"` + B + `"},{"id":{"$notnull":true}}]}`, []uuid.UUID{a, c}},
+		{"SearchOrNested", `s={"$and":[{"$or":[{"organizationId":{"$eq":"` + B + `"}},{"name":{"$contL":"shared"}}]}]}`, []uuid.UUID{a}},
+		{"SearchOrOnField", `s={"organizationId":{"$or":{"$eq":"` + B + `","$notnull":true}}}`, []uuid.UUID{a, c}},
+		{"SearchOverridesFilter", `filter=id||$eq||` + a.String() + `&s={"name":{"$ne":"nothing"}}`, []uuid.UUID{a, c}},
+		{"JoinTasks", "join=tasks", []uuid.UUID{a, c}},
+		{"JoinOrganization", "join=organization&sort=name,DESC", []uuid.UUID{a, c}},
+		{"Cursor", "cursor=&limit=1", []uuid.UUID{a}},
+		{"NoCache", "cache=0&or=organizationId||$eq||" + B, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			page := app.List(t, alice, "/projects?"+escape(tc.query))
+			var got []uuid.UUID
+			for _, it := range page.Data {
+				if it.OrganizationID == orgB || it.ID == b {
+					t.Fatalf("organization B's project in Alice's list: %+v", it)
+				}
+				for _, task := range it.Tasks {
+					if task.ID == bTask {
+						t.Fatalf("organization B's task joined into Alice's list")
+					}
+				}
+				got = append(got, it.ID)
+			}
+			slices.SortFunc(got, func(x, y uuid.UUID) int { return strings.Compare(x.String(), y.String()) })
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Run("BobSeesOnlyB", func(t *testing.T) {
+		page := app.List(t, bob, "/projects?join=tasks")
+		if len(page.Data) != 1 || page.Data[0].ID != b || len(page.Data[0].Tasks) != 1 || page.Data[0].Tasks[0].ID != bTask {
+			t.Fatalf("bob's list %+v", page)
+		}
+	})
+	t.Run("NoOrganizationNoRows", func(t *testing.T) {
+		loner := app.User(t, "Loner")
+		if page := app.List(t, loner, "/projects?or=id||$notnull"); len(page.Data) != 0 || page.Total != 0 {
+			t.Fatalf("a user without organizations sees %+v", page)
+		}
+	})
+	t.Run("RemovedMemberLosesAccess", func(t *testing.T) {
+		// Leaving C (the organizations service deletes the membership and invalidates the
+		// cached memberships) takes C's rows out of Alice's lists and reads at once.
+		if _, err := app.DB.Exec(t.Context(), `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgC, alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Members.Invalidate(t.Context(), alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if page := app.List(t, alice, "/projects"); len(page.Data) != 1 || page.Data[0].ID != a {
+			t.Fatalf("after leaving C: %+v", page)
+		}
+		app.Do(alice, rt.Request{Method: "GET", Path: "/projects/" + c.String()}).Expect(t, http.StatusNotFound, "C's project after leaving C")
+	})
+}
+
+// escape percent-encodes the values of a raw query the way a client library would.
+func escape(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	var parts []string
+	for kv := range strings.SplitSeq(raw, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		parts = append(parts, k+"="+url.QueryEscape(v))
+	}
+	return strings.Join(parts, "&")
+}
