@@ -1,0 +1,189 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable writes the report for a terminal: the scenarios with their endpoints, the server's
+// own figures, cold starts, memory, then every check.
+func (r *Report) WriteTable(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "\nscaleapi benchmark — %s, %d cores, %d MiB, %s, %s\n", m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go)
+	fmt.Fprintf(w, "data: %d organizations, %d users (%d logged in), %d projects, %d tasks; target %s\n\n",
+		r.Data.Organizations, r.Data.Users, r.Data.LoggedIn, r.Data.Projects, r.Data.Tasks, r.BaseURL)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tload\treq/s\tok/s\tp50\tp90\tp99\tp99.9\tmax\terrors\thit %\tdb ms\tfn p50\tcold\tinst\tseed req/s (p99)\t")
+	for _, s := range r.Scenarios {
+		if s.Skipped != "" {
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", s.Name, "skipped: "+s.Skipped)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			s.Name, loadText(s), s.RPS, s.OKRPS, ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.P999), ms(s.Latency.Max),
+			errText(s.Errors), hit(s.Server), dbms(s.Server), fnP50(s), cold(s.Server), inst(s.Server), seedText(s.Seed))
+		if len(s.Endpoints) > 1 {
+			for _, e := range s.Endpoints {
+				fmt.Fprintf(tw, "  %s\t\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\n",
+					short(e.Name), e.RPS, float64(e.OK)/max(s.Seconds, 1e-9), ms(e.Latency.P50), ms(e.Latency.P90), ms(e.Latency.P99),
+					ms(e.Latency.P999), ms(e.Latency.Max), errText(e.Errors))
+			}
+		}
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w, "  (latencies in ms at the client; hit % and db ms are the functions' own EMF figures for the window;")
+	fmt.Fprintln(w, "   fn p50: median time inside the function; cold: cold starts in the window; inst: instances that served it)")
+
+	if len(r.ColdStarts) > 0 {
+		fmt.Fprintln(w, "\ncold starts (the first request each function served):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  function\troute\tstatus\tclient ms\tinit ms\t")
+		for _, c := range r.ColdStarts {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%.1f\t\n", c.Function, c.Route, c.Status, c.ClientMs, c.InitMs)
+		}
+		_ = tw.Flush()
+	}
+	if len(r.Memory) > 0 {
+		fmt.Fprintln(w, "\nmemory of the function instances after the runs (/proc VmRSS, VmHWM):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  function\tinstances\tmax RSS MiB\tmax peak MiB\t")
+		for _, m := range r.Memory {
+			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%.1f\t\n", m.Function, m.Instances, m.MaxRSSMiB, m.MaxHWMMiB)
+		}
+		_ = tw.Flush()
+	}
+
+	fmt.Fprintln(w, "\ntargets:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  source\tmetric\tscenario\ttarget\tmeasured\t\t")
+	pass, fail := 0, 0
+	for _, c := range r.Checks {
+		verdict := "ok"
+		switch {
+		case c.Missing:
+			verdict = "n/a"
+		case !c.Pass:
+			verdict = "MISSED"
+			fail++
+		default:
+			pass++
+		}
+		val := "—"
+		if !c.Missing {
+			val = fmt.Sprintf("%s %s", num(c.Value), c.Unit)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\n", c.Source, c.Metric, c.Scenario, c.Target, val, verdict)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "  %d met, %d missed\n", pass, fail)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+func loadText(s *Scenario) string {
+	if s.Mode == "open" {
+		return fmt.Sprintf("%.0f/s open", s.Rate)
+	}
+	return fmt.Sprintf("c=%d", s.Concurrency)
+}
+
+func ms(v float64) string {
+	switch {
+	case v == 0:
+		return "—"
+	case v < 10:
+		return fmt.Sprintf("%.2f", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+func errText(m map[string]int64) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func hit(s *Server) string {
+	if s == nil || s.HitRate == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f", *s.HitRate*100)
+}
+
+func dbms(s *Server) string {
+	if s == nil || s.QueryAvgMs == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", *s.QueryAvgMs)
+}
+
+// fnP50 is the median in-function time of the scenario's busiest route.
+func fnP50(s *Scenario) string {
+	if s.Server == nil || len(s.Server.Routes) == 0 {
+		return "—"
+	}
+	best := s.Server.Routes[0]
+	for _, r := range s.Server.Routes[1:] {
+		if r.Requests > best.Requests {
+			best = r
+		}
+	}
+	return ms(best.Latency.P50)
+}
+
+func cold(s *Server) string {
+	if s == nil {
+		return "—"
+	}
+	return fmt.Sprint(s.ColdStarts)
+}
+
+func inst(s *Server) string {
+	if s == nil {
+		return "—"
+	}
+	n := 0
+	for _, v := range s.Instances {
+		n += v
+	}
+	return fmt.Sprint(n)
+}
+
+func seedText(f *SeedFigure) string {
+	if f == nil {
+		return ""
+	}
+	if f.P99Ms > 0 {
+		return fmt.Sprintf("%.0f (%.0f ms)", f.RPS, f.P99Ms)
+	}
+	return fmt.Sprintf("%.0f", f.RPS)
+}
+
+// short abbreviates an endpoint for the table.
+func short(name string) string {
+	if len(name) > 40 {
+		return name[:37] + "…"
+	}
+	return name
+}

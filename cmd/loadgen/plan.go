@@ -1,0 +1,206 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"scaleapi/cmd/loadgen/internal/load"
+	"scaleapi/cmd/loadgen/internal/report"
+)
+
+// The scenarios' names; the checks refer to them.
+const (
+	scGetProject        = "get-project"
+	scPerInstance       = "per-instance"
+	scGetProjectNoCache = "get-project-uncached"
+	scGetProjectTasks   = "get-project-tasks"
+	scListProjects      = "list-projects"
+	scSummaryCached     = "summary-cached"
+	scSummaryUncached   = "summary-uncached"
+	scMixOpen           = "mix-open"
+	scCreateProject     = "create-project"
+)
+
+func mixName(c int) string { return "mix-c" + strconv.Itoa(c) }
+
+// The mix's concurrency whose figures the seed's targets are checked against: the seed measured
+// with wrk at 32 connections.
+const refConcurrency = 32
+
+// seedFigures are the seed's NestJS + TypeORM implementation's figures for the same work, from
+// issue 5 (wrk -t2 -c32, 20 s, on this kind of machine).
+var seedFigures = map[string]*report.SeedFigure{
+	scGetProject:      {RPS: 1485, P99Ms: 29},
+	scGetProjectTasks: {RPS: 954, P99Ms: 48},
+	scListProjects:    {RPS: 1318},
+	scCreateProject:   {RPS: 882, P99Ms: 57},
+	scSummaryCached:   {RPS: 236, P99Ms: 205},
+	scSummaryUncached: {RPS: 236, P99Ms: 205},
+}
+
+// aims are issue 5's throughput aims through `make run`.
+var aims = map[string]float64{
+	scGetProject:      15_000,
+	scGetProjectTasks: 5_000,
+	scListProjects:    10_000,
+	scCreateProject:   3_000,
+	scSummaryCached:   10_000,
+	scSummaryUncached: 2_000,
+}
+
+// plan is the scenarios in the order they run. Reads come first, on a warm cache; creates come
+// last, because every create invalidates its organization's cached lists and grows the table.
+// The uncached summary's eviction loop is attached by the caller (it needs Redis).
+func plan(o *options) ([]*load.Scenario, error) {
+	var concs []int
+	for _, f := range strings.Split(o.concurrency, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		c, err := strconv.Atoi(f)
+		if err != nil || c < 1 {
+			return nil, fmt.Errorf("-concurrency: %q is not a positive number", f)
+		}
+		concs = append(concs, c)
+	}
+	single := load.Mode{Concurrency: o.single}
+	sc := func(name, title string, ops []load.Op, m load.Mode) *load.Scenario {
+		return &load.Scenario{Name: name, Title: title, Ops: ops, Mode: m, Warmup: o.warmup, Duration: o.duration}
+	}
+	out := []*load.Scenario{
+		sc(scGetProject, "cached GET /projects/{id}, Zipf(1.1) within the caller's organization", load.Only(load.GetProject), single),
+		sc(scPerInstance, "cached GET /projects/{id}, one request at a time: one instance", load.Only(load.GetProject), load.Mode{Concurrency: 1}),
+		sc(scGetProjectNoCache, "GET /projects/{id}?cache=0: the database read behind the cache", load.Only(load.GetProjectNoCache), single),
+		sc(scGetProjectTasks, "GET /projects/{id}?join=tasks: the project and its 10 tasks in one query", load.Only(load.GetProjectTasks), single),
+		sc(scListProjects, "cached list: active projects of the caller's organizations, newest first, 20", load.Only(load.ListProjects), single),
+		sc(scSummaryCached, "GET /reports/organizations/{id}/summary, cached (60 s)", load.Only(load.Summary), single),
+		sc(scSummaryUncached, "the summary with its cache entries evicted continuously: the replica's queries", load.Only(load.Summary), single),
+	}
+	for _, c := range concs {
+		out = append(out, sc(mixName(c), fmt.Sprintf("the mix (70 %% get, 10 %% get+tasks, 10 %% list, 5 %% create, 5 %% patch), %d at a time", c),
+			load.Mix(), load.Mode{Concurrency: c}))
+	}
+	// The open-loop rate is set once the closed-loop mix has run (see setOpenRate).
+	out = append(out, sc(scMixOpen, "the mix at a constant arrival rate, latency from each request's due time", load.Mix(),
+		load.Mode{Rate: o.rate, Workers: o.workers}))
+	out = append(out, sc(scCreateProject, "POST /projects", load.Only(load.CreateProject), single))
+	if o.only == "" {
+		return out, nil
+	}
+	var kept []*load.Scenario
+	for _, s := range out {
+		for _, want := range strings.Split(o.only, ",") {
+			if want = strings.TrimSpace(want); want != "" && strings.HasPrefix(s.Name, want) {
+				kept = append(kept, s)
+				break
+			}
+		}
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("-scenarios %q matches none of the scenarios", o.only)
+	}
+	return kept, nil
+}
+
+// checks sets every figure beside its target.
+func checks(r *report.Report) []report.Check {
+	var cs []report.Check
+	add := func(source, metric, scenario, target string, unit string, value func(*report.Scenario) (float64, bool), pass func(float64) bool) {
+		c := report.Check{Source: source, Metric: metric, Scenario: scenario, Target: target, Unit: unit}
+		s := r.Find(scenario)
+		if s == nil {
+			c.Missing = true
+		} else if v, ok := value(s); !ok {
+			c.Missing = true
+		} else {
+			c.Value, c.Pass = v, pass(v)
+		}
+		cs = append(cs, c)
+	}
+	lt := func(x float64) func(float64) bool { return func(v float64) bool { return v < x } }
+	ge := func(x float64) func(float64) bool { return func(v float64) bool { return v >= x } }
+	p50 := func(s *report.Scenario) (float64, bool) { return s.Latency.P50, s.Requests > 0 }
+	p99 := func(s *report.Scenario) (float64, bool) { return s.Latency.P99, s.Requests > 0 }
+	okrps := func(s *report.Scenario) (float64, bool) { return s.OKRPS, s.Requests > 0 }
+	hitRate := func(s *report.Scenario) (float64, bool) {
+		if s.Server == nil || s.Server.HitRate == nil {
+			return 0, false
+		}
+		return *s.Server.HitRate * 100, true
+	}
+	dbAvg := func(s *report.Scenario) (float64, bool) {
+		if s.Server == nil || s.Server.QueryAvgMs == nil {
+			return 0, false
+		}
+		return *s.Server.QueryAvgMs, true
+	}
+	endpoint := func(name string, f func(report.Latency) float64) func(*report.Scenario) (float64, bool) {
+		return func(s *report.Scenario) (float64, bool) {
+			for _, e := range s.Endpoints {
+				if e.Name == name && e.Requests > 0 {
+					return f(e.Latency), true
+				}
+			}
+			return 0, false
+		}
+	}
+	ref := mixName(refConcurrency)
+
+	// The seed's targets, on the mix at the seed's own wrk concurrency.
+	add("seed", "p50 response, whole mix", ref, "< 50 ms", "ms", p50, lt(50))
+	add("seed", "p99 response, whole mix", ref, "< 200 ms", "ms", p99, lt(200))
+	add("seed", "throughput per instance", scPerInstance, ">= 1000 req/s", "req/s", okrps, ge(1000))
+	add("seed", "DB query average", ref, "< 10 ms", "ms", dbAvg, lt(10))
+	add("seed", "cache hit rate, whole mix", ref, "> 90 %", "%", hitRate, func(v float64) bool { return v > 90 })
+
+	// DESIGN.md's: latency at a steady, realistic load (the open-loop mix), per endpoint;
+	// throughput of one instance; the database and the cache.
+	add("design", "cached read p50 (GET project)", scMixOpen, "< 2 ms", "ms", endpoint(load.EndpointGetProject, func(l report.Latency) float64 { return l.P50 }), lt(2))
+	add("design", "cached read p99 (GET project)", scMixOpen, "< 10 ms", "ms", endpoint(load.EndpointGetProject, func(l report.Latency) float64 { return l.P99 }), lt(10))
+	add("design", "uncached read p50 (GET project+tasks)", scMixOpen, "< 5 ms", "ms", endpoint(load.EndpointGetProjectTasks, func(l report.Latency) float64 { return l.P50 }), lt(5))
+	add("design", "read p99 (GET project+tasks)", scMixOpen, "< 10 ms", "ms", endpoint(load.EndpointGetProjectTasks, func(l report.Latency) float64 { return l.P99 }), lt(10))
+	add("design", "write p99 (POST project)", scMixOpen, "< 25 ms", "ms", endpoint(load.EndpointCreateProject, func(l report.Latency) float64 { return l.P99 }), lt(25))
+	add("design", "write p99 (PATCH project)", scMixOpen, "< 25 ms", "ms", endpoint(load.EndpointPatchProject, func(l report.Latency) float64 { return l.P99 }), lt(25))
+	add("design", "uncached read p50 (GET project?cache=0, c=32)", scGetProjectNoCache, "< 5 ms", "ms", p50, lt(5))
+	add("design", "one instance, cached reads", scPerInstance, ">= 2000 req/s", "req/s", okrps, ge(2000))
+	add("design", "one instance, from in-function time", scPerInstance, ">= 2000 req/s", "req/s", func(s *report.Scenario) (float64, bool) {
+		if s.Server == nil {
+			return 0, false
+		}
+		for _, rt := range s.Server.Routes {
+			if rt.Route == "GET /projects/{id}" && rt.Latency.Mean > 0 {
+				return 1000 / rt.Latency.Mean, true
+			}
+		}
+		return 0, false
+	}, ge(2000))
+	add("design", "DB query average", ref, "< 1 ms", "ms", dbAvg, lt(1))
+	add("design", "cache hit rate, Zipf(1.1) reads", scGetProject, "> 95 %", "%", hitRate, func(v float64) bool { return v > 95 })
+
+	// Issue 5's aims, at the seed's concurrency.
+	for _, name := range []string{scGetProject, scGetProjectTasks, scListProjects, scCreateProject, scSummaryCached, scSummaryUncached} {
+		add("issue", "throughput", name, fmt.Sprintf(">= %.0f req/s", aims[name]), "req/s", okrps, ge(aims[name]))
+	}
+	cold := report.Check{Source: "issue", Metric: "cold start, slowest function (first request at the client)", Scenario: "cold-start", Target: "< 100 ms", Unit: "ms"}
+	if len(r.ColdStarts) == 0 {
+		cold.Missing = true
+	} else {
+		for _, c := range r.ColdStarts {
+			cold.Value = max(cold.Value, c.ClientMs)
+		}
+		cold.Pass = cold.Value < 100
+	}
+	cs = append(cs, cold)
+	mem := report.Check{Source: "issue", Metric: "memory per instance (largest VmRSS after the runs)", Scenario: "all", Target: "< 30 MiB", Unit: "MiB"}
+	if len(r.Memory) == 0 {
+		mem.Missing = true
+	} else {
+		for _, m := range r.Memory {
+			mem.Value = max(mem.Value, m.MaxRSSMiB)
+		}
+		mem.Pass = mem.Value < 30
+	}
+	cs = append(cs, mem)
+	return cs
+}
