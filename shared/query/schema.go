@@ -124,7 +124,6 @@ type Schema struct {
 	id        *Field
 	relations []*Relation
 	relByName map[string]*Relation
-	maxKeys   int
 }
 
 // maxObjectPairs keeps json_build_object under PostgreSQL's 100-argument limit.
