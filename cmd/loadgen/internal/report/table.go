@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 // WriteTable writes the report for a terminal: the scenarios with their endpoints, the server's
@@ -15,50 +14,49 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "data: %d organizations, %d users (%d logged in), %d projects, %d tasks; target %s\n\n",
 		r.Data.Organizations, r.Data.Users, r.Data.LoggedIn, r.Data.Projects, r.Data.Tasks, r.BaseURL)
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tload\treq/s\tok/s\tp50\tp90\tp99\tp99.9\tmax\terrors\thit %\tdb ms\tfn p50\tcold\tinst\tseed req/s (p99)\t")
+	g := &grid{left: 2}
+	g.add("scenario", "load", "req/s", "ok/s", "p50", "p90", "p99", "p99.9", "max", "errors", "hit %", "db ms", "fn p50", "cold", "inst", "seed req/s (p99)")
 	for _, s := range r.Scenarios {
 		if s.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", s.Name, "skipped: "+s.Skipped)
+			g.add(s.Name, "skipped: "+s.Skipped)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			s.Name, loadText(s), s.RPS, s.OKRPS, ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.P999), ms(s.Latency.Max),
+		g.add(s.Name, loadText(s), fmt.Sprintf("%.0f", s.RPS), fmt.Sprintf("%.0f", s.OKRPS),
+			ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.P999), ms(s.Latency.Max),
 			errText(s.Errors), hit(s.Server), dbms(s.Server), fnP50(s), cold(s.Server), inst(s.Server), seedText(s.Seed))
 		if len(s.Endpoints) > 1 {
 			for _, e := range s.Endpoints {
-				fmt.Fprintf(tw, "  %s\t\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\n",
-					short(e.Name), e.RPS, float64(e.OK)/max(s.Seconds, 1e-9), ms(e.Latency.P50), ms(e.Latency.P90), ms(e.Latency.P99),
-					ms(e.Latency.P999), ms(e.Latency.Max), errText(e.Errors))
+				g.add("  "+short(e.Name), "", fmt.Sprintf("%.0f", e.RPS), fmt.Sprintf("%.0f", float64(e.OK)/max(s.Seconds, 1e-9)),
+					ms(e.Latency.P50), ms(e.Latency.P90), ms(e.Latency.P99), ms(e.Latency.P999), ms(e.Latency.Max), errText(e.Errors))
 			}
 		}
 	}
-	_ = tw.Flush()
+	g.write(w)
 	fmt.Fprintln(w, "  (latencies in ms at the client; hit % and db ms are the functions' own EMF figures for the window;")
 	fmt.Fprintln(w, "   fn p50: median time inside the function; cold: cold starts in the window; inst: instances that served it)")
 
 	if len(r.ColdStarts) > 0 {
 		fmt.Fprintln(w, "\ncold starts (the first request each function served):")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  function\troute\tstatus\tclient ms\tinit ms\t")
+		g := &grid{left: 2, inset: "  "}
+		g.add("function", "route", "status", "client ms", "init ms")
 		for _, c := range r.ColdStarts {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%.1f\t\n", c.Function, c.Route, c.Status, c.ClientMs, c.InitMs)
+			g.add(c.Function, c.Route, fmt.Sprint(c.Status), fmt.Sprintf("%.1f", c.ClientMs), fmt.Sprintf("%.1f", c.InitMs))
 		}
-		_ = tw.Flush()
+		g.write(w)
 	}
 	if len(r.Memory) > 0 {
 		fmt.Fprintln(w, "\nmemory of the function instances after the runs (/proc VmRSS, VmHWM):")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  function\tinstances\tmax RSS MiB\tmax peak MiB\t")
+		g := &grid{left: 1, inset: "  "}
+		g.add("function", "instances", "max RSS MiB", "max peak MiB")
 		for _, m := range r.Memory {
-			fmt.Fprintf(tw, "  %s\t%d\t%.1f\t%.1f\t\n", m.Function, m.Instances, m.MaxRSSMiB, m.MaxHWMMiB)
+			g.add(m.Function, fmt.Sprint(m.Instances), fmt.Sprintf("%.1f", m.MaxRSSMiB), fmt.Sprintf("%.1f", m.MaxHWMMiB))
 		}
-		_ = tw.Flush()
+		g.write(w)
 	}
 
 	fmt.Fprintln(w, "\ntargets:")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  source\tmetric\tscenario\ttarget\tmeasured\t\t")
+	g = &grid{left: 4, inset: "  "}
+	g.add("source", "metric", "scenario", "target", "measured", "")
 	pass, fail := 0, 0
 	for _, c := range r.Checks {
 		verdict := "ok"
@@ -75,9 +73,9 @@ func (r *Report) WriteTable(w io.Writer) {
 		if !c.Missing {
 			val = fmt.Sprintf("%s %s", num(c.Value), c.Unit)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\n", c.Source, c.Metric, c.Scenario, c.Target, val, verdict)
+		g.add(c.Source, c.Metric, c.Scenario, c.Target, val, verdict)
 	}
-	_ = tw.Flush()
+	g.write(w)
 	fmt.Fprintf(w, "  %d met, %d missed\n", pass, fail)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
