@@ -105,3 +105,39 @@ func TestLifecycle(t *testing.T) {
 		app.Do(owner, rt.Request{Method: "PATCH", Path: path + "/recover"}).Expect(t, http.StatusOK, "recover a live project")
 	})
 }
+
+// TestDeleteTakesTasks deletes a project with tasks: its tasks go with it (also from the
+// cache), and recover brings back exactly those, not a task deleted on its own before.
+func TestDeleteTakesTasks(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	owner := app.User(t, "Owner")
+	org := app.Org(t, owner)
+	p := app.Project(t, owner, org, "Apollo")
+	other := app.Project(t, owner, org, "Gemini")
+	kept, alone := app.Task(t, owner, p, "kept"), app.Task(t, owner, p, "deleted alone")
+	elsewhere := app.Task(t, owner, other, "elsewhere")
+	app.Do(owner, rt.Request{Method: "DELETE", Path: "/tasks/" + alone.String()}).Expect(t, http.StatusNoContent, "delete one task")
+	for _, id := range []uuid.UUID{kept, elsewhere} {
+		app.Do(owner, rt.Request{Method: "GET", Path: "/tasks/" + id.String()}).Expect(t, http.StatusOK, "warm the cache")
+	}
+
+	app.Do(owner, rt.Request{Method: "DELETE", Path: "/projects/" + p.String()}).Expect(t, http.StatusNoContent, "delete project")
+	app.Do(owner, rt.Request{Method: "GET", Path: "/tasks/" + kept.String()}).Expect(t, http.StatusNotFound, "task of a deleted project")
+	app.Do(owner, rt.Request{Method: "GET", Path: "/projects/" + p.String() + "/tasks"}).Expect(t, http.StatusNotFound, "tasks of a deleted project")
+	app.Do(owner, rt.Request{Method: "GET", Path: "/tasks/" + elsewhere.String()}).Expect(t, http.StatusOK, "another project's task")
+	if page := app.List(t, owner, "/tasks"); len(page.Data) != 1 || page.Data[0].ID != elsewhere {
+		t.Fatalf("tasks after the project's delete: %+v", page.Data)
+	}
+	app.Do(owner, rt.Request{Method: "POST", Path: "/tasks", Body: `{"projectId":"` + p.String() + `","title":"late"}`}).
+		Expect(t, http.StatusNotFound, "create a task in a deleted project")
+	app.Do(owner, rt.Request{Method: "PATCH", Path: "/tasks/" + kept.String() + "/recover"}).
+		Expect(t, http.StatusConflict, "recover a task of a deleted project")
+
+	app.Do(owner, rt.Request{Method: "PATCH", Path: "/projects/" + p.String() + "/recover"}).Expect(t, http.StatusOK, "recover project")
+	app.Do(owner, rt.Request{Method: "GET", Path: "/tasks/" + kept.String()}).Expect(t, http.StatusOK, "task recovered with its project")
+	app.Do(owner, rt.Request{Method: "GET", Path: "/tasks/" + alone.String()}).Expect(t, http.StatusNotFound, "task deleted before its project")
+	if page := app.List(t, owner, "/projects/"+p.String()+"/tasks"); len(page.Data) != 1 || page.Data[0].ID != kept {
+		t.Fatalf("project's tasks after recover: %+v", page.Data)
+	}
+}
