@@ -67,15 +67,7 @@ func TestErrorStatuses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := app.Do(tc.as, tc.req).Expect(t, tc.status, tc.req.Method+" "+tc.req.Path)
-			var p api.Problem
-			w.JSON(t, &p)
-			if w.Header().Get("Content-Type") != "application/problem+json" || p.Status != tc.status {
-				t.Fatalf("not a problem: %v %s", w.Header(), w.Body)
-			}
-			if tc.field != "" && !names(p, tc.field) {
-				t.Fatalf("problem does not name %s: %s", tc.field, w.Body)
-			}
+			app.Do(tc.as, tc.req).Problem(t, tc.status, tc.field, tc.req.Method+" "+tc.req.Path)
 		})
 	}
 
@@ -112,16 +104,6 @@ func TestErrorStatuses(t *testing.T) {
 			t.Fatalf("alice has %d projects, want 1", page.Total)
 		}
 	})
-}
-
-// names reports whether p names field among its errors.
-func names(p api.Problem, field string) bool {
-	for _, e := range p.Errors {
-		if e.Field == field {
-			return true
-		}
-	}
-	return false
 }
 
 // gate holds inserts until released, so that a test can act while a create is in flight.

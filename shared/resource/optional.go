@@ -27,9 +27,9 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &o.Value)
 }
 
-// Ptr returns the value for a nullable column: nil when null.
+// Ptr returns the value for a nullable column: nil when null or absent.
 func (o Optional[T]) Ptr() *T {
-	if o.Null {
+	if !o.Set || o.Null {
 		return nil
 	}
 	v := o.Value

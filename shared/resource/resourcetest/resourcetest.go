@@ -230,3 +230,24 @@ func (r *Response) Expect(t testing.TB, status int, what string) *Response {
 	Expect(t, r.ResponseRecorder, status, what)
 	return r
 }
+
+// Problem fails t unless the response is a problem+json with status that, when field is not
+// "", names field among its errors.
+func (r *Response) Problem(t testing.TB, status int, field, what string) {
+	t.Helper()
+	r.Expect(t, status, what)
+	var p api.Problem
+	r.JSON(t, &p)
+	if r.Header().Get("Content-Type") != "application/problem+json" || p.Status != status {
+		t.Fatalf("%s: not a problem: %v %s", what, r.Header(), r.Body)
+	}
+	if field == "" {
+		return
+	}
+	for _, e := range p.Errors {
+		if e.Field == field {
+			return
+		}
+	}
+	t.Fatalf("%s: the problem does not name %s: %s", what, field, r.Body)
+}
