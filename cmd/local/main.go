@@ -5,14 +5,23 @@
 //
 //	go run ./cmd/local [-template template.yaml] [-addr 127.0.0.1:3000] [-env-vars env.json]
 //	                   [-parameter-overrides "Key=Value ..."] [-max-instances 10] [-skip-build]
+//	                   [-data-dir .local] [-seed] [-migrate]
+//
+// Backing services (services.go): without DATABASE_URL in the environment, a private PostgreSQL
+// from the machine's binaries, with its data in <data-dir>/pgdata kept between runs, migrated at
+// every start; without REDIS_URL, an in-process Redis (miniredis); without JWT_SECRET, a signing
+// key kept in <data-dir>/jwt-secret. With DATABASE_URL or REDIS_URL set, what they point at is
+// used, and an external database is migrated only with -migrate. -seed loads demo data once and
+// prints a login. The banner lists the routes, the URL and which database and Redis are in use.
 //
 // Function environment variables: the template's values, overridden by the same-named host
 // environment variables (so `DATABASE_URL=... go run ./cmd/local` works), overridden by
 // -env-vars; only variables the template declares reach a function (gateway.FunctionEnv).
 //
 // Ctrl-C or SIGTERM stops serving, lets in-flight requests finish, sends every function process
-// SIGTERM and kills what is left after -shutdown-grace. A second Ctrl-C exits at once; the
-// function processes die with it (on Linux, the kernel kills them when this process dies).
+// SIGTERM and kills what is left after -shutdown-grace, then stops the embedded PostgreSQL (a
+// clean shutdown) and Redis. A second Ctrl-C exits at once; the function processes and the
+// embedded PostgreSQL die with it (on Linux, the kernel kills them when this process dies).
 package main
 
 import (
@@ -56,6 +65,9 @@ func run(args []string) error {
 		region       = fs.String("region", envOr("AWS_REGION", "us-east-1"), "AWS::Region and the functions' AWS_REGION")
 		integration  = fs.Duration("integration-timeout", 29*time.Second, "how long API Gateway waits for a function before it answers 504")
 		grace        = fs.Duration("shutdown-grace", 2*time.Second, "how long a function process gets after SIGTERM before it is killed")
+		dataDir      = fs.String("data-dir", ".local", "the `directory` for the embedded database, its log, the JWT signing key and saved sessions")
+		migrate      = fs.Bool("migrate", false, "apply the migrations to an external DATABASE_URL as well (the embedded database is always migrated)")
+		seedDemo     = fs.Bool("seed", false, "load demo organizations, users, projects and tasks (once) and print a login")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,17 +91,21 @@ func run(args []string) error {
 		}
 	}
 
-	bins, err := binaries(ctx, tpl, *buildDir, *buildJobs, *skipBuild)
-	if err != nil {
-		return err
-	}
-
+	// Services first: a missing PostgreSQL fails the run before a long build, and on a first run
+	// initdb does not compete with the compiler for the CPU.
 	host := hostEnv()
-	svc, err := startServices(ctx, host)
+	svc, err := startServices(ctx, host, serviceOptions{
+		DataDir: *dataDir, Migrate: *migrate, Seed: *seedDemo, Log: os.Stderr, Declared: declared(tpl.Functions),
+	})
 	if err != nil {
 		return err
 	}
 	defer svc.Stop()
+
+	bins, err := binaries(ctx, tpl, *buildDir, *buildJobs, *skipBuild)
+	if err != nil {
+		return err
+	}
 
 	gw, err := gateway.New(gateway.Config{
 		Template: tpl, Binaries: bins, HostEnv: host, EnvFile: envFile,
@@ -108,7 +124,8 @@ func run(args []string) error {
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	gw.PrintBanner(os.Stdout, "http://"+ln.Addr().String(), svc.Banner()...)
+	url := "http://" + ln.Addr().String()
+	gw.PrintBanner(os.Stdout, url, svc.Banner(url)...)
 
 	select {
 	case err := <-served:
