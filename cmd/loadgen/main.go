@@ -152,7 +152,7 @@ func (o *options) common(fs *flag.FlagSet) {
 	fs.IntVar(&o.single, "single-concurrency", 32, "the concurrency of the single-endpoint scenarios (the seed's wrk used 32 connections)")
 	fs.Float64Var(&o.rate, "rate", 0, "the open-loop mix's arrival rate per second; 0: half the mix's throughput at 32")
 	fs.IntVar(&o.workers, "open-workers", 256, "the most requests in flight in the open-loop scenario")
-	fs.StringVar(&o.only, "scenarios", "", "comma-separated scenario names (or prefixes) to run; empty: all")
+	fs.StringVar(&o.only, "scenarios", "", "comma-separated scenario names to run, or prefixes ending in * (mix*); empty: all")
 	fs.IntVar(&o.logins, "login", 200, "how many of the seeded users log in through the API and share the load")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "the per-request timeout")
 	fs.StringVar(&o.out, "out", "bench-results", "the directory the report is written to")

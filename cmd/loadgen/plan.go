@@ -91,7 +91,8 @@ func plan(o *options) ([]*load.Scenario, error) {
 	var kept []*load.Scenario
 	for _, s := range out {
 		for _, want := range strings.Split(o.only, ",") {
-			if want = strings.TrimSpace(want); want != "" && strings.HasPrefix(s.Name, want) {
+			want = strings.TrimSpace(want)
+			if prefix, ok := strings.CutSuffix(want, "*"); ok && strings.HasPrefix(s.Name, prefix) || want == s.Name {
 				kept = append(kept, s)
 				break
 			}
@@ -202,5 +203,16 @@ func checks(r *report.Report) []report.Check {
 		mem.Pass = mem.Value < 30
 	}
 	cs = append(cs, mem)
+	// The auth function hashes with argon2id at m = 19 MiB by design (shared/auth.DefaultParams),
+	// so it can't hold under 30 MiB; the others are judged without it too.
+	rest := report.Check{Source: "issue", Metric: "memory per instance, functions other than auth", Scenario: "all", Target: "< 30 MiB", Unit: "MiB", Missing: true}
+	for _, m := range r.Memory {
+		if m.Function != "AuthFunction" {
+			rest.Missing = false
+			rest.Value = max(rest.Value, m.MaxRSSMiB)
+		}
+	}
+	rest.Pass = !rest.Missing && rest.Value < 30
+	cs = append(cs, rest)
 	return cs
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -118,8 +119,13 @@ func bench(ctx context.Context, o *options) error {
 	}
 
 	t := &target{data: data, redisURL: stack.RedisURL, fresh: true}
-	if !declares(tpl, "RATE_LIMIT_PER_MINUTE") {
-		t.notes = append(t.notes, "template.yaml does not declare RATE_LIMIT_PER_MINUTE, so the functions keep the default per-user limit (600/min): expect 429s once the users' bursts are spent")
+	served, note, err := limitTemplate(o.template, tpl, buildDir)
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		t.notes = append(t.notes, note)
+		progress("note: " + note)
 	}
 	diag, err := os.Create(filepath.Join(o.out, "local.log"))
 	if err != nil {
@@ -128,7 +134,7 @@ func bench(ctx context.Context, o *options) error {
 	defer diag.Close()
 	t.collector = emf.NewCollector(diag)
 
-	local, err := startLocal(ctx, o, localBin, buildDir, stack, t.collector)
+	local, err := startLocal(ctx, o, served, localBin, buildDir, stack, t.collector)
 	if err != nil {
 		return err
 	}
@@ -254,6 +260,50 @@ func goCmd(ctx context.Context, goBin string, args ...string) error {
 	return nil
 }
 
+// limitTemplate returns the template cmd/local should serve so that the functions take
+// RATE_LIMIT_PER_MINUTE from the environment: path itself when it declares the variable (only
+// declared variables reach a function, as in sam local), or else a copy in dir that declares it
+// under Globals, with a note saying so. If the copy can't be made, path is served with a note
+// that 429s are to be expected.
+func limitTemplate(path string, tpl *samtemplate.Template, dir string) (string, string, error) {
+	const name = "RATE_LIMIT_PER_MINUTE"
+	if declares(tpl, name) {
+		return path, "", nil
+	}
+	unchanged := func() (string, string, error) {
+		return path, fmt.Sprintf("%s does not declare %s, so the functions keep their default per-user limit (600/min): expect 429s once the users' bursts are spent", path, name), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", err
+	}
+	lines := strings.Split(string(b), "\n")
+	globals := slices.Index(lines, "Globals:")
+	if globals < 0 {
+		return unchanged()
+	}
+	for i := globals + 1; i+1 < len(lines); i++ {
+		if len(lines[i]) > 0 && lines[i][0] != ' ' && lines[i][0] != '#' {
+			break // past Globals
+		}
+		if strings.TrimSpace(lines[i]) != "Variables:" {
+			continue
+		}
+		next := lines[i+1]
+		indent := next[:len(next)-len(strings.TrimLeft(next, " "))]
+		lines = slices.Insert(lines, i+1, indent+name+`: "600"`)
+		copyPath := filepath.Join(dir, "template.yaml")
+		if err := os.WriteFile(copyPath, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			return "", "", err
+		}
+		if t, err := samtemplate.Parse(copyPath, samtemplate.Options{Region: "us-east-1"}); err != nil || !declares(t, name) {
+			return unchanged()
+		}
+		return copyPath, fmt.Sprintf("%s does not declare %s: cmd/local serves a copy (%s) that declares it under Globals, so that the benchmark can raise the per-user limit", path, name, copyPath), nil
+	}
+	return unchanged()
+}
+
 func declares(tpl *samtemplate.Template, name string) bool {
 	for _, fn := range tpl.Functions {
 		if _, ok := fn.Environment[name]; !ok {
@@ -272,14 +322,14 @@ type localProcess struct {
 
 // startLocal runs cmd/local on a free loopback port against the stack, its stderr (the
 // functions' lines and its own) into the collector, and waits until it listens.
-func startLocal(ctx context.Context, o *options, bin, buildDir string, stack *devservices.Stack, c *emf.Collector) (*localProcess, error) {
+func startLocal(ctx context.Context, o *options, template, bin, buildDir string, stack *devservices.Stack, c *emf.Collector) (*localProcess, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	cmd := exec.Command(bin, "-template", o.template, "-addr", addr, "-build-dir", buildDir, "-skip-build",
+	cmd := exec.Command(bin, "-template", template, "-addr", addr, "-build-dir", buildDir, "-skip-build",
 		"-max-instances", fmt.Sprint(o.maxInstances))
 	cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+stack.PoolerURL,

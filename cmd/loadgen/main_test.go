@@ -1,0 +1,89 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/cmd/loadgen/internal/report"
+)
+
+func TestLimitTemplateDeclaresTheRateLimit(t *testing.T) {
+	const path = "../../template.yaml"
+	tpl, err := samtemplate.Parse(path, samtemplate.Options{Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, note, err := limitTemplate(path, tpl, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if served == path && note == "" {
+		return // the project's template declares it itself
+	}
+	if served == path {
+		t.Fatalf("no copy that declares RATE_LIMIT_PER_MINUTE: %s", note)
+	}
+	got, err := samtemplate.Parse(served, samtemplate.Options{Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !declares(got, "RATE_LIMIT_PER_MINUTE") || len(got.Functions) != len(tpl.Functions) {
+		t.Fatalf("the copy %s: %d functions, declares it: %v", served, len(got.Functions), declares(got, "RATE_LIMIT_PER_MINUTE"))
+	}
+	orig, _ := os.ReadFile(path)
+	copied, _ := os.ReadFile(served)
+	if len(strings.Split(string(copied), "\n")) != len(strings.Split(string(orig), "\n"))+1 {
+		t.Error("the copy differs from the template by more than the one line")
+	}
+}
+
+func TestPlanFiltersScenarios(t *testing.T) {
+	o := &options{concurrency: "1,32", single: 32, workers: 8}
+	all, err := plan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, s := range all {
+		names[s.Name] = true
+	}
+	for _, want := range []string{scGetProject, scPerInstance, "mix-c1", "mix-c32", scMixOpen, scCreateProject, scSummaryUncached} {
+		if !names[want] {
+			t.Errorf("the plan lacks %s", want)
+		}
+	}
+	o.only = "get-project,mix*"
+	some, err := plan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range some {
+		got = append(got, s.Name)
+	}
+	if strings.Join(got, " ") != "get-project mix-c1 mix-c32 mix-open" {
+		t.Errorf("-scenarios get-project,mix* ran %v", got)
+	}
+	o.only = "nothing"
+	if _, err := plan(o); err == nil {
+		t.Error("a filter matching nothing was accepted")
+	}
+}
+
+func TestChecksMarkWhatDidNotRun(t *testing.T) {
+	r := &report.Report{Scenarios: []*report.Scenario{{Name: scGetProject, Requests: 10, OKRPS: 16000}}}
+	var sawAim, sawMissing bool
+	for _, c := range checks(r) {
+		if c.Scenario == scGetProject && c.Source == "issue" {
+			sawAim = c.Pass && c.Value == 16000
+		}
+		if c.Scenario == mixName(refConcurrency) && c.Missing {
+			sawMissing = true
+		}
+	}
+	if !sawAim || !sawMissing {
+		t.Errorf("aim met: %v, unrun scenario missing: %v", sawAim, sawMissing)
+	}
+}
