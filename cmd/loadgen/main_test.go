@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"scaleapi/cmd/local/samtemplate"
 	"scaleapi/cmd/loadgen/internal/report"
+	"scaleapi/cmd/local/samtemplate"
 )
 
 func TestLimitTemplateDeclaresTheRateLimit(t *testing.T) {
