@@ -32,8 +32,8 @@ const sessionPrefix = "sess:"
 // sessions are written to <DataDir>/redis-sessions.json on a clean stop and read back at the next
 // start, so that logins (whose tokens the persistent signing key keeps valid) survive a restart.
 // Caches, rate limits and idempotency records start empty, which is what a restarted cache would
-// hold anyway. A cluster created by this run (fresh) has none of the sessions' users, so the
-// file is dropped then.
+// hold anyway. A cluster created by this run (freshDB) has none of the saved sessions' users, so
+// the file is dropped then instead of read.
 func (s *services) startRedis(host map[string]string, opts serviceOptions, embeddedDB, freshDB bool) error {
 	m := miniredis.NewMiniRedis()
 	m.ClockTTL(true)
@@ -41,9 +41,11 @@ func (s *services) startRedis(host map[string]string, opts serviceOptions, embed
 		return fmt.Errorf("embedded Redis: %w", err)
 	}
 	snapshot := filepath.Join(opts.DataDir, sessionsFile)
-	keep := embeddedDB && !freshDB
+	// Sessions belong with the embedded database's users: with an external database they are
+	// not kept, and a cluster created by this run has none of the saved sessions' users.
+	keep := embeddedDB
 	restored := 0
-	if keep {
+	if keep && !freshDB {
 		n, err := restoreSessions(m, snapshot)
 		if err != nil {
 			// Losing sessions only means logging in again: say so, and carry on.
