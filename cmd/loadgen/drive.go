@@ -28,6 +28,7 @@ type target struct {
 	localPID  int            // 0: cmd/local's instances can't be found
 	redisURL  string         // "": the uncached summary scenario is skipped
 	fresh     bool           // no function has served a request yet: probe the cold starts
+	ownStack  bool           // PostgreSQL, PgBouncer and Redis are this process's children
 	notes     []string
 }
 
@@ -66,12 +67,15 @@ func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
 
 	var mu sync.Mutex
 	windows := map[*load.Scenario]*emf.Window{}
+	cpus := map[*load.Scenario]*emf.CPU{}
 	runner := &load.Runner{Client: client, Workload: &load.Workload{Base: t.base, Data: t.data, Sessions: sessions}}
-	if t.collector != nil {
-		runner.Begin = func(sc *load.Scenario, start time.Time) {
-			mu.Lock()
+	runner.Begin = func(sc *load.Scenario, start time.Time) {
+		cpu := emf.ReadCPU(t.localPID, t.ownStack)
+		mu.Lock()
+		defer mu.Unlock()
+		cpus[sc] = cpu
+		if t.collector != nil {
 			windows[sc] = t.collector.Begin(sc.Name, start)
-			mu.Unlock()
 		}
 	}
 
@@ -95,6 +99,7 @@ func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
 			sc.Mode.Rate = openRate(o, rep)
 		}
 		res := runner.Run(ctx, sc)
+		cpuEnd := emf.ReadCPU(t.localPID, t.ownStack)
 		var w *emf.Window
 		if t.collector != nil {
 			mu.Lock()
@@ -107,6 +112,9 @@ func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
 		}
 		s := report.FromResult(res, w)
 		s.Seed, s.Aim = seedFigures[sc.Name], aims[sc.Name]
+		mu.Lock()
+		s.CPU = report.CPUOf(cpuEnd.Since(cpus[sc], rep.Machine.Cores), s.OK, s.Seconds)
+		mu.Unlock()
 		rep.Scenarios = append(rep.Scenarios, s)
 		progress(line(s))
 	}

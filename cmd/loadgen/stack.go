@@ -118,7 +118,7 @@ func bench(ctx context.Context, o *options) error {
 		return fmt.Errorf("replica: %w", err)
 	}
 
-	t := &target{data: data, redisURL: stack.RedisURL, fresh: true}
+	t := &target{data: data, redisURL: stack.RedisURL, fresh: true, ownStack: true}
 	served, note, err := limitTemplate(o.template, tpl, buildDir)
 	if err != nil {
 		return err

@@ -156,3 +156,17 @@ func TestInstancesFindsChildBootstraps(t *testing.T) {
 		t.Fatalf("Instances(%d) found %+v for pid %d", os.Getpid(), found, cmd.Process.Pid)
 	}
 }
+
+func TestCPUCountsThisProcess(t *testing.T) {
+	a := ReadCPU(0, true)
+	if a == nil {
+		t.Fatal("no /proc")
+	}
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		// spin: this process's time must show in the loadgen group
+	}
+	u := ReadCPU(0, true).Since(a, 2)
+	if u == nil || u.ByGroup[GroupLoadgen] < 0.3 || u.Busy < u.ByGroup[GroupLoadgen]-0.05 {
+		t.Fatalf("usage while spinning one core: %+v", u)
+	}
+}

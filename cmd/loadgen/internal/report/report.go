@@ -137,7 +137,37 @@ type Scenario struct {
 	Server      *Server          `json:"server,omitempty"`
 	Seed        *SeedFigure      `json:"seed,omitempty"`
 	Aim         float64          `json:"aimRps,omitempty"` // issue 5's throughput aim, where it sets one
+	CPU         *CPU             `json:"cpu,omitempty"`
 	Skipped     string           `json:"skipped,omitempty"`
+}
+
+// CPU is where the machine's CPU went during a scenario.
+type CPU struct {
+	Cores int     `json:"cores"`
+	Busy  float64 `json:"busyCores"` // cores busy on average, every process and the kernel
+	// ByGroup is cores used by functions, gateway (cmd/local), loadgen, postgres, pgbouncer,
+	// redis and other (what no group claims: other users' processes, the kernel's own work).
+	ByGroup map[string]float64 `json:"coresByGroup"`
+	// PerRequestUs is ByGroup per successful request, in CPU microseconds.
+	PerRequestUs map[string]float64 `json:"cpuUsPerRequest"`
+}
+
+// CPUOf summarises a usage over a scenario that served ok requests.
+func CPUOf(u *emf.Usage, ok int64, seconds float64) *CPU {
+	if u == nil {
+		return nil
+	}
+	c := &CPU{Cores: u.Cores, Busy: round(u.Busy, 2), ByGroup: map[string]float64{}, PerRequestUs: map[string]float64{}}
+	for g, v := range u.ByGroup {
+		c.ByGroup[g] = round(v, 3)
+		if ok > 0 {
+			c.PerRequestUs[g] = round(v*seconds*1e6/float64(ok), 1)
+		}
+	}
+	if ok > 0 {
+		c.PerRequestUs["busy"] = round(u.Busy*seconds*1e6/float64(ok), 1)
+	}
+	return c
 }
 
 // SeedFigure is what the seed's NestJS implementation served for the same work (issue 5).

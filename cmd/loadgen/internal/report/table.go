@@ -35,6 +35,24 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintln(w, "  (latencies in ms at the client; hit % and db ms are the functions' own EMF figures for the window;")
 	fmt.Fprintln(w, "   fn p50: median time inside the function; cold: cold starts in the window; inst: instances that served it)")
 
+	if r.hasCPU() {
+		fmt.Fprintln(w, "\nCPU per successful request (µs of CPU time, by process group; busy: the whole machine, cores busy on average):")
+		groups := []string{"functions", "gateway", "redis", "postgres", "pgbouncer", "loadgen", "other", "busy"}
+		g := &grid{left: 1, inset: "  "}
+		g.add(append(append([]string{"scenario"}, groups...), "busy cores")...)
+		for _, s := range r.Scenarios {
+			if s.CPU == nil {
+				continue
+			}
+			row := []string{s.Name}
+			for _, k := range groups {
+				row = append(row, fmt.Sprintf("%.0f", s.CPU.PerRequestUs[k]))
+			}
+			row = append(row, fmt.Sprintf("%.2f/%d", s.CPU.Busy, s.CPU.Cores))
+			g.add(row...)
+		}
+		g.write(w)
+	}
 	if len(r.ColdStarts) > 0 {
 		fmt.Fprintln(w, "\ncold starts (the first request each function served):")
 		g := &grid{left: 2, inset: "  "}
@@ -184,4 +202,13 @@ func short(name string) string {
 		return name[:37] + "…"
 	}
 	return name
+}
+
+func (r *Report) hasCPU() bool {
+	for _, s := range r.Scenarios {
+		if s.CPU != nil {
+			return true
+		}
+	}
+	return false
 }
