@@ -124,6 +124,7 @@ type options struct {
 	workers     int
 	only        string
 	logins      int
+	prime       bool
 	timeout     time.Duration
 	out         string
 	cpuProfile  string
@@ -154,6 +155,7 @@ func (o *options) common(fs *flag.FlagSet) {
 	fs.IntVar(&o.workers, "open-workers", 256, "the most requests in flight in the open-loop scenario")
 	fs.StringVar(&o.only, "scenarios", "", "comma-separated scenario names to run, or prefixes ending in * (mix*); empty: all")
 	fs.IntVar(&o.logins, "login", 200, "how many of the seeded users log in through the API and share the load")
+	fs.BoolVar(&o.prime, "prime", true, "read every seeded project once before the scenarios, so that they start from a warm cache")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "the per-request timeout")
 	fs.StringVar(&o.out, "out", "bench-results", "the directory the report is written to")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this file")

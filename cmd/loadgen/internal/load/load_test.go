@@ -139,3 +139,20 @@ func TestZipfPrefersTheFirstProjects(t *testing.T) {
 		t.Errorf("rank 0 drew %d, rank 49 drew %d of 10,000: not Zipf-skewed", hot, cold)
 	}
 }
+
+func TestPrimeReadsEveryProjectAsAMember(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/projects/") || r.Header.Get("Authorization") == "" {
+			t.Errorf("unexpected %s %s", r.Method, r.URL)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	w := workload(srv)
+	got, failed, err := Prime(context.Background(), NewClient(4, 5*time.Second), w, 4)
+	if err != nil || got != 100 || failed != 0 || n.Load() != 100 {
+		t.Fatalf("Prime = %d, %d failed, %v; the server saw %d (want 100 of 100)", got, failed, err, n.Load())
+	}
+}
