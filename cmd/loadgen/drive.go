@@ -91,6 +91,26 @@ func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
 	}
 
 	deadline := time.Now().Add(o.maxTotal)
+	if !o.finishBy.IsZero() {
+		// make bench promises an end within its budget: when the set-up (a cold build cache,
+		// a busy machine) left less time than the scenarios need, shorten them all alike
+		// rather than drop the last ones.
+		deadline = minTime(deadline, o.finishBy.Add(-finishReserve))
+		need := time.Duration(0)
+		for _, sc := range scenarios {
+			need += sc.Warmup + sc.Duration + drainWait/4
+		}
+		if left := time.Until(deadline); left < need {
+			f := max(float64(left)/float64(need), 0.25)
+			for _, sc := range scenarios {
+				sc.Warmup = time.Duration(float64(sc.Warmup) * f).Round(100 * time.Millisecond)
+				sc.Duration = max(time.Duration(float64(sc.Duration)*f).Round(100*time.Millisecond), time.Second)
+			}
+			note := fmt.Sprintf("the set-up left %s of the %s budget: every scenario was shortened to %.0f %% of its -warmup and -duration", left.Round(time.Second), o.budget, f*100)
+			rep.Notes = append(rep.Notes, note)
+			progress("note: " + note)
+		}
+	}
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
 			break
@@ -137,6 +157,16 @@ func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
 	rep.Finished = time.Now().UTC()
 	rep.Notes = append(rep.Notes, methodNotes(o)...)
 	return rep, write(o.out, rep)
+}
+
+// finishReserve is kept from make bench's budget for writing the report and stopping the stack.
+const finishReserve = 15 * time.Second
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // openRate is the open-loop mix's rate: -rate, or half what the mix sustained at the reference

@@ -118,6 +118,8 @@ type options struct {
 	duration    time.Duration
 	warmup      time.Duration
 	maxTotal    time.Duration
+	budget      time.Duration // bench: the whole run, set-up included
+	finishBy    time.Time     // bench: start + budget
 	concurrency string // the mix's closed-loop sweep
 	single      int    // the single-endpoint scenarios' concurrency
 	rate        float64
@@ -178,6 +180,7 @@ func (o *options) runFlags(fs *flag.FlagSet) {
 }
 
 func (o *options) benchFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&o.budget, "budget", 4*time.Minute+45*time.Second, "the whole run's budget, set-up included: scenarios are shortened alike to end within it (0: no budget)")
 	fs.StringVar(&o.template, "template", "template.yaml", "the SAM template cmd/local serves")
 	fs.IntVar(&o.maxInstances, "max-instances", 10, "cmd/local's -max-instances: the most instances of one function")
 	fs.StringVar(&o.goCmd, "go", "go", "the go command that builds the functions and cmd/local")

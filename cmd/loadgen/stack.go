@@ -36,6 +36,9 @@ const rateLimit = "100000000"
 // scenarios and stops it all again.
 func bench(ctx context.Context, o *options) error {
 	begun := time.Now()
+	if o.budget > 0 {
+		o.finishBy = begun.Add(o.budget)
+	}
 	if _, err := os.Stat(o.template); err != nil {
 		return fmt.Errorf("%w (run from the repository root)", err)
 	}
