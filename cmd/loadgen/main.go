@@ -120,8 +120,8 @@ type options struct {
 	maxTotal    time.Duration
 	budget      time.Duration // bench: the whole run, set-up included
 	finishBy    time.Time     // bench: start + budget
-	concurrency string // the mix's closed-loop sweep
-	single      int    // the single-endpoint scenarios' concurrency
+	concurrency string        // the mix's closed-loop sweep
+	single      int           // the single-endpoint scenarios' concurrency
 	rate        float64
 	workers     int
 	only        string
