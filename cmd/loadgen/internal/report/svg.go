@@ -75,6 +75,18 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", left, width-right, y, y)
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y+4, trim(v))
 	}
+	// The latency targets, as dashed lines across the chart.
+	for _, ref := range []struct {
+		ms    float64
+		label string
+	}{{2, "design: cached p50 < 2"}, {10, "design: read p99 < 10"}, {25, "design: write p99 < 25"}, {50, "seed: p50 < 50"}, {200, "seed: p99 < 200"}} {
+		if math.Log10(ref.ms) < dlo || math.Log10(ref.ms) > dhi {
+			continue
+		}
+		y := ly(ref.ms)
+		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#999" stroke-dasharray="4,4"/>`+"\n", left, width-right, y, y)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end" fill="#777" font-size="9">%s ms</text>`+"\n", width-right-2, y-2, esc(ref.label))
+	}
 	for i, p := range percentiles {
 		x := left + float64(i)*70
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="10" height="10" fill="%s"/><text x="%.0f" y="%.0f">%s</text>`+"\n", x, top-14, p.color, x+14, top-5, p.name)
