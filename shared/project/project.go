@@ -98,12 +98,6 @@ func (f *Fields) check(v *api.Validator, prefix string) {
 	resource.OneOf(v, prefix+"status", string(f.Status), schema.ProjectStatuses)
 }
 
-// check is Fields.check plus the organization.
-func (in *Input) check(v *api.Validator, prefix string) {
-	in.org = resource.ID(v, prefix+"organizationId", in.OrganizationID)
-	in.Fields.check(v, prefix)
-}
-
 // check validates and normalises p.
 func (p *Patch) check() error {
 	var v api.Validator
@@ -114,18 +108,16 @@ func (p *Patch) check() error {
 	if p.Description.Set && !p.Description.Null {
 		resource.Text(&v, "description", p.Description.Value, MaxDescription)
 	}
-	resource.NotNull(&v, "status", p.Status)
-	if p.Status.Set && !p.Status.Null {
-		resource.OneOf(&v, "status", string(p.Status.Value), schema.ProjectStatuses)
-	}
+	resource.OptionalOneOf(&v, "status", p.Status, schema.ProjectStatuses)
 	return v.Err()
 }
 
-// patch is the Patch that replaces every field with f's.
-func (f Fields) patch() Patch {
-	return Patch{
-		Name:        resource.Value(&f.Name),
-		Description: resource.Value(f.Description),
-		Status:      resource.Value(&f.Status),
+// Patch implements resource.Replacement: the Patch that sets every field to f's, an absent
+// status to the default (a PUT replaces the whole project), checked.
+func (f Fields) Patch() (Patch, error) {
+	if f.Status == "" {
+		f.Status = StatusPlanning
 	}
+	p := Patch{Name: resource.Value(&f.Name), Description: resource.Value(f.Description), Status: resource.Value(&f.Status)}
+	return p, p.check()
 }

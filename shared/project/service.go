@@ -17,14 +17,17 @@ import (
 // resource.Core's; this file adds the writes.
 type Service struct {
 	resource.Core[Project]
+	resource.Creator[Project, Input]
 	store Store
 }
 
-var _ resource.Service[Project, Input, Fields, Patch] = (*Service)(nil)
+var _ resource.Service[Project, Input, Patch] = (*Service)(nil)
 
 // NewService returns a Service over store, checking memberships with members.
 func NewService(store Store, members resource.Members, o resource.Options) *Service {
-	return &Service{Core: resource.NewCore[Project]("project", store, members, o), store: store}
+	s := &Service{Core: resource.NewCore[Project]("project", store, members, o), store: store}
+	s.Creator = resource.NewCreator(s.create)
+	return s
 }
 
 // Organization returns the organization of live project id, from the cache when it can, with no
@@ -38,22 +41,13 @@ func (s *Service) Organization(ctx context.Context, id uuid.UUID) (uuid.UUID, er
 	return p.OrganizationID, nil
 }
 
-// Create creates a project in one of the caller's organizations: 422 for invalid input, 404
-// when the caller is not a member of the organization.
-func (s *Service) Create(ctx context.Context, user uuid.UUID, in Input) (Project, error) {
-	return resource.CreateOne(ctx, user, in, s.create)
-}
-
-// CreateMany creates 1 to resource.MaxBulk projects, all or none. Errors name the item:
-// bulk[3].name.
-func (s *Service) CreateMany(ctx context.Context, user uuid.UUID, in []Input) ([]Project, error) {
-	return resource.CreateBulk(ctx, user, in, s.create)
-}
-
+// create creates projects in the caller's organizations (Create, CreateMany): 422 for invalid
+// input, 404 when the caller is not a member of an organization.
 func (s *Service) create(ctx context.Context, user uuid.UUID, in []Input, prefix func(int) string) ([]Project, error) {
 	var v api.Validator
 	for i := range in {
-		in[i].check(&v, prefix(i))
+		in[i].org = resource.ID(&v, prefix(i)+"organizationId", in[i].OrganizationID)
+		in[i].Fields.check(&v, prefix(i))
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -89,25 +83,11 @@ func organizationError(err error, prefix string) error {
 		Fields: []fault.FieldError{{Field: prefix + "organizationId", Message: "no such organization of yours"}}}
 }
 
-// Update applies a PATCH.
+// Update applies a PATCH (or a PUT's replacement, see Fields.Patch).
 func (s *Service) Update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Patch) (Project, error) {
 	if err := in.check(); err != nil {
 		return Project{}, err
 	}
-	return s.update(ctx, user, id, cond, in)
-}
-
-// Replace applies a PUT: every writable field, absent ones back to their defaults.
-func (s *Service) Replace(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Fields) (Project, error) {
-	var v api.Validator
-	in.check(&v, "")
-	if err := v.Err(); err != nil {
-		return Project{}, err
-	}
-	return s.update(ctx, user, id, cond, in.patch())
-}
-
-func (s *Service) update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Patch) (Project, error) {
 	if _, _, err := s.Access(ctx, user, id, auth.RoleMember); err != nil {
 		return Project{}, err
 	}

@@ -2,7 +2,6 @@ package project
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,7 +10,6 @@ import (
 
 	"scaleapi/shared/db"
 	"scaleapi/shared/fault"
-	"scaleapi/shared/query"
 	"scaleapi/shared/resource"
 )
 
@@ -50,13 +48,17 @@ var _ Store = (*PG)(nil)
 var errNotFound = fault.E(fault.NotFound, "project not found")
 
 // PG is the projects' SQL, on a pool. Every statement is a constant next to the method that
-// runs it, and every value is bound.
+// runs it, and every value is bound. Its reads (Get, List, View, Owner) are its
+// resource.Table's.
 type PG struct {
+	resource.Table[Project]
 	db resource.DB
 }
 
 // NewPG returns a PG over pool.
-func NewPG(pool resource.DB) *PG { return &PG{db: pool} }
+func NewPG(pool resource.DB) *PG {
+	return &PG{Table: resource.NewTable(pool, "projects", "p", "project", columns, scan, errNotFound), db: pool}
+}
 
 // columns are the columns of a Project, in scan order.
 const columns = `id, organization_id, name, description, status, created_at, updated_at, version`
@@ -69,55 +71,8 @@ func scan(row pgx.Row) (Project, error) {
 	return p, err
 }
 
-// notFound translates err, with pgx.ErrNoRows as the project's own 404.
-func notFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errNotFound
-	}
-	return db.Translate(err)
-}
-
+// getProject reads a live project inside Recover's transaction.
 const getProject = `SELECT ` + columns + ` FROM projects WHERE id = $1 AND deleted_at IS NULL`
-
-// Get implements resource.Reads: one primary-key lookup.
-func (s *PG) Get(ctx context.Context, id uuid.UUID) (Project, error) {
-	p, err := scan(s.db.QueryRow(ctx, getProject, id))
-	if err != nil {
-		return Project{}, fmt.Errorf("get project: %w", notFound(err))
-	}
-	return p, nil
-}
-
-// View implements resource.Reads: the project as q renders it, its joined relations loaded by
-// the same statement.
-func (s *PG) View(ctx context.Context, id uuid.UUID, q *query.Query) (json.RawMessage, error) {
-	st := q.Build(query.Scope{Alias: "p", Where: "p.id = $1 AND p.deleted_at IS NULL", Args: []any{id}})
-	b, err := resource.ViewOne(ctx, s.db, q, st, errNotFound)
-	if err != nil {
-		return nil, fmt.Errorf("view project: %w", err)
-	}
-	return b, nil
-}
-
-// scope is the tenant scope of every projects list: the caller's organizations, live rows.
-// It is AND-ed outside the client's filter, so no filter can reach past it.
-const scope = "p.organization_id = ANY($1::uuid[]) AND p.deleted_at IS NULL"
-
-// List implements resource.Reads.
-func (s *PG) List(ctx context.Context, orgs []uuid.UUID, q *query.Query) (*query.Page, error) {
-	return resource.ListPage(ctx, s.db, q, q.Build(query.Scope{Alias: "p", Where: scope, Args: []any{orgs}}), "list projects")
-}
-
-const projectOwner = `SELECT organization_id FROM projects WHERE id = $1`
-
-// Owner implements Store.
-func (s *PG) Owner(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
-	var org uuid.UUID
-	if err := s.db.QueryRow(ctx, projectOwner, id).Scan(&org); err != nil {
-		return uuid.Nil, fmt.Errorf("project owner: %w", notFound(err))
-	}
-	return org, nil
-}
 
 // insertProjects inserts any number of projects in one statement, from one array per column:
 // one round trip, and atomic without a transaction. The WHERE is the membership guard: if the
@@ -280,7 +235,7 @@ func (s *PG) Recover(ctx context.Context, user, id uuid.UUID) (Project, []uuid.U
 	err := db.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		var deleted bool
 		if err := tx.QueryRow(ctx, lockProject, id, user).Scan(&deleted); err != nil {
-			return notFound(err)
+			return s.NotFound(err)
 		}
 		var err error
 		if !deleted {

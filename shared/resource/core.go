@@ -269,12 +269,23 @@ func (c *Core[T]) Created(ctx context.Context, vs []T) {
 	}
 }
 
-// CreateFunc creates entities from inputs, naming invalid fields with prefix(i) + field.
+// CreateFunc creates entities from inputs, all or none, naming invalid fields with
+// prefix(i) + field.
 type CreateFunc[T, C any] func(ctx context.Context, user uuid.UUID, in []C, prefix func(int) string) ([]T, error)
 
-// CreateOne runs create for the one input of a POST, whose field errors are unprefixed.
-func CreateOne[T, C any](ctx context.Context, user uuid.UUID, in C, create CreateFunc[T, C]) (T, error) {
-	vs, err := create(ctx, user, []C{in}, func(int) string { return "" })
+// Creator gives a service Create and CreateMany from the one function that creates a batch.
+type Creator[T, C any] struct {
+	create CreateFunc[T, C]
+}
+
+// NewCreator returns a Creator over create.
+func NewCreator[T, C any](create CreateFunc[T, C]) Creator[T, C] {
+	return Creator[T, C]{create: create}
+}
+
+// Create answers a POST: one input, whose field errors are unprefixed.
+func (c Creator[T, C]) Create(ctx context.Context, user uuid.UUID, in C) (T, error) {
+	vs, err := c.create(ctx, user, []C{in}, func(int) string { return "" })
 	if err != nil {
 		var zero T
 		return zero, err
@@ -282,11 +293,11 @@ func CreateOne[T, C any](ctx context.Context, user uuid.UUID, in C, create Creat
 	return vs[0], nil
 }
 
-// CreateBulk runs create for the inputs of a POST …/bulk (1 to MaxBulk of them), whose field
-// errors are prefixed bulk[i].
-func CreateBulk[T, C any](ctx context.Context, user uuid.UUID, in []C, create CreateFunc[T, C]) ([]T, error) {
+// CreateMany answers a POST …/bulk: 1 to MaxBulk inputs, all or none, whose field errors are
+// prefixed bulk[i].
+func (c Creator[T, C]) CreateMany(ctx context.Context, user uuid.UUID, in []C) ([]T, error) {
 	if err := CheckBulk(len(in)); err != nil {
 		return nil, err
 	}
-	return create(ctx, user, in, Index)
+	return c.create(ctx, user, in, Index)
 }

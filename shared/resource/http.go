@@ -18,19 +18,19 @@ import (
 const MaxBulk = 100
 
 // Service is what a resource's routes call; project.Service and task.Service implement it.
-// T is the entity, C the body of POST (and of each item of POST …/bulk), R the body of PUT and
-// P the body of PATCH. user is the authenticated caller. Every method that names an id answers
+// T is the entity, C the body of POST (and of each item of POST …/bulk) and P the body of PATCH.
+// user is the authenticated caller. A PUT is the Update with the Patch that sets every field
+// (see Replacement). Every method that names an id answers
 // a fault.NotFound error when the entity doesn't exist, is deleted (Recover aside) or belongs to
 // an organization user isn't a member of; writes answer a fault.Precondition error when cond
 // doesn't hold, fault.Forbidden when user's role doesn't allow them and fault.Invalid for
 // invalid input.
-type Service[T Entity, C, R, P any] interface {
+type Service[T Entity, C, P any] interface {
 	Get(ctx context.Context, user, id uuid.UUID) (T, error)
 	View(ctx context.Context, user, id uuid.UUID, q *query.Query) (json.RawMessage, error)
 	List(ctx context.Context, user uuid.UUID, q *query.Query) (json.RawMessage, error)
 	Create(ctx context.Context, user uuid.UUID, in C) (T, error)
 	CreateMany(ctx context.Context, user uuid.UUID, in []C) ([]T, error)
-	Replace(ctx context.Context, user, id uuid.UUID, cond Condition, in R) (T, error)
 	Update(ctx context.Context, user, id uuid.UUID, cond Condition, in P) (T, error)
 	Delete(ctx context.Context, user, id uuid.UUID, cond Condition) error
 	Recover(ctx context.Context, user, id uuid.UUID) (T, error)
@@ -61,9 +61,15 @@ func (g Guards) Wrap(h http.Handler, post bool) http.Handler {
 	return g.Authn(h)
 }
 
+// Replacement is the body of a PUT: every writable field. Patch validates it and returns the
+// Patch that sets each field to its value (absent ones to their defaults).
+type Replacement[P any] interface {
+	Patch() (P, error)
+}
+
 // Mount registers a resource's routes at base ("/projects"): list, create, bulk create, get,
-// update, replace, delete and recover. s is the list query's allow-list.
-func Mount[T Entity, C, R, P any](rt *api.Router, base string, s *query.Schema, svc Service[T, C, R, P], g Guards) {
+// update, replace, delete and recover. s is the list query's allow-list; R is the body of PUT.
+func Mount[T Entity, C any, R Replacement[P], P any](rt *api.Router, base string, s *query.Schema, svc Service[T, C, P], g Guards) {
 	h := routes[T, C, R, P]{base: base, schema: s, svc: svc}
 	rt.Handle("GET "+base, g.Wrap(http.HandlerFunc(h.list), false))
 	rt.Handle("POST "+base, g.Wrap(http.HandlerFunc(h.create), true))
@@ -75,10 +81,10 @@ func Mount[T Entity, C, R, P any](rt *api.Router, base string, s *query.Schema, 
 	rt.Handle("PATCH "+base+"/{id}/recover", g.Wrap(http.HandlerFunc(h.recover), false))
 }
 
-type routes[T Entity, C, R, P any] struct {
+type routes[T Entity, C any, R Replacement[P], P any] struct {
 	base   string
 	schema *query.Schema
-	svc    Service[T, C, R, P]
+	svc    Service[T, C, P]
 }
 
 // errNoPrincipal answers a route mounted without its authentication guard: a wiring bug, but
@@ -258,31 +264,37 @@ func (h routes[T, C, R, P]) bulk(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h routes[T, C, R, P]) update(w http.ResponseWriter, r *http.Request) {
+	h.apply(w, r, func() (P, error) {
+		var in P
+		err := api.Decode(w, r, &in)
+		return in, err
+	})
+}
+
+func (h routes[T, C, R, P]) replace(w http.ResponseWriter, r *http.Request) {
+	h.apply(w, r, func() (P, error) {
+		var in R
+		if err := api.Decode(w, r, &in); err != nil {
+			var zero P
+			return zero, err
+		}
+		return in.Patch()
+	})
+}
+
+// apply answers PATCH and PUT: the Patch that body reads, applied under If-Match.
+func (h routes[T, C, R, P]) apply(w http.ResponseWriter, r *http.Request, body func() (P, error)) {
 	user, id, err := Target(r)
 	if err != nil {
 		api.WriteError(w, r, err)
 		return
 	}
-	var in P
-	if err := api.Decode(w, r, &in); err != nil {
+	in, err := body()
+	if err != nil {
 		api.WriteError(w, r, err)
 		return
 	}
 	h.written(w, r)(h.svc.Update(r.Context(), user, id, IfMatch(r), in))
-}
-
-func (h routes[T, C, R, P]) replace(w http.ResponseWriter, r *http.Request) {
-	user, id, err := Target(r)
-	if err != nil {
-		api.WriteError(w, r, err)
-		return
-	}
-	var in R
-	if err := api.Decode(w, r, &in); err != nil {
-		api.WriteError(w, r, err)
-		return
-	}
-	h.written(w, r)(h.svc.Replace(r.Context(), user, id, IfMatch(r), in))
 }
 
 func (h routes[T, C, R, P]) recover(w http.ResponseWriter, r *http.Request) {

@@ -15,10 +15,10 @@ import (
 	"scaleapi/shared/query"
 )
 
-// ListPage runs a list statement built by query.Query.Build on conn: the page, and its count
+// listPage runs a list statement built by query.Query.Build on conn: the page, and its count
 // only when the page doesn't already prove the total (a short page). what names the list in
 // errors ("list projects").
-func ListPage(ctx context.Context, conn db.DBTX, q *query.Query, st query.Statement, what string) (*query.Page, error) {
+func listPage(ctx context.Context, conn db.DBTX, q *query.Query, st query.Statement, what string) (*query.Page, error) {
 	rows, err := conn.Query(ctx, st.List, st.ListArgs...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, db.Translate(err))
@@ -37,9 +37,9 @@ func ListPage(ctx context.Context, conn db.DBTX, q *query.Query, st query.Statem
 	return page, nil
 }
 
-// ViewOne runs a list statement whose scope selects one row (GET /{noun}s/{id} with fields= or
+// viewOne runs a list statement whose scope selects one row (GET /{noun}s/{id} with fields= or
 // join=) and returns that row as JSON, or notFound when there is none.
-func ViewOne(ctx context.Context, conn db.DBTX, q *query.Query, st query.Statement, notFound error) (json.RawMessage, error) {
+func viewOne(ctx context.Context, conn db.DBTX, q *query.Query, st query.Statement, notFound error) (json.RawMessage, error) {
 	rows, err := conn.Query(ctx, st.List, st.ListArgs...)
 	if err != nil {
 		return nil, db.Translate(err)
@@ -80,7 +80,7 @@ func Missed(ctx context.Context, conn db.DBTX, versionSQL string, id uuid.UUID, 
 	}
 	var version int
 	if err := conn.QueryRow(ctx, versionSQL, id).Scan(&version); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
+		if isNoRows(err) {
 			return notFound
 		}
 		return db.Translate(err)
@@ -90,3 +90,5 @@ func Missed(ctx context.Context, conn db.DBTX, versionSQL string, id uuid.UUID, 
 	}
 	return notFound
 }
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

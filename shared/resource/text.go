@@ -41,6 +41,15 @@ func OneOf(v *api.Validator, field, s string, allowed []string) {
 	}
 }
 
+// OptionalOneOf checks a PATCH of an enum field: it may be absent, not null, and must be one of
+// allowed.
+func OptionalOneOf[S ~string](v *api.Validator, field string, o Optional[S], allowed []string) {
+	NotNull(v, field, o)
+	if o.Set && !o.Null {
+		OneOf(v, field, string(o.Value), allowed)
+	}
+}
+
 // NotNull records a field that a PATCH may change but not clear.
 func NotNull[T any](v *api.Validator, field string, o Optional[T]) {
 	if o.Set && o.Null {

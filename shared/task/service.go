@@ -25,17 +25,20 @@ type Projects interface {
 // resource.Core's; this file adds GET /projects/{id}/tasks and the writes.
 type Service struct {
 	resource.Core[Task]
+	resource.Creator[Task, Input]
 	store    Store
 	projects Projects
 	members  resource.Members
 }
 
-var _ resource.Service[Task, Input, Fields, Patch] = (*Service)(nil)
+var _ resource.Service[Task, Input, Patch] = (*Service)(nil)
 
 // NewService returns a Service over store, resolving projects with projects and checking
 // memberships with members.
 func NewService(store Store, projects Projects, members resource.Members, o resource.Options) *Service {
-	return &Service{Core: resource.NewCore[Task](noun, store, members, o), store: store, projects: projects, members: members}
+	s := &Service{Core: resource.NewCore[Task](noun, store, members, o), store: store, projects: projects, members: members}
+	s.Creator = resource.NewCreator(s.create)
+	return s
 }
 
 // project returns the organization of a live project user may read, or errProjectNotFound.
@@ -62,21 +65,13 @@ func (s *Service) ListProject(ctx context.Context, user, project uuid.UUID, q *q
 	}, "project", project.String())
 }
 
-// Create creates a task in a project the caller can see.
-func (s *Service) Create(ctx context.Context, user uuid.UUID, in Input) (Task, error) {
-	return resource.CreateOne(ctx, user, in, s.create)
-}
-
-// CreateMany creates 1 to resource.MaxBulk tasks, all or none. Errors name the item:
-// bulk[3].title.
-func (s *Service) CreateMany(ctx context.Context, user uuid.UUID, in []Input) ([]Task, error) {
-	return resource.CreateBulk(ctx, user, in, s.create)
-}
-
+// create creates tasks in projects the caller can see (Create, CreateMany): 422 for invalid
+// input or an assignee who is not a member, 404 for a project the caller can't see.
 func (s *Service) create(ctx context.Context, user uuid.UUID, in []Input, prefix func(int) string) ([]Task, error) {
 	var v api.Validator
 	for i := range in {
-		in[i].check(&v, prefix(i))
+		in[i].project = resource.ID(&v, prefix(i)+"projectId", in[i].ProjectID)
+		in[i].Fields.check(&v, prefix(i))
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -139,25 +134,11 @@ func (s *Service) checkAssignee(ctx context.Context, v *api.Validator, prefix st
 	return err
 }
 
-// Update applies a PATCH.
+// Update applies a PATCH (or a PUT's replacement, see Fields.Patch).
 func (s *Service) Update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Patch) (Task, error) {
 	if err := in.check(); err != nil {
 		return Task{}, err
 	}
-	return s.update(ctx, user, id, cond, in)
-}
-
-// Replace applies a PUT: every writable field, absent ones back to their defaults.
-func (s *Service) Replace(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Fields) (Task, error) {
-	var v api.Validator
-	in.check(&v, "")
-	if err := v.Err(); err != nil {
-		return Task{}, err
-	}
-	return s.update(ctx, user, id, cond, in.patch())
-}
-
-func (s *Service) update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, in Patch) (Task, error) {
 	cur, _, err := s.Access(ctx, user, id, auth.RoleMember)
 	if err != nil {
 		return Task{}, err

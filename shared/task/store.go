@@ -2,7 +2,6 @@ package task
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -51,13 +50,17 @@ var errProjectNotFound = fault.E(fault.NotFound, "project not found")
 // errProjectDeleted answers a recover of a task whose project is deleted.
 var errProjectDeleted = fault.E(fault.Conflict, "the task's project is deleted; recover the project, which recovers the tasks deleted with it")
 
-// PG is the tasks' SQL, on a pool.
+// PG is the tasks' SQL, on a pool. Its reads (Get, List, View, Owner) are its
+// resource.Table's.
 type PG struct {
+	resource.Table[Task]
 	db resource.DB
 }
 
 // NewPG returns a PG over pool.
-func NewPG(pool resource.DB) *PG { return &PG{db: pool} }
+func NewPG(pool resource.DB) *PG {
+	return &PG{Table: resource.NewTable(pool, "tasks", "t", noun, columns, scan, errNotFound), db: pool}
+}
 
 // columns are the columns of a Task, in scan order. The due date is rendered by the database
 // as YYYY-MM-DD, the form the API uses, whatever the session's DateStyle.
@@ -73,61 +76,13 @@ func scan(row pgx.Row) (Task, error) {
 	return t, err
 }
 
-// notFound translates err, with pgx.ErrNoRows as the task's own 404.
-func notFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errNotFound
-	}
-	return db.Translate(err)
-}
-
-const getTask = `SELECT ` + columns + ` FROM tasks WHERE id = $1 AND deleted_at IS NULL`
-
-// Get implements resource.Reads.
-func (s *PG) Get(ctx context.Context, id uuid.UUID) (Task, error) {
-	t, err := scan(s.db.QueryRow(ctx, getTask, id))
-	if err != nil {
-		return Task{}, fmt.Errorf("get task: %w", notFound(err))
-	}
-	return t, nil
-}
-
-// View implements resource.Reads.
-func (s *PG) View(ctx context.Context, id uuid.UUID, q *query.Query) (json.RawMessage, error) {
-	st := q.Build(query.Scope{Alias: "t", Where: "t.id = $1 AND t.deleted_at IS NULL", Args: []any{id}})
-	b, err := resource.ViewOne(ctx, s.db, q, st, errNotFound)
-	if err != nil {
-		return nil, fmt.Errorf("view task: %w", err)
-	}
-	return b, nil
-}
-
-// scope is the tenant scope of GET /tasks, AND-ed outside the client's filter.
-const scope = "t.organization_id = ANY($1::uuid[]) AND t.deleted_at IS NULL"
-
-// List implements resource.Reads.
-func (s *PG) List(ctx context.Context, orgs []uuid.UUID, q *query.Query) (*query.Page, error) {
-	return resource.ListPage(ctx, s.db, q, q.Build(query.Scope{Alias: "t", Where: scope, Args: []any{orgs}}), "list tasks")
-}
-
 // projectScope is the scope of GET /projects/{id}/tasks, served by the partial index
 // tasks_project_live_keyset_idx. The service has checked that the caller may read the project.
 const projectScope = "t.project_id = $1 AND t.deleted_at IS NULL"
 
 // ListProject implements Store.
 func (s *PG) ListProject(ctx context.Context, project uuid.UUID, q *query.Query) (*query.Page, error) {
-	return resource.ListPage(ctx, s.db, q, q.Build(query.Scope{Alias: "t", Where: projectScope, Args: []any{project}}), "list project tasks")
-}
-
-const taskOwner = `SELECT organization_id FROM tasks WHERE id = $1`
-
-// Owner implements Store.
-func (s *PG) Owner(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
-	var org uuid.UUID
-	if err := s.db.QueryRow(ctx, taskOwner, id).Scan(&org); err != nil {
-		return uuid.Nil, fmt.Errorf("task owner: %w", notFound(err))
-	}
-	return org, nil
+	return s.ListWhere(ctx, q, projectScope, project)
 }
 
 // insertTasks inserts any number of tasks in one statement, from one array per column. target
@@ -294,7 +249,7 @@ func (s *PG) Recover(ctx context.Context, user, id uuid.UUID) (Task, error) {
 		}
 	}
 	if err != nil {
-		return Task{}, fmt.Errorf("recover task: %w", notFound(err))
+		return Task{}, fmt.Errorf("recover task: %w", s.NotFound(err))
 	}
 	return t, nil
 }

@@ -147,12 +147,6 @@ func (f *Fields) check(v *api.Validator, prefix string) {
 	}
 }
 
-// check is Fields.check plus the project.
-func (in *Input) check(v *api.Validator, prefix string) {
-	in.project = resource.ID(v, prefix+"projectId", in.ProjectID)
-	in.Fields.check(v, prefix)
-}
-
 // check validates and normalises p.
 func (p *Patch) check() error {
 	var v api.Validator
@@ -163,14 +157,8 @@ func (p *Patch) check() error {
 	if p.Description.Set && !p.Description.Null {
 		resource.Text(&v, "description", p.Description.Value, MaxDescription)
 	}
-	resource.NotNull(&v, "status", p.Status)
-	if p.Status.Set && !p.Status.Null {
-		resource.OneOf(&v, "status", string(p.Status.Value), schema.TaskStatuses)
-	}
-	resource.NotNull(&v, "priority", p.Priority)
-	if p.Priority.Set && !p.Priority.Null {
-		resource.OneOf(&v, "priority", string(p.Priority.Value), schema.TaskPriorities)
-	}
+	resource.OptionalOneOf(&v, "status", p.Status, schema.TaskStatuses)
+	resource.OptionalOneOf(&v, "priority", p.Priority, schema.TaskPriorities)
 	p.assignee = nil
 	if p.AssigneeID.Set && !p.AssigneeID.Null {
 		id := resource.ID(&v, "assigneeId", p.AssigneeID.Value)
@@ -182,17 +170,24 @@ func (p *Patch) check() error {
 	return v.Err()
 }
 
-// patch is the Patch that replaces every field with f's (f checked).
-func (f Fields) patch() Patch {
-	return Patch{
+// Patch implements resource.Replacement: the Patch that sets every field to f's, absent status
+// and priority to their defaults (a PUT replaces the whole task), checked.
+func (f Fields) Patch() (Patch, error) {
+	if f.Status == "" {
+		f.Status = StatusTodo
+	}
+	if f.Priority == "" {
+		f.Priority = PriorityMedium
+	}
+	p := Patch{
 		Title:       resource.Value(&f.Title),
 		Description: resource.Value(f.Description),
 		Status:      resource.Value(&f.Status),
 		Priority:    resource.Value(&f.Priority),
 		AssigneeID:  resource.Value(f.AssigneeID),
 		DueDate:     resource.Value(f.DueDate),
-		assignee:    f.assignee,
 	}
+	return p, p.check()
 }
 
 // checkDate checks a calendar date in the one form the API uses, YYYY-MM-DD.
