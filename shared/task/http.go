@@ -20,6 +20,7 @@ func Routes(rt *api.Router, svc *Service, g resource.Guards) {
 // syntax of GET /tasks.
 type projectTasks struct{ svc *Service }
 
+// ServeHTTP answers the list, 404 unless the caller may read the project.
 func (h projectTasks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user, project, err := resource.Target(r)
 	if err != nil {
