@@ -22,6 +22,7 @@ import (
 	"scaleapi/cmd/loadgen/internal/emf"
 	"scaleapi/cmd/loadgen/internal/load"
 	"scaleapi/cmd/loadgen/internal/seed"
+	"scaleapi/cmd/local/bootstrap"
 	"scaleapi/cmd/local/samtemplate"
 	"scaleapi/shared/devservices"
 	"scaleapi/shared/migrations"
@@ -220,9 +221,24 @@ func (r *follower) Read(p []byte) (int, error) {
 func build(ctx context.Context, o *options, tpl *samtemplate.Template, dir string) (string, error) {
 	pkgs := map[string]string{} // package dir -> logical id
 	for _, fn := range tpl.Functions {
-		pkg := filepath.Join("functions", strings.ToLower(strings.TrimSuffix(fn.LogicalID, "Function")))
-		if _, err := os.Stat(filepath.Join(pkg, "main.go")); err != nil {
-			return "", fmt.Errorf("%s: no Go main package at %s", fn.LogicalID, pkg)
+		// cmd/local finds the package as sam build would (CodeUri, or the Makefile's
+		// build-<LogicalId> recipe); functions/<name> is the project's layout if that fails.
+		pkg, err := bootstrap.Package(fn)
+		if err != nil {
+			pkg = filepath.Join("functions", strings.ToLower(strings.TrimSuffix(fn.LogicalID, "Function")))
+			if _, serr := os.Stat(filepath.Join(pkg, "main.go")); serr != nil {
+				return "", fmt.Errorf("%s: %w", fn.LogicalID, err)
+			}
+		}
+		if wd, err := os.Getwd(); err == nil && filepath.IsAbs(pkg) {
+			if rel, err := filepath.Rel(wd, pkg); err == nil && !strings.HasPrefix(rel, "..") {
+				pkg = rel
+			}
+		}
+		for p, other := range pkgs { // go build -o dir/ names each binary after its directory
+			if filepath.Base(p) == filepath.Base(pkg) {
+				return "", fmt.Errorf("%s (%s) and %s (%s): two packages named %s", other, p, fn.LogicalID, pkg, filepath.Base(pkg))
+			}
 		}
 		pkgs[pkg] = fn.LogicalID
 	}
