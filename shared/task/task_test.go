@@ -1,6 +1,7 @@
 package task_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -50,6 +51,11 @@ func TestLifecycle(t *testing.T) {
 	got := app.Do(owner, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "get")
 	if got.Body.String() != created.Body.String() {
 		t.Fatalf("GET %s, created %s", got.Body, created.Body)
+	}
+	var page struct{ Data []json.RawMessage }
+	app.Do(owner, rt.Request{Method: "GET", Path: "/projects/" + p.String() + "/tasks"}).Expect(t, http.StatusOK, "list").JSON(t, &page)
+	if len(page.Data) != 1 || string(page.Data[0])+"\n" != got.Body.String() {
+		t.Fatalf("list item %s differs from GET %s", page.Data, got.Body)
 	}
 	app.Do(owner, rt.Request{Method: "GET", Path: path, Header: rt.Header("If-None-Match", `"1"`)}).Expect(t, http.StatusNotModified, "304")
 
