@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,7 +25,8 @@ import (
 // Redis. It drives the real functions through register, login, create organization, create
 // project (with an Idempotency-Key), get project and refresh, stops cmd/local with SIGINT and
 // checks that no process is left: not a function, not PostgreSQL. A second run on the same data
-// directory finds the data, the demo seed and the session of the first.
+// directory finds the data, the demo seed and the session of the first. A third one, on Linux,
+// runs under a parent that is killed, as `go run` is by a SIGTERM, and must stop all the same.
 func TestEmbeddedDefaults(t *testing.T) {
 	dir := reachableTempDir(t)
 	bin := filepath.Join(dir, "local")
@@ -83,6 +86,14 @@ func TestEmbeddedDefaults(t *testing.T) {
 	api.call("GET", "/auth/me", pair.AccessToken, nil, nil).want(200)
 	api.call("GET", "/projects/"+project.ID, pair.AccessToken, nil, nil).want(200)
 	second.stop(t)
+
+	if runtime.GOOS == "linux" {
+		// `make run` is cmd/local under `go run`, and a SIGTERM to go run alone kills go run
+		// without passing it on. A shell stands in for go run here.
+		third := startEmbedded(t, bin, dir, time.Minute, "-skip-build", "-via-parent")
+		client{t: t, url: third.url}.call("GET", "/health", "", nil, nil).want(200)
+		third.stopByParentExit(t)
+	}
 }
 
 // reachableTempDir returns a directory the embedded PostgreSQL can use when the test runs as root
@@ -102,7 +113,8 @@ func reachableTempDir(t *testing.T) string {
 
 // localRun is one cmd/local process.
 type localRun struct {
-	cmd    *exec.Cmd
+	cmd    *exec.Cmd // cmd/local, or with -via-parent the shell that started it
+	pid    int       // cmd/local's
 	url    string
 	banner string
 	stderr *lockedWriter
@@ -111,12 +123,18 @@ type localRun struct {
 
 // startEmbedded starts bin on ../../template.yaml with dir as its data and build directory and an
 // environment without the variables that would select external services, and waits up to wait
-// for the banner.
+// for the banner. With "-via-parent" among args (not passed on), a shell starts cmd/local and
+// waits for it, as `go run` does.
 func startEmbedded(t *testing.T, bin, dir string, wait time.Duration, args ...string) *localRun {
 	t.Helper()
+	viaParent := slices.Contains(args, "-via-parent")
+	args = slices.DeleteFunc(args, func(a string) bool { return a == "-via-parent" })
 	args = append([]string{"-template", "../../template.yaml", "-addr", "127.0.0.1:0",
 		"-data-dir", filepath.Join(dir, "data"), "-build-dir", filepath.Join(dir, "build"), "-shutdown-grace", "1s"}, args...)
 	cmd := exec.Command(bin, args...)
+	if viaParent {
+		cmd = exec.Command("sh", append([]string{"-c", `"$0" "$@" & echo "pid $!"; wait`, bin}, args...)...)
+	}
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
 		case "DATABASE_URL", "DATABASE_READER_URL", "DATABASE_IAM_AUTH", "REDIS_URL", "REDIS_CLUSTER", "JWT_SECRET":
@@ -135,12 +153,22 @@ func startEmbedded(t *testing.T, bin, dir string, wait time.Duration, args ...st
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
+	r.pid = cmd.Process.Pid
 	type banner struct{ url, text string }
 	found := make(chan banner, 1)
+	ended := make(chan struct{}) // stdout closed: cmd/local exited
 	go func() {
+		defer close(ended)
 		sc := bufio.NewScanner(stdout)
 		re := regexp.MustCompile(`Listening on (http://\S+)`)
 		var text strings.Builder
+		if viaParent && sc.Scan() {
+			pid, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "pid "))
+			if err != nil {
+				return // no banner: the wait below fails the test
+			}
+			r.pid = pid
+		}
 		for sc.Scan() {
 			text.WriteString(sc.Text() + "\n")
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
@@ -150,9 +178,17 @@ func startEmbedded(t *testing.T, bin, dir string, wait time.Duration, args ...st
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	select {
-	case b := <-found:
+	case b := <-found: // after r.pid was set, on the same goroutine
 		r.url, r.banner = b.url, b.text
 		return r
+	case <-ended:
+		select {
+		case b := <-found:
+			r.url, r.banner = b.url, b.text
+			return r
+		default:
+		}
+		t.Fatalf("cmd/local exited before its banner; stderr:\n%s", r.stderr)
 	case <-time.After(wait):
 		t.Fatalf("no banner within %v; stderr:\n%s", wait, r.stderr)
 	}
@@ -163,20 +199,7 @@ func startEmbedded(t *testing.T, bin, dir string, wait time.Duration, args ...st
 // none of its processes behind: its function processes, the embedded PostgreSQL and its backends.
 func (r *localRun) stop(t *testing.T) {
 	t.Helper()
-	procs := descendants(t, r.cmd.Process.Pid)
-	postmaster := postmasterPID(t, filepath.Join(r.dir, "data", "pgdata"))
-	if _, ok := procs[postmaster]; !ok {
-		t.Errorf("the embedded PostgreSQL (pid %d) is not a child of cmd/local: %v", postmaster, procs)
-	}
-	functions := 0
-	for _, cmdline := range procs {
-		if f := strings.Fields(cmdline); len(f) > 0 && strings.HasSuffix(f[0], "/bootstrap") {
-			functions++
-		}
-	}
-	if functions == 0 {
-		t.Errorf("no function process among cmd/local's children: %v", procs)
-	}
+	procs := r.processes(t)
 	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +213,52 @@ func (r *localRun) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("cmd/local did not stop within 30 s of SIGINT; stderr:\n%s", r.stderr)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	allGone(t, procs, 5*time.Second)
+}
+
+// stopByParentExit kills the shell that started cmd/local (-via-parent) and checks that
+// cmd/local notices, shuts down the normal way and leaves no process behind.
+func (r *localRun) stopByParentExit(t *testing.T) {
+	t.Helper()
+	procs := r.processes(t)
+	procs[r.pid] = "cmd/local"
+	if err := r.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.cmd.Wait()
+	allGone(t, procs, 30*time.Second)
+	if !strings.Contains(r.stderr.String(), "local: stopping") {
+		t.Errorf("cmd/local did not shut down the normal way when its parent died; stderr:\n%s", r.stderr)
+	}
+}
+
+// processes returns cmd/local's descendants and checks that they include the embedded
+// PostgreSQL and at least one function.
+func (r *localRun) processes(t *testing.T) map[int]string {
+	t.Helper()
+	procs := descendants(t, r.pid)
+	postmaster := postmasterPID(t, filepath.Join(r.dir, "data", "pgdata"))
+	if _, ok := procs[postmaster]; !ok {
+		t.Errorf("the embedded PostgreSQL (pid %d) is not a child of cmd/local: %v", postmaster, procs)
+	}
+	functions := 0
+	for _, cmdline := range procs {
+		if f := strings.Fields(cmdline); len(f) > 0 && strings.HasSuffix(f[0], "/bootstrap") {
+			functions++
+		}
+	}
+	if functions == 0 {
+		t.Errorf("no function process among cmd/local's children: %v", procs)
+	}
+	return procs
+}
+
+// allGone waits up to wait for every process in procs to end.
+func allGone(t *testing.T, procs map[int]string, wait time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
 	for pid, cmdline := range procs {
-		for syscall.Kill(pid, 0) == nil {
+		for alive(pid) {
 			if time.Now().After(deadline) {
 				t.Errorf("process %d (%s) is still running after cmd/local stopped", pid, cmdline)
 				break
@@ -200,6 +266,16 @@ func (r *localRun) stop(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// alive reports whether pid runs. A zombie does not count: a process orphaned by its parent's
+// death is reaped by init in its own time.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	out, err := exec.Command("ps", "-o", "stat=", "-p", strconv.Itoa(pid)).Output()
+	return err == nil && !strings.HasPrefix(strings.TrimSpace(string(out)), "Z")
 }
 
 // descendants returns every process below pid (children, their children ...) with its command

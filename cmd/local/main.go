@@ -21,7 +21,8 @@
 // Ctrl-C or SIGTERM stops serving, lets in-flight requests finish, sends every function process
 // SIGTERM and kills what is left after -shutdown-grace, then stops the embedded PostgreSQL (a
 // clean shutdown) and Redis. A second Ctrl-C exits at once; the function processes and the
-// embedded PostgreSQL die with it (on Linux, the kernel kills them when this process dies).
+// embedded PostgreSQL die with it (on Linux, the kernel kills them when this process dies). On
+// Linux, the parent's exit counts as a SIGTERM, so killing `go run` alone stops this as well.
 package main
 
 import (
@@ -75,6 +76,7 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopWithParent()
 
 	overrides, err := parseParameterOverrides(*params)
 	if err != nil {
