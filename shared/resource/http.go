@@ -26,7 +26,7 @@ const MaxBulk = 100
 // doesn't hold, fault.Forbidden when user's role doesn't allow them and fault.Invalid for
 // invalid input.
 type Service[T Entity, C, P any] interface {
-	Get(ctx context.Context, user, id uuid.UUID) (T, error)
+	Document(ctx context.Context, user, id uuid.UUID) (Meta, json.RawMessage, error)
 	View(ctx context.Context, user, id uuid.UUID, q *query.Query) (json.RawMessage, error)
 	List(ctx context.Context, user uuid.UUID, q *query.Query) (json.RawMessage, error)
 	Create(ctx context.Context, user uuid.UUID, in C) (T, error)
@@ -189,24 +189,24 @@ func (h routes[T, C, R, P]) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h routes[T, C, R, P]) getEntity(ctx context.Context, w http.ResponseWriter, r *http.Request, user, id uuid.UUID) {
-	v, err := h.svc.Get(ctx, user, id)
+	m, b, err := h.svc.Document(ctx, user, id)
 	if err != nil {
 		api.WriteError(w, r, err)
 		return
 	}
-	etag := ETag(v.Meta().Version)
-	if NotModified(r, etag) {
-		w.Header().Set("ETag", etag)
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	writeEntity(w, http.StatusOK, v)
+	WriteRepresentation(w, r, ETag(m.Version), b)
 }
 
-// writeEntity answers with one entity and its ETag.
-func writeEntity[T Entity](w http.ResponseWriter, status int, v T) {
+// writeEntity answers with one entity and its ETag. It is encoded without api.WriteJSON's
+// trailing newline, so that it is byte for byte what a GET of it answers from the cache.
+func writeEntity[T Entity](w http.ResponseWriter, r *http.Request, status int, v T) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
 	w.Header().Set("ETag", ETag(v.Meta().Version))
-	api.WriteJSON(w, status, v)
+	api.WriteRaw(w, status, b)
 }
 
 func (h routes[T, C, R, P]) create(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +226,7 @@ func (h routes[T, C, R, P]) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", h.base+"/"+v.Meta().ID.String())
-	writeEntity(w, http.StatusCreated, v)
+	writeEntity(w, r, http.StatusCreated, v)
 }
 
 // Bulk is the body of POST …/bulk, as nestjsx/crud's createMany takes it.
@@ -313,7 +313,7 @@ func (h routes[T, C, R, P]) written(w http.ResponseWriter, r *http.Request) func
 			api.WriteError(w, r, err)
 			return
 		}
-		writeEntity(w, http.StatusOK, v)
+		writeEntity(w, r, http.StatusOK, v)
 	}
 }
 

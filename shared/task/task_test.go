@@ -54,7 +54,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	var page struct{ Data []json.RawMessage }
 	app.Do(owner, rt.Request{Method: "GET", Path: "/projects/" + p.String() + "/tasks"}).Expect(t, http.StatusOK, "list").JSON(t, &page)
-	if len(page.Data) != 1 || string(page.Data[0])+"\n" != got.Body.String() {
+	if len(page.Data) != 1 || string(page.Data[0]) != got.Body.String() {
 		t.Fatalf("list item %s differs from GET %s", page.Data, got.Body)
 	}
 	app.Do(owner, rt.Request{Method: "GET", Path: path, Header: rt.Header("If-None-Match", `"1"`)}).Expect(t, http.StatusNotModified, "304")
