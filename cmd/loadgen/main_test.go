@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -9,33 +8,13 @@ import (
 	"scaleapi/cmd/local/samtemplate"
 )
 
-func TestLimitTemplateDeclaresTheRateLimit(t *testing.T) {
-	const path = "../../template.yaml"
-	tpl, err := samtemplate.Parse(path, samtemplate.Options{Region: "us-east-1"})
+func TestTemplateDeclaresTheRateLimit(t *testing.T) {
+	tpl, err := samtemplate.Parse("../../template.yaml", samtemplate.Options{Region: "us-east-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	served, note, err := limitTemplate(path, tpl, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if served == path && note == "" {
-		return // the project's template declares it itself
-	}
-	if served == path {
-		t.Fatalf("no copy that declares RATE_LIMIT_PER_MINUTE: %s", note)
-	}
-	got, err := samtemplate.Parse(served, samtemplate.Options{Region: "us-east-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !declares(got, "RATE_LIMIT_PER_MINUTE") || len(got.Functions) != len(tpl.Functions) {
-		t.Fatalf("the copy %s: %d functions, declares it: %v", served, len(got.Functions), declares(got, "RATE_LIMIT_PER_MINUTE"))
-	}
-	orig, _ := os.ReadFile(path)
-	copied, _ := os.ReadFile(served)
-	if len(strings.Split(string(copied), "\n")) != len(strings.Split(string(orig), "\n"))+1 {
-		t.Error("the copy differs from the template by more than the one line")
+	if !declares(tpl, "RATE_LIMIT_PER_MINUTE") {
+		t.Fatal("template.yaml must declare RATE_LIMIT_PER_MINUTE for every function: make bench raises it so that a few hundred users are not throttled")
 	}
 }
 

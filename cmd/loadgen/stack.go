@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -123,11 +122,9 @@ func bench(ctx context.Context, o *options) error {
 	}
 
 	t := &target{data: data, redisURL: stack.RedisURL, fresh: true, ownStack: true}
-	served, note, err := limitTemplate(o.template, tpl, buildDir)
-	if err != nil {
-		return err
-	}
-	if note != "" {
+	if !declares(tpl, "RATE_LIMIT_PER_MINUTE") {
+		// Only the variables a template declares reach a function (as in sam local).
+		note := o.template + " does not declare RATE_LIMIT_PER_MINUTE, so the functions keep their default per-user limit (600/min): expect 429s once the users' bursts are spent"
 		t.notes = append(t.notes, note)
 		progress("note: " + note)
 	}
@@ -138,7 +135,7 @@ func bench(ctx context.Context, o *options) error {
 	defer diag.Close()
 	t.collector = emf.NewCollector(diag)
 
-	local, err := startLocal(ctx, o, served, localBin, buildDir, stack, t.collector)
+	local, err := startLocal(ctx, o, o.template, localBin, buildDir, stack, t.collector)
 	if err != nil {
 		return err
 	}
@@ -277,50 +274,6 @@ func goCmd(ctx context.Context, goBin string, args ...string) error {
 		return fmt.Errorf("%s %s: %w\n%s", goBin, strings.Join(args, " "), err, out)
 	}
 	return nil
-}
-
-// limitTemplate returns the template cmd/local should serve so that the functions take
-// RATE_LIMIT_PER_MINUTE from the environment: path itself when it declares the variable (only
-// declared variables reach a function, as in sam local), or else a copy in dir that declares it
-// under Globals, with a note saying so. If the copy can't be made, path is served with a note
-// that 429s are to be expected.
-func limitTemplate(path string, tpl *samtemplate.Template, dir string) (string, string, error) {
-	const name = "RATE_LIMIT_PER_MINUTE"
-	if declares(tpl, name) {
-		return path, "", nil
-	}
-	unchanged := func() (string, string, error) {
-		return path, fmt.Sprintf("%s does not declare %s, so the functions keep their default per-user limit (600/min): expect 429s once the users' bursts are spent", path, name), nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", "", err
-	}
-	lines := strings.Split(string(b), "\n")
-	globals := slices.Index(lines, "Globals:")
-	if globals < 0 {
-		return unchanged()
-	}
-	for i := globals + 1; i+1 < len(lines); i++ {
-		if len(lines[i]) > 0 && lines[i][0] != ' ' && lines[i][0] != '#' {
-			break // past Globals
-		}
-		if strings.TrimSpace(lines[i]) != "Variables:" {
-			continue
-		}
-		next := lines[i+1]
-		indent := next[:len(next)-len(strings.TrimLeft(next, " "))]
-		lines = slices.Insert(lines, i+1, indent+name+`: "600"`)
-		copyPath := filepath.Join(dir, "template.yaml")
-		if err := os.WriteFile(copyPath, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-			return "", "", err
-		}
-		if t, err := samtemplate.Parse(copyPath, samtemplate.Options{Region: "us-east-1"}); err != nil || !declares(t, name) {
-			return unchanged()
-		}
-		return copyPath, fmt.Sprintf("%s does not declare %s: cmd/local serves a copy (%s) that declares it under Globals, so that the benchmark can raise the per-user limit", path, name, copyPath), nil
-	}
-	return unchanged()
 }
 
 func declares(tpl *samtemplate.Template, name string) bool {
