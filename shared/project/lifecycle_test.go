@@ -95,18 +95,32 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("replaced %+v", q)
 		}
 	})
+	t.Run("OrganizationCannotChange", func(t *testing.T) {
+		// A client may send back what it read (PUT takes POST's body); moving is a 422.
+		var q projectJSON
+		app.Do(owner, rt.Request{Method: "PUT", Path: path, Body: `{"organizationId":"` + org.String() + `","name":"Gemini"}`}).
+			Expect(t, http.StatusOK, "put with its own organization").JSON(t, &q)
+		if q.Version != 5 {
+			t.Fatalf("put %+v", q)
+		}
+		elsewhere := app.Org(t, owner)
+		app.Do(owner, rt.Request{Method: "PATCH", Path: path, Body: `{"organizationId":"` + elsewhere.String() + `"}`}).
+			Problem(t, http.StatusUnprocessableEntity, "organizationId", "move by PATCH")
+		app.Do(owner, rt.Request{Method: "PUT", Path: path, Body: `{"organizationId":"` + elsewhere.String() + `","name":"x"}`}).
+			Problem(t, http.StatusUnprocessableEntity, "organizationId", "move by PUT")
+	})
 	t.Run("DeleteAndRecover", func(t *testing.T) {
 		member := app.User(t, "Member")
 		app.Join(t, org, member, auth.RoleMember)
 		app.Do(member, rt.Request{Method: "DELETE", Path: path}).Expect(t, http.StatusForbidden, "member deletes")
-		app.Do(owner, rt.Request{Method: "DELETE", Path: path, Header: rt.Header("If-Match", `"4"`)}).Expect(t, http.StatusNoContent, "delete")
+		app.Do(owner, rt.Request{Method: "DELETE", Path: path, Header: rt.Header("If-Match", `"5"`)}).Expect(t, http.StatusNoContent, "delete")
 		app.Do(owner, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusNotFound, "get deleted")
 		app.Do(owner, rt.Request{Method: "PATCH", Path: path, Body: `{"name":"x"}`}).Expect(t, http.StatusNotFound, "patch deleted")
 		app.Do(owner, rt.Request{Method: "DELETE", Path: path}).Expect(t, http.StatusNotFound, "delete twice")
 		app.Do(member, rt.Request{Method: "PATCH", Path: path + "/recover"}).Expect(t, http.StatusForbidden, "member recovers")
 		var q projectJSON
 		app.Do(owner, rt.Request{Method: "PATCH", Path: path + "/recover"}).Expect(t, http.StatusOK, "recover").JSON(t, &q)
-		if q.Name != "Gemini" || q.Version != 6 {
+		if q.Name != "Gemini" || q.Version != 7 {
 			t.Fatalf("recovered %+v", q)
 		}
 		app.Do(owner, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "get recovered")

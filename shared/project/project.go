@@ -62,14 +62,16 @@ func (p Project) Meta() resource.Meta {
 	return resource.Meta{ID: p.ID, OrganizationID: p.OrganizationID, Version: p.Version}
 }
 
-// Fields are a project's writable fields: the body of PUT /projects/{id}.
+// Fields are a project's writable fields.
 type Fields struct {
 	Name        string  `json:"name"`
 	Description *string `json:"description"`
 	Status      Status  `json:"status"`
 }
 
-// Input is the body of POST /projects and each item of POST /projects/bulk.
+// Input is the body of POST /projects, of each item of POST /projects/bulk and of PUT
+// /projects/{id}, where organizationId may be left out and, if given, must be the project's
+// own: a project never moves to another organization.
 type Input struct {
 	OrganizationID string `json:"organizationId"`
 	Fields
@@ -78,11 +80,16 @@ type Input struct {
 }
 
 // Patch is the body of PATCH /projects/{id}: absent fields stay as they are, and a null
-// description clears it.
+// description clears it. organizationId is accepted so that a client may send back what it
+// read, but it can't change.
 type Patch struct {
-	Name        resource.Optional[string] `json:"name"`
-	Description resource.Optional[string] `json:"description"`
-	Status      resource.Optional[Status] `json:"status"`
+	OrganizationID resource.Optional[string] `json:"organizationId"`
+	Name           resource.Optional[string] `json:"name"`
+	Description    resource.Optional[string] `json:"description"`
+	Status         resource.Optional[Status] `json:"status"`
+
+	// org is OrganizationID parsed, by check.
+	org *uuid.UUID
 }
 
 // check records what is wrong with f on v, under field names prefixed with prefix ("bulk[3]."),
@@ -101,6 +108,12 @@ func (f *Fields) check(v *api.Validator, prefix string) {
 // check validates and normalises p.
 func (p *Patch) check() error {
 	var v api.Validator
+	resource.NotNull(&v, "organizationId", p.OrganizationID)
+	p.org = nil
+	if p.OrganizationID.Set && !p.OrganizationID.Null {
+		id := resource.ID(&v, "organizationId", p.OrganizationID.Value)
+		p.org = &id
+	}
 	resource.NotNull(&v, "name", p.Name)
 	if p.Name.Set && !p.Name.Null {
 		p.Name.Value = resource.Name(&v, "name", p.Name.Value, MaxName)
@@ -112,12 +125,15 @@ func (p *Patch) check() error {
 	return v.Err()
 }
 
-// Patch implements resource.Replacement: the Patch that sets every field to f's, an absent
+// Patch implements resource.Replacement: the Patch that sets every field to in's, an absent
 // status to the default (a PUT replaces the whole project), checked.
-func (f Fields) Patch() (Patch, error) {
-	if f.Status == "" {
-		f.Status = StatusPlanning
+func (in Input) Patch() (Patch, error) {
+	if in.Status == "" {
+		in.Status = StatusPlanning
 	}
-	p := Patch{Name: resource.Value(&f.Name), Description: resource.Value(f.Description), Status: resource.Value(&f.Status)}
+	p := Patch{Name: resource.Value(&in.Name), Description: resource.Value(in.Description), Status: resource.Value(&in.Status)}
+	if in.OrganizationID != "" {
+		p.OrganizationID = resource.Value(&in.OrganizationID)
+	}
 	return p, p.check()
 }

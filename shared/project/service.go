@@ -88,8 +88,12 @@ func (s *Service) Update(ctx context.Context, user, id uuid.UUID, cond resource.
 	if err := in.check(); err != nil {
 		return Project{}, err
 	}
-	if _, _, err := s.Access(ctx, user, id, auth.RoleMember); err != nil {
+	cur, _, err := s.Access(ctx, user, id, auth.RoleMember)
+	if err != nil {
 		return Project{}, err
+	}
+	if in.org != nil && *in.org != cur.OrganizationID {
+		return Project{}, fault.Invalidf("organizationId", "a project can't move to another organization")
 	}
 	p, err := s.store.Update(ctx, user, id, cond, in)
 	if err != nil {

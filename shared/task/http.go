@@ -12,7 +12,7 @@ import (
 // GET, PATCH, PUT and DELETE /tasks/{id}, PATCH /tasks/{id}/recover and GET
 // /projects/{id}/tasks.
 func Routes(rt *api.Router, svc *Service, g resource.Guards) {
-	resource.Mount[Task, Input, Fields](rt, "/tasks", schema.Tasks, svc, g)
+	resource.Mount[Task, Input, Input](rt, "/tasks", schema.Tasks, svc, g)
 	rt.Handle("GET /projects/{id}/tasks", g.Wrap(projectTasks{svc}, false))
 }
 

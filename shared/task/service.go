@@ -143,6 +143,15 @@ func (s *Service) Update(ctx context.Context, user, id uuid.UUID, cond resource.
 	if err != nil {
 		return Task{}, err
 	}
+	if in.project != nil && *in.project != cur.ProjectID {
+		org, err := s.project(ctx, user, *in.project)
+		if err != nil {
+			return Task{}, fieldError(err, "projectId")
+		}
+		if org != cur.OrganizationID {
+			return Task{}, fault.Invalidf("projectId", "must be a project of the task's organization")
+		}
+	}
 	var v api.Validator
 	if err := s.checkAssignee(ctx, &v, "", in.assignee, cur.OrganizationID); err != nil {
 		return Task{}, err

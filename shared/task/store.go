@@ -149,10 +149,13 @@ func (s *PG) Insert(ctx context.Context, user uuid.UUID, ts []Task) error {
 	return nil
 }
 
-// updateTask applies a patch. A NULL title, status or priority leaves the column as it is
-// (none can be cleared); the nullable columns have a flag saying whether they are being set.
+// updateTask applies a patch. A NULL project, title, status or priority leaves the column as it
+// is (none can be cleared); the nullable columns have a flag saying whether they are being set.
+// A task moving to another project needs that project live, in the task's organization (the
+// composite foreign key says so too) and share-locked, as an insert does.
 const updateTask = `
 UPDATE tasks t SET
+	project_id = coalesce($13::uuid, t.project_id),
 	title = coalesce($4::text, t.title),
 	description = CASE WHEN $5::bool THEN $6::text ELSE t.description END,
 	status = coalesce($7::text, t.status),
@@ -164,6 +167,10 @@ UPDATE tasks t SET
 WHERE t.id = $1 AND t.deleted_at IS NULL
 	AND ($3::int[] IS NULL OR t.version = ANY($3::int[]))
 	AND EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = t.organization_id AND m.user_id = $2)
+	AND ($13::uuid IS NULL OR EXISTS (
+		SELECT 1 FROM projects p
+		WHERE p.id = $13::uuid AND p.organization_id = t.organization_id AND p.deleted_at IS NULL
+		FOR SHARE))
 RETURNING ` + columns
 
 const taskVersion = `SELECT version FROM tasks WHERE id = $1 AND deleted_at IS NULL`
@@ -184,7 +191,7 @@ func (s *PG) Update(ctx context.Context, user, id uuid.UUID, cond resource.Condi
 	}
 	t, err := scan(s.db.QueryRow(ctx, updateTask, id, user, cond.Arg(), title,
 		p.Description.Set, p.Description.Ptr(), status, priority,
-		p.AssigneeID.Set, p.assignee, p.DueDate.Set, p.DueDate.Ptr()))
+		p.AssigneeID.Set, p.assignee, p.DueDate.Set, p.DueDate.Ptr(), p.project))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = resource.Missed(ctx, s.db, taskVersion, id, cond, errNotFound)
 	}

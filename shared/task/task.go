@@ -8,7 +8,8 @@
 //     derived, never sent). Creating one in a project the caller can't see is a 404.
 //   - Any member of the organization may create, change, replace, delete and recover its tasks.
 //   - assigneeId must be a member of the task's organization (422 otherwise).
-//   - A task never moves to another project: PUT and PATCH take no projectId.
+//   - A task may move to another project of its organization (projectId in PUT or PATCH), never
+//     to another organization (422); a project it can't see is a 404.
 //   - A task of a deleted project can't be recovered on its own (409): recover the project,
 //     which brings back the tasks deleted with it.
 //   - description is at most 5000 characters, as a project's.
@@ -86,7 +87,7 @@ func Key(id uuid.UUID) string { return resource.Key(noun, id) }
 
 const noun = "task"
 
-// Fields are a task's writable fields: the body of PUT /tasks/{id}.
+// Fields are a task's writable fields.
 type Fields struct {
 	Title       string   `json:"title"`
 	Description *string  `json:"description"`
@@ -99,7 +100,9 @@ type Fields struct {
 	assignee *uuid.UUID
 }
 
-// Input is the body of POST /tasks and each item of POST /tasks/bulk.
+// Input is the body of POST /tasks, of each item of POST /tasks/bulk and of PUT /tasks/{id},
+// where projectId may be left out (the task stays where it is) or name another project of the
+// task's organization to move it there.
 type Input struct {
 	ProjectID string `json:"projectId"`
 	Fields
@@ -109,8 +112,10 @@ type Input struct {
 }
 
 // Patch is the body of PATCH /tasks/{id}: absent fields stay as they are; null clears
-// description, assigneeId and dueDate.
+// description, assigneeId and dueDate; projectId moves the task to another project of its
+// organization.
 type Patch struct {
+	ProjectID   resource.Optional[string]   `json:"projectId"`
 	Title       resource.Optional[string]   `json:"title"`
 	Description resource.Optional[string]   `json:"description"`
 	Status      resource.Optional[Status]   `json:"status"`
@@ -120,6 +125,8 @@ type Patch struct {
 
 	// assignee is AssigneeID parsed, by check (nil for null).
 	assignee *uuid.UUID
+	// project is ProjectID parsed, by check (nil when absent).
+	project *uuid.UUID
 }
 
 // check records what is wrong with f on v under field names prefixed with prefix, and
@@ -150,6 +157,12 @@ func (f *Fields) check(v *api.Validator, prefix string) {
 // check validates and normalises p.
 func (p *Patch) check() error {
 	var v api.Validator
+	resource.NotNull(&v, "projectId", p.ProjectID)
+	p.project = nil
+	if p.ProjectID.Set && !p.ProjectID.Null {
+		id := resource.ID(&v, "projectId", p.ProjectID.Value)
+		p.project = &id
+	}
 	resource.NotNull(&v, "title", p.Title)
 	if p.Title.Set && !p.Title.Null {
 		p.Title.Value = resource.Name(&v, "title", p.Title.Value, MaxTitle)
@@ -170,22 +183,25 @@ func (p *Patch) check() error {
 	return v.Err()
 }
 
-// Patch implements resource.Replacement: the Patch that sets every field to f's, absent status
+// Patch implements resource.Replacement: the Patch that sets every field to in's, absent status
 // and priority to their defaults (a PUT replaces the whole task), checked.
-func (f Fields) Patch() (Patch, error) {
-	if f.Status == "" {
-		f.Status = StatusTodo
+func (in Input) Patch() (Patch, error) {
+	if in.Status == "" {
+		in.Status = StatusTodo
 	}
-	if f.Priority == "" {
-		f.Priority = PriorityMedium
+	if in.Priority == "" {
+		in.Priority = PriorityMedium
 	}
 	p := Patch{
-		Title:       resource.Value(&f.Title),
-		Description: resource.Value(f.Description),
-		Status:      resource.Value(&f.Status),
-		Priority:    resource.Value(&f.Priority),
-		AssigneeID:  resource.Value(f.AssigneeID),
-		DueDate:     resource.Value(f.DueDate),
+		Title:       resource.Value(&in.Title),
+		Description: resource.Value(in.Description),
+		Status:      resource.Value(&in.Status),
+		Priority:    resource.Value(&in.Priority),
+		AssigneeID:  resource.Value(in.AssigneeID),
+		DueDate:     resource.Value(in.DueDate),
+	}
+	if in.ProjectID != "" {
+		p.ProjectID = resource.Value(&in.ProjectID)
 	}
 	return p, p.check()
 }

@@ -93,6 +93,34 @@ func TestLifecycle(t *testing.T) {
 		}
 		app.Do(dev, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "recovered")
 	})
+	t.Run("MoveToAnotherProject", func(t *testing.T) {
+		gemini := app.Project(t, owner, org, "Gemini")
+		app.List(t, dev, "/projects/"+gemini.String()+"/tasks") // cached, must be refreshed
+		var u taskJSON
+		app.Do(dev, rt.Request{Method: "PATCH", Path: path, Body: `{"projectId":"` + gemini.String() + `"}`}).Expect(t, http.StatusOK, "move").JSON(t, &u)
+		if u.ProjectID != gemini || u.Title != "Land" {
+			t.Fatalf("moved %+v", u)
+		}
+		if page := app.List(t, dev, "/projects/"+gemini.String()+"/tasks"); len(page.Data) != 1 || page.Data[0].ID != task.ID {
+			t.Fatalf("the new project's tasks %+v", page.Data)
+		}
+		if page := app.List(t, dev, "/projects/"+p.String()+"/tasks"); len(page.Data) != 0 {
+			t.Fatalf("the old project's tasks %+v", page.Data)
+		}
+		app.Do(dev, rt.Request{Method: "PUT", Path: path, Body: `{"projectId":"` + p.String() + `","title":"Land"}`}).Expect(t, http.StatusOK, "move back by PUT").JSON(t, &u)
+		if u.ProjectID != p {
+			t.Fatalf("moved back %+v", u)
+		}
+		stranger := app.User(t, "Stranger")
+		elsewhere := app.Project(t, stranger, app.Org(t, stranger), "Elsewhere")
+		app.Do(dev, rt.Request{Method: "PATCH", Path: path, Body: `{"projectId":"` + elsewhere.String() + `"}`}).
+			Problem(t, http.StatusNotFound, "projectId", "move to another tenant's project")
+		mine := app.Org(t, dev)
+		app.Do(dev, rt.Request{Method: "PATCH", Path: path, Body: `{"projectId":"` + app.Project(t, dev, mine, "Mine").String() + `"}`}).
+			Problem(t, http.StatusUnprocessableEntity, "projectId", "move to another organization")
+		app.Do(dev, rt.Request{Method: "PATCH", Path: path, Body: `{"projectId":null}`}).
+			Problem(t, http.StatusUnprocessableEntity, "projectId", "null project")
+	})
 	t.Run("JoinProjectAndAssignee", func(t *testing.T) {
 		app.Do(dev, rt.Request{Method: "PATCH", Path: path, Body: `{"assigneeId":"` + dev.ID.String() + `"}`}).Expect(t, http.StatusOK, "assign")
 		w := app.Do(dev, rt.Request{Method: "GET", Path: path + "?join=project||name&join=assignee"}).Expect(t, http.StatusOK, "join")
