@@ -7,7 +7,8 @@
 //   - Any member of an organization may create, change and replace its projects; deleting or
 //     recovering one needs an admin or owner (403 for a member), because it deletes or brings
 //     back every task of the project with it.
-//   - A project never moves to another organization: PUT and PATCH take no organizationId.
+//   - A project never moves to another organization: organizationId in PUT or PATCH (a client
+//     sending back what it read) must be the project's own, else 422.
 //   - DELETE is a soft delete: the project and its live tasks get the same deleted_at, in one
 //     transaction. Recover clears it on the project and on exactly the tasks that carry that
 //     timestamp, so a task deleted on its own before the project stays deleted.
