@@ -3,6 +3,7 @@ package project_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,8 +11,13 @@ import (
 	"github.com/google/uuid"
 
 	"scaleapi/shared/auth"
+	"scaleapi/shared/cache"
+	"scaleapi/shared/organization"
 	"scaleapi/shared/project"
+	"scaleapi/shared/query"
+	"scaleapi/shared/resource"
 	rt "scaleapi/shared/resource/resourcetest"
+	"scaleapi/shared/schema"
 )
 
 // TestSecondReadRunsNoSQL reads each cached route twice: the second read must not reach the
@@ -168,5 +174,45 @@ func TestCacheAsideRace(t *testing.T) {
 		if r := app.Do(alice, rt.Request{Method: "GET", Path: path}); !strings.Contains(r.Body.String(), "New") {
 			t.Fatalf("%s reads a stale project after the race: %s", name, r.Body)
 		}
+	}
+}
+
+// TestRedisDownServesFromDatabase runs the service with a cache whose Redis is gone (a closed
+// loopback port): reads and writes still answer, from the database. The cache is an
+// optimisation, never a dependency for correctness.
+func TestRedisDownServesFromDatabase(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice := app.User(t, "Alice")
+	org := app.Org(t, alice)
+	id := app.Project(t, alice, org, "Apollo")
+
+	dead, err := cache.NewClient(cache.ClientOptions{URL: "redis://127.0.0.1:1/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dead.Close() })
+	c := cache.New(dead, cache.Options{Prefix: "down:"})
+	opts := app.Options
+	opts.Cache = c
+	svc := project.NewService(project.NewPG(app.DB), organization.NewAccess(app.DB, c), opts)
+	ctx := t.Context()
+
+	if _, body, err := svc.Document(ctx, alice.ID, id); err != nil || !strings.Contains(string(body), "Apollo") {
+		t.Fatalf("Document with Redis down: %s %v", body, err)
+	}
+	q, err := query.Parse(url.Values{"filter": {"name||$eq||Apollo"}}, schema.Projects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := svc.List(ctx, alice.ID, q); err != nil || !strings.Contains(string(list), "Apollo") {
+		t.Fatalf("List with Redis down: %s %v", list, err)
+	}
+	name := "Artemis"
+	if p, err := svc.Update(ctx, alice.ID, id, resource.Condition{}, project.Patch{Name: resource.Value(&name)}); err != nil || p.Name != name {
+		t.Fatalf("Update with Redis down: %+v %v", p, err)
+	}
+	if c.Stats().Errors == 0 {
+		t.Fatal("the cache saw no Redis error: the test did not run with Redis down")
 	}
 }
