@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test test-short lint build bench deps clean fuzz migrate $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test lint build bench bench-go deps clean fuzz migrate $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -55,7 +55,14 @@ build-TasksFunction: ; $(MAKE) --no-print-directory build-tasks
 build-ReportsFunction: ; $(MAKE) --no-print-directory build-reports
 build-HealthFunction: ; $(MAKE) --no-print-directory build-health
 
-migrate: ## apply migrations to $$DATABASE_URL
+bench: deps ## load-test a stack it starts itself against the targets; report in bench-results/
+	$(GO) run ./cmd/loadgen bench $(BENCH_FLAGS)
+
+bench-go: deps ## the hot paths' Go benchmarks (benchstat-friendly), against real services
+	@mkdir -p bench-results
+	$(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 6 ./shared/query ./shared/auth ./shared/cache ./shared/lambdahttp ./shared/project | tee bench-results/go-bench.txt
+
+migrate: ## apply migrations to $$DATABASE_URL (the primary, not the pooler: goose holds a session lock)
 	$(GO) run ./cmd/migrate up
 
 clean: ## remove build output and local data
