@@ -62,7 +62,7 @@ bench-go: deps ## the hot paths' Go benchmarks (benchstat-friendly), against rea
 	@mkdir -p bench-results
 	$(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 6 ./shared/query ./shared/auth ./shared/cache ./shared/lambdahttp ./shared/project | tee bench-results/go-bench.txt
 
-migrate: ## apply migrations to $$DATABASE_URL (the primary, not the pooler: goose holds a session lock)
+migrate: ## apply migrations to DATABASE_URL (the primary, not the pooler: goose holds a session lock)
 	$(GO) run ./cmd/migrate up
 
 clean: ## remove build output and local data
