@@ -13,7 +13,7 @@ import (
 	"scaleapi/shared/task"
 )
 
-// Service is the projects' business: rules, tenancy, caching. Its reads (Get, View, List) are
+// Service is the projects' business: rules, tenancy, caching. Its reads (Document, View, List) are
 // resource.Core's; this file adds the writes.
 type Service struct {
 	resource.Core[Project]

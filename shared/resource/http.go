@@ -20,11 +20,10 @@ const MaxBulk = 100
 // Service is what a resource's routes call; project.Service and task.Service implement it.
 // T is the entity, C the body of POST (and of each item of POST …/bulk) and P the body of PATCH.
 // user is the authenticated caller. A PUT is the Update with the Patch that sets every field
-// (see Replacement). Every method that names an id answers
-// a fault.NotFound error when the entity doesn't exist, is deleted (Recover aside) or belongs to
-// an organization user isn't a member of; writes answer a fault.Precondition error when cond
-// doesn't hold, fault.Forbidden when user's role doesn't allow them and fault.Invalid for
-// invalid input.
+// (see Replacement). Every method that names an id answers a fault.NotFound error when the
+// entity doesn't exist, is deleted (Recover aside) or belongs to an organization user isn't a
+// member of; writes answer a fault.Precondition error when cond doesn't hold, fault.Forbidden
+// when user's role doesn't allow them and fault.Invalid for invalid input.
 type Service[T Entity, C, P any] interface {
 	Document(ctx context.Context, user, id uuid.UUID) (Meta, json.RawMessage, error)
 	View(ctx context.Context, user, id uuid.UUID, q *query.Query) (json.RawMessage, error)

@@ -21,7 +21,7 @@ type Projects interface {
 	Organization(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
 }
 
-// Service is the tasks' business: rules, tenancy, caching. Its reads (Get, View, List) are
+// Service is the tasks' business: rules, tenancy, caching. Its reads (Document, View, List) are
 // resource.Core's; this file adds GET /projects/{id}/tasks and the writes.
 type Service struct {
 	resource.Core[Task]
