@@ -132,7 +132,14 @@ var demoOrgs = []demoOrg{
 // function hashes them, so logging in goes through the real path.
 func seed(ctx context.Context, databaseURL string) (*demoLogin, error) {
 	login := &demoLogin{Email: demoEmail, Password: demoPassword}
-	conn, err := pgx.Connect(ctx, databaseURL)
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, errors.New("seed: DATABASE_URL is not a valid PostgreSQL URL") // it may hold a password
+	}
+	// No prepared statements: an external DATABASE_URL may be a transaction-mode pooler
+	// (PgBouncer), which does not keep them between transactions.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}

@@ -67,7 +67,9 @@ type services struct {
 //     database, migrates it, and sets DATABASE_URL and DATABASE_READER_URL to it. With
 //     DATABASE_URL, it uses that and migrates it only with -migrate: an external database is
 //     someone else's (the compose stack, the harness, a shared dev database), and changing its
-//     schema should be asked for.
+//     schema should be asked for. Migrations need the primary itself, not a transaction-mode
+//     pooler (see package migrations): with a PgBouncer URL, run `make migrate` against the
+//     primary instead.
 //   - Without REDIS_URL, it serves an in-process miniredis on a free loopback port and sets
 //     REDIS_URL (and REDIS_CLUSTER=false) to it.
 //   - Without JWT_SECRET, it sets one kept in <DataDir>/jwt-secret, so tokens survive a restart.
