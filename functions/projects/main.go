@@ -20,13 +20,11 @@ func main() { platform.Main(needs, handler) }
 // handler builds the function's routes on the clients platform made, once per execution
 // environment.
 func handler(d *platform.Deps) (http.Handler, error) {
-	guards, err := resource.NewGuards(d.Redis, d.Auth.Require, d.Config.RateLimitPerMinute, d.Log)
+	guards, opts, err := resource.Setup(d)
 	if err != nil {
 		return nil, err
 	}
-	opts := resource.Options{Cache: d.Cache, TTL: d.Config.CacheTTL, ListTTL: d.Config.ListCacheTTL, Log: d.Log}
-	svc := project.NewService(project.NewPG(d.Primary), organization.NewAccess(d.Primary, d.Cache), opts)
 	r := api.NewRouter()
-	project.Routes(r, svc, guards)
+	project.Routes(r, project.NewService(project.NewPG(d.Primary), organization.NewAccess(d.Primary, d.Cache), opts), guards)
 	return r, nil
 }

@@ -12,25 +12,22 @@ import (
 	"scaleapi/shared/task"
 )
 
-// needs are the clients this function uses: the primary, Redis (cache, memberships, rate
-// limit, idempotency records) and token verification.
+// needs: the same clients as the projects function's.
 var needs = platform.Needs{Database: true, Redis: true, Auth: true}
 
 func main() { platform.Main(needs, handler) }
 
-// handler builds the function's routes on the clients platform made, once per execution
-// environment. The projects service is there for one question, which organization a project
-// is in, answered from the same project:{id} cache entries the projects function fills.
+// handler builds the function's routes once per execution environment. The projects service
+// is there for one question, which organization a project is in, answered from the same
+// project:{id} cache entries the projects function fills.
 func handler(d *platform.Deps) (http.Handler, error) {
-	guards, err := resource.NewGuards(d.Redis, d.Auth.Require, d.Config.RateLimitPerMinute, d.Log)
+	guards, opts, err := resource.Setup(d)
 	if err != nil {
 		return nil, err
 	}
-	opts := resource.Options{Cache: d.Cache, TTL: d.Config.CacheTTL, ListTTL: d.Config.ListCacheTTL, Log: d.Log}
 	members := organization.NewAccess(d.Primary, d.Cache)
 	projects := project.NewService(project.NewPG(d.Primary), members, opts)
-	svc := task.NewService(task.NewPG(d.Primary), projects, members, opts)
 	r := api.NewRouter()
-	task.Routes(r, svc, guards)
+	task.Routes(r, task.NewService(task.NewPG(d.Primary), projects, members, opts), guards)
 	return r, nil
 }

@@ -109,19 +109,9 @@ func (f *Fields) check(v *api.Validator, prefix string) {
 // check validates and normalises p.
 func (p *Patch) check() error {
 	var v api.Validator
-	resource.NotNull(&v, "organizationId", p.OrganizationID)
-	p.org = nil
-	if p.OrganizationID.Set && !p.OrganizationID.Null {
-		id := resource.ID(&v, "organizationId", p.OrganizationID.Value)
-		p.org = &id
-	}
-	resource.NotNull(&v, "name", p.Name)
-	if p.Name.Set && !p.Name.Null {
-		p.Name.Value = resource.Name(&v, "name", p.Name.Value, MaxName)
-	}
-	if p.Description.Set && !p.Description.Null {
-		resource.Text(&v, "description", p.Description.Value, MaxDescription)
-	}
+	p.org = resource.OptionalID(&v, "organizationId", p.OrganizationID, false)
+	resource.OptionalName(&v, "name", &p.Name, MaxName)
+	resource.OptionalText(&v, "description", p.Description, MaxDescription)
 	resource.OptionalOneOf(&v, "status", p.Status, schema.ProjectStatuses)
 	return v.Err()
 }

@@ -88,19 +88,12 @@ func (s *Service) Update(ctx context.Context, user, id uuid.UUID, cond resource.
 	if err := in.check(); err != nil {
 		return Project{}, err
 	}
-	cur, _, err := s.Access(ctx, user, id, auth.RoleMember)
-	if err != nil {
-		return Project{}, err
-	}
-	if in.org != nil && *in.org != cur.OrganizationID {
-		return Project{}, fault.Invalidf("organizationId", "a project can't move to another organization")
-	}
-	p, err := s.store.Update(ctx, user, id, cond, in)
-	if err != nil {
-		return Project{}, err
-	}
-	s.Changed(ctx, p.OrganizationID, s.Key(id))
-	return p, nil
+	return s.Write(ctx, user, id, auth.RoleMember, func(cur Project) (Project, error) {
+		if in.org != nil && *in.org != cur.OrganizationID {
+			return Project{}, fault.Invalidf("organizationId", "a project can't move to another organization")
+		}
+		return s.store.Update(ctx, user, id, cond, in)
+	})
 }
 
 // Delete soft-deletes a project and its tasks; it needs an admin or owner.

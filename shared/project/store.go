@@ -2,7 +2,6 @@ package project
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -140,24 +139,12 @@ WHERE p.id = $1 AND p.deleted_at IS NULL
 	AND EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = p.organization_id AND m.user_id = $2)
 RETURNING ` + columns
 
-const projectVersion = `SELECT version FROM projects WHERE id = $1 AND deleted_at IS NULL`
-
 // Update implements Store.
 func (s *PG) Update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, p Patch) (Project, error) {
-	var name, status *string
-	if p.Name.Set {
-		name = &p.Name.Value
-	}
-	if p.Status.Set {
-		v := string(p.Status.Value)
-		status = &v
-	}
-	out, err := scan(s.db.QueryRow(ctx, updateProject, id, user, cond.Arg(), name, p.Description.Set, p.Description.Ptr(), status))
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = resource.Missed(ctx, s.db, projectVersion, id, cond, errNotFound)
-	}
+	out, err := scan(s.db.QueryRow(ctx, updateProject, id, user, cond.Arg(),
+		p.Name.Ptr(), p.Description.Set, p.Description.Ptr(), p.Status.Ptr()))
 	if err != nil {
-		return Project{}, fmt.Errorf("update project: %w", db.Translate(err))
+		return Project{}, fmt.Errorf("update project: %w", s.Explain(ctx, s.db, id, cond, err))
 	}
 	return out, nil
 }
@@ -189,10 +176,7 @@ func (s *PG) Delete(ctx context.Context, user, id uuid.UUID, cond resource.Condi
 	)
 	err := db.InTx(ctx, s.db, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, deleteProject, id, user, cond.Arg()).Scan(&org); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return resource.Missed(ctx, tx, projectVersion, id, cond, errNotFound)
-			}
-			return err
+			return s.Explain(ctx, tx, id, cond, err)
 		}
 		var err error
 		tasks, err = ids(tx.Query(ctx, deleteProjectTasks, id))

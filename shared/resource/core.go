@@ -171,6 +171,23 @@ func (c *Core[T]) Access(ctx context.Context, user, id uuid.UUID, min auth.Role)
 	return v, role, nil
 }
 
+// Write runs a write of live entity id by user whose role must be at least min (errors as
+// Access's): write gets the current entity and returns the written one, and once it has
+// returned (committed) the entity and its organization's lists are invalidated.
+func (c *Core[T]) Write(ctx context.Context, user, id uuid.UUID, min auth.Role, write func(cur T) (T, error)) (T, error) {
+	var zero T
+	cur, _, err := c.Access(ctx, user, id, min)
+	if err != nil {
+		return zero, err
+	}
+	v, err := write(cur)
+	if err != nil {
+		return zero, err
+	}
+	c.Changed(ctx, v.Meta().OrganizationID, c.Key(id))
+	return v, nil
+}
+
 // Authorize returns user's role in org: the Members' fault.NotFound error when user is not a
 // member, a 403 error when the role is below min. Callers acting on an entity pass the error
 // through Hide, so that a non-member can't learn that the id exists.

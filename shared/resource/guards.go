@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"scaleapi/shared/idempotency"
+	"scaleapi/shared/platform"
 	"scaleapi/shared/ratelimit"
 )
 
@@ -23,4 +24,11 @@ func NewGuards(rdb redis.UniversalClient, authn Middleware, perMinute int, log *
 		Limit:       limiter.Middleware(ratelimit.ByUser),
 		Idempotency: idempotency.New(rdb, idempotency.WithLogger(log)).Middleware,
 	}, nil
+}
+
+// Setup returns what a resource function's main wires its routes with, from the clients
+// platform built: NewGuards with the configured rate limit, and the cache and its TTLs.
+func Setup(d *platform.Deps) (Guards, Options, error) {
+	g, err := NewGuards(d.Redis, d.Auth.Require, d.Config.RateLimitPerMinute, d.Log)
+	return g, Options{Cache: d.Cache, TTL: d.Config.CacheTTL, ListTTL: d.Config.ListCacheTTL, Log: d.Log}, err
 }

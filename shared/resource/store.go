@@ -70,11 +70,11 @@ type DB interface {
 // ErrStale is the answer to a write whose If-Match names a version that is no longer current.
 var ErrStale = fault.E(fault.Precondition, "If-Match does not match the current version; GET the resource again")
 
-// Missed explains a conditional write that changed no row: a 412 when the live row exists and
+// missed explains a conditional write that changed no row: a 412 when the live row exists and
 // its version fails cond, else notFound (no such live row, or the write's membership guard
 // refused it). versionSQL selects the live row's version by id ($1). It costs a query, but only
 // on this failure path: the write itself stays one statement.
-func Missed(ctx context.Context, conn db.DBTX, versionSQL string, id uuid.UUID, cond Condition, notFound error) error {
+func missed(ctx context.Context, conn db.DBTX, versionSQL string, id uuid.UUID, cond Condition, notFound error) error {
 	if !cond.Set() {
 		return notFound
 	}

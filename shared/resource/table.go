@@ -31,6 +31,7 @@ type Table[T Entity] struct {
 	scope    string // the tenant scope of List
 	one      string // the scope of View
 	owner    string // the statement of Owner
+	version  string // the live row's version, for Explain
 }
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -48,9 +49,10 @@ func NewTable[T Entity](conn DB, name, alias, noun, columns string, scan func(pg
 		get: "SELECT " + columns + " FROM " + name + " WHERE id = $1 AND deleted_at IS NULL",
 		// The tenant scope: the caller's organizations, live rows. query.Build AND-s it outside
 		// the client's filter, so no filter, or= or s= can reach past it.
-		scope: alias + ".organization_id = ANY($1::uuid[]) AND " + alias + ".deleted_at IS NULL",
-		one:   alias + ".id = $1 AND " + alias + ".deleted_at IS NULL",
-		owner: "SELECT organization_id FROM " + name + " WHERE id = $1",
+		scope:   alias + ".organization_id = ANY($1::uuid[]) AND " + alias + ".deleted_at IS NULL",
+		one:     alias + ".id = $1 AND " + alias + ".deleted_at IS NULL",
+		owner:   "SELECT organization_id FROM " + name + " WHERE id = $1",
+		version: "SELECT version FROM " + name + " WHERE id = $1 AND deleted_at IS NULL",
 	}
 }
 
@@ -97,6 +99,18 @@ func (t Table[T]) Owner(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
 func (t Table[T]) NotFound(err error) error {
 	if isNoRows(err) {
 		return t.notFound
+	}
+	return db.Translate(err)
+}
+
+// Explain translates the error of a conditional write of row id (UPDATE … WHERE id = $1 AND
+// the version satisfies cond AND the membership guard holds … RETURNING): pgx.ErrNoRows,
+// nothing written, becomes a 412 when the live row's version fails cond and the table's
+// not-found otherwise; any other error is translated. conn is the one the write ran on (a
+// transaction, if it ran in one).
+func (t Table[T]) Explain(ctx context.Context, conn db.DBTX, id uuid.UUID, cond Condition, err error) error {
+	if isNoRows(err) {
+		return missed(ctx, conn, t.version, id, cond, t.notFound)
 	}
 	return db.Translate(err)
 }

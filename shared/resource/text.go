@@ -41,6 +41,35 @@ func OneOf(v *api.Validator, field, s string, allowed []string) {
 	}
 }
 
+// OptionalID checks a PATCH of a UUID field: absent (nil), null (nil, and a 422 unless
+// nullable) or a UUID (returned).
+func OptionalID(v *api.Validator, field string, o Optional[string], nullable bool) *uuid.UUID {
+	if !nullable {
+		NotNull(v, field, o)
+	}
+	if !o.Set || o.Null {
+		return nil
+	}
+	id := ID(v, field, o.Value)
+	return &id
+}
+
+// OptionalName checks a PATCH of a required name (Name's rules): it may be absent, not null; a
+// value is trimmed in place.
+func OptionalName(v *api.Validator, field string, o *Optional[string], max int) {
+	NotNull(v, field, *o)
+	if o.Set && !o.Null {
+		o.Value = Name(v, field, o.Value, max)
+	}
+}
+
+// OptionalText checks a PATCH of nullable free text (Text's rules).
+func OptionalText(v *api.Validator, field string, o Optional[string], max int) {
+	if o.Set && !o.Null {
+		Text(v, field, o.Value, max)
+	}
+}
+
 // OptionalOneOf checks a PATCH of an enum field: it may be absent, not null, and must be one of
 // allowed.
 func OptionalOneOf[S ~string](v *api.Validator, field string, o Optional[S], allowed []string) {

@@ -139,32 +139,35 @@ func (s *Service) Update(ctx context.Context, user, id uuid.UUID, cond resource.
 	if err := in.check(); err != nil {
 		return Task{}, err
 	}
-	cur, _, err := s.Access(ctx, user, id, auth.RoleMember)
-	if err != nil {
-		return Task{}, err
-	}
-	if in.project != nil && *in.project != cur.ProjectID {
-		org, err := s.project(ctx, user, *in.project)
-		if err != nil {
-			return Task{}, fieldError(err, "projectId")
+	return s.Write(ctx, user, id, auth.RoleMember, func(cur Task) (Task, error) {
+		if err := s.checkMove(ctx, user, cur, in.project); err != nil {
+			return Task{}, err
 		}
-		if org != cur.OrganizationID {
-			return Task{}, fault.Invalidf("projectId", "must be a project of the task's organization")
+		var v api.Validator
+		if err := s.checkAssignee(ctx, &v, "", in.assignee, cur.OrganizationID); err != nil {
+			return Task{}, err
 		}
+		if err := v.Err(); err != nil {
+			return Task{}, err
+		}
+		return s.store.Update(ctx, user, id, cond, in)
+	})
+}
+
+// checkMove checks a move of cur to project (nil: no move): a project user can see (404), of
+// cur's organization (422).
+func (s *Service) checkMove(ctx context.Context, user uuid.UUID, cur Task, project *uuid.UUID) error {
+	if project == nil || *project == cur.ProjectID {
+		return nil
 	}
-	var v api.Validator
-	if err := s.checkAssignee(ctx, &v, "", in.assignee, cur.OrganizationID); err != nil {
-		return Task{}, err
-	}
-	if err := v.Err(); err != nil {
-		return Task{}, err
-	}
-	t, err := s.store.Update(ctx, user, id, cond, in)
+	org, err := s.project(ctx, user, *project)
 	if err != nil {
-		return Task{}, err
+		return fieldError(err, "projectId")
 	}
-	s.Changed(ctx, t.OrganizationID, s.Key(id))
-	return t, nil
+	if org != cur.OrganizationID {
+		return fault.Invalidf("projectId", "must be a project of the task's organization")
+	}
+	return nil
 }
 
 // Delete soft-deletes a task.

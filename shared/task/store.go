@@ -173,30 +173,13 @@ WHERE t.id = $1 AND t.deleted_at IS NULL
 		FOR SHARE))
 RETURNING ` + columns
 
-const taskVersion = `SELECT version FROM tasks WHERE id = $1 AND deleted_at IS NULL`
-
 // Update implements Store.
 func (s *PG) Update(ctx context.Context, user, id uuid.UUID, cond resource.Condition, p Patch) (Task, error) {
-	var title, status, priority *string
-	if p.Title.Set {
-		title = &p.Title.Value
-	}
-	if p.Status.Set {
-		v := string(p.Status.Value)
-		status = &v
-	}
-	if p.Priority.Set {
-		v := string(p.Priority.Value)
-		priority = &v
-	}
-	t, err := scan(s.db.QueryRow(ctx, updateTask, id, user, cond.Arg(), title,
-		p.Description.Set, p.Description.Ptr(), status, priority,
+	t, err := scan(s.db.QueryRow(ctx, updateTask, id, user, cond.Arg(), p.Title.Ptr(),
+		p.Description.Set, p.Description.Ptr(), p.Status.Ptr(), p.Priority.Ptr(),
 		p.AssigneeID.Set, p.assignee, p.DueDate.Set, p.DueDate.Ptr(), p.project))
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = resource.Missed(ctx, s.db, taskVersion, id, cond, errNotFound)
-	}
 	if err != nil {
-		return Task{}, fmt.Errorf("update task: %w", db.Translate(err))
+		return Task{}, fmt.Errorf("update task: %w", s.Explain(ctx, s.db, id, cond, err))
 	}
 	return t, nil
 }
@@ -211,12 +194,8 @@ RETURNING t.organization_id`
 // Delete implements Store.
 func (s *PG) Delete(ctx context.Context, user, id uuid.UUID, cond resource.Condition) (uuid.UUID, error) {
 	var org uuid.UUID
-	err := s.db.QueryRow(ctx, deleteTask, id, user, cond.Arg()).Scan(&org)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = resource.Missed(ctx, s.db, taskVersion, id, cond, errNotFound)
-	}
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("delete task: %w", db.Translate(err))
+	if err := s.db.QueryRow(ctx, deleteTask, id, user, cond.Arg()).Scan(&org); err != nil {
+		return uuid.Nil, fmt.Errorf("delete task: %w", s.Explain(ctx, s.db, id, cond, err))
 	}
 	return org, nil
 }

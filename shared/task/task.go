@@ -157,26 +157,12 @@ func (f *Fields) check(v *api.Validator, prefix string) {
 // check validates and normalises p.
 func (p *Patch) check() error {
 	var v api.Validator
-	resource.NotNull(&v, "projectId", p.ProjectID)
-	p.project = nil
-	if p.ProjectID.Set && !p.ProjectID.Null {
-		id := resource.ID(&v, "projectId", p.ProjectID.Value)
-		p.project = &id
-	}
-	resource.NotNull(&v, "title", p.Title)
-	if p.Title.Set && !p.Title.Null {
-		p.Title.Value = resource.Name(&v, "title", p.Title.Value, MaxTitle)
-	}
-	if p.Description.Set && !p.Description.Null {
-		resource.Text(&v, "description", p.Description.Value, MaxDescription)
-	}
+	p.project = resource.OptionalID(&v, "projectId", p.ProjectID, false)
+	resource.OptionalName(&v, "title", &p.Title, MaxTitle)
+	resource.OptionalText(&v, "description", p.Description, MaxDescription)
 	resource.OptionalOneOf(&v, "status", p.Status, schema.TaskStatuses)
 	resource.OptionalOneOf(&v, "priority", p.Priority, schema.TaskPriorities)
-	p.assignee = nil
-	if p.AssigneeID.Set && !p.AssigneeID.Null {
-		id := resource.ID(&v, "assigneeId", p.AssigneeID.Value)
-		p.assignee = &id
-	}
+	p.assignee = resource.OptionalID(&v, "assigneeId", p.AssigneeID, true)
 	if p.DueDate.Set && !p.DueDate.Null {
 		checkDate(&v, "dueDate", p.DueDate.Value)
 	}
