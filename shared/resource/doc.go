@@ -7,13 +7,24 @@
 //
 // # Tenancy and roles
 //
-// Every read checks that the caller is a member of the entity's organization, also when the
-// entity comes from the cache: a cache entry is shared by every user, so the check can't be
+// Every read checks that the caller is a member of the entity's organization (through the
+// Members interface, which *organization.Access implements from its cached memberships), also
+// when the entity comes from the cache: a cache entry is shared by every user, so the check can't be
 // skipped on a hit. A non-member gets 404, the same answer as for an id that doesn't exist
 // (API.md). Among members, writes need at least the role the domain asks for (Authorize): any
 // member may create and change projects and tasks and delete or recover tasks; deleting or
 // recovering a project, which takes all its tasks with it, needs an admin or owner (403 for a
-// member).
+// member). Writes also re-check the membership in their SQL statement, against the
+// memberships table, so a permission withdrawn a moment ago (and still in the memberships
+// cache) is not acted on.
+//
+// # PUT and PATCH
+//
+// PATCH changes the fields present (null clears a nullable one: Optional tells absent from
+// null). PUT takes POST's body and replaces every writable field, absent ones going back to
+// their defaults; it is applied as the PATCH that sets every field (Replacement). Both take
+// If-Match and answer 412 when it names a stale version; the UPDATE itself carries the version
+// condition, so a concurrent write can't slip between a check and the write.
 //
 // # ETags
 //
@@ -26,7 +37,8 @@
 // # Caching
 //
 //   - {noun}:{id} (project:…, task:…): the entity, for the entity TTL (300 s), with jitter,
-//     through shared/cache's leased cache-aside.
+//     through shared/cache's leased cache-aside; stored as its organization, version and JSON,
+//     so that a hit is answered with the cached bytes (see Core.Document).
 //   - lists: for the list TTL (60 s), under a key made of the generation of every organization
 //     the list spans (see Core.List) and the query's Key. A list of a user in organizations A
 //     and B is therefore invalidated by a write in A or in B, and two users with the same
