@@ -108,7 +108,11 @@ func (s *Service) Summary(ctx context.Context, user, orgID uuid.UUID) (Summary, 
 	if _, err := s.members.Role(ctx, user, orgID); err != nil {
 		return Summary{}, err
 	}
-	return cache.Get(ctx, s.cache, "report:summary:"+orgID.String(), s.ttl, func(ctx context.Context) (Summary, error) {
+	// Under the organization's list generation: a project or task write bumps it, so the next
+	// read recomputes. The replica may lag the write by milliseconds, so that read can still
+	// miss it; the TTL bounds that staleness, which a report tolerates by design.
+	key := s.cache.ListKey(ctx, "org:"+orgID.String(), "report", "summary")
+	return cache.Get(ctx, s.cache, key, s.ttl, func(ctx context.Context) (Summary, error) {
 		return s.store.Summary(ctx, orgID, s.now())
 	})
 }

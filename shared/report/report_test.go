@@ -209,3 +209,39 @@ func equal(a, b map[string]int64) bool {
 	}
 	return true
 }
+
+func TestSummaryInvalidatedByOrganizationWrites(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	svc := NewService(NewStore(f.replica), organization.NewAccess(f.primary, f.cache), f.cache, time.Minute)
+	svc.now = func() time.Time { return f.today }
+	first, err := svc.Summary(ctx, f.member, f.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.primary.Exec(ctx, `INSERT INTO projects (id, organization_id, name, status) VALUES ($1, $2, 'new', 'on_hold')`,
+		uuid.Must(uuid.NewV7()), f.org); err != nil {
+		t.Fatal(err)
+	}
+	if err := devservices.WaitReplay(ctx, f.database.PrimaryURL, f.database.ReplicaURL); err != nil {
+		t.Fatal(err)
+	}
+	cached, err := svc.Summary(ctx, f.member, f.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cached.ProjectsByStatus["on_hold"] != first.ProjectsByStatus["on_hold"] {
+		t.Fatalf("without an invalidation the cached summary should be served")
+	}
+	// What the projects function does after committing a write.
+	if err := f.cache.Bump(ctx, "org:"+f.org.String()); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := svc.Summary(ctx, f.member, f.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.ProjectsByStatus["on_hold"] != 1 {
+		t.Fatalf("after the write's invalidation the summary must be recomputed: %+v", fresh.ProjectsByStatus)
+	}
+}
