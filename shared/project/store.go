@@ -91,34 +91,23 @@ func (s *PG) Insert(ctx context.Context, user uuid.UUID, ps []Project) error {
 	n := len(ps)
 	ids, orgs := make([]uuid.UUID, n), make([]uuid.UUID, n)
 	names, descriptions, statuses := make([]string, n), make([]*string, n), make([]string, n)
-	at := make(map[uuid.UUID]int, n)
 	for i, p := range ps {
 		ids[i], orgs[i], names[i], descriptions[i], statuses[i] = p.ID, p.OrganizationID, p.Name, p.Description, string(p.Status)
-		at[p.ID] = i
 	}
-	rows, err := s.db.Query(ctx, insertProjects, ids, orgs, names, descriptions, statuses, user)
-	if err != nil {
-		return fmt.Errorf("insert projects: %w", db.Translate(err))
-	}
-	defer rows.Close()
-	inserted := 0
-	for rows.Next() {
-		var id uuid.UUID
-		var p Project
-		if err := rows.Scan(&id, &p.CreatedAt, &p.UpdatedAt, &p.Version); err != nil {
-			return fmt.Errorf("insert projects: %w", db.Translate(err))
-		}
-		q := &ps[at[id]]
-		q.CreatedAt, q.UpdatedAt, q.Version = p.CreatedAt.UTC(), p.UpdatedAt.UTC(), p.Version
-		inserted++
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("insert projects: %w", db.Translate(err))
-	}
-	if inserted != n {
-		return fmt.Errorf("insert projects: %w", errOrganizationNotFound)
-	}
-	return nil
+	return s.BulkInsert(ctx, ps, errOrganizationNotFound, scanInserted, stampInserted,
+		insertProjects, ids, orgs, names, descriptions, statuses, user)
+}
+
+// scanInserted reads one row of insertProjects' RETURNING list.
+func scanInserted(rows pgx.Rows) (Project, error) {
+	var p Project
+	err := rows.Scan(&p.ID, &p.CreatedAt, &p.UpdatedAt, &p.Version)
+	return p, err
+}
+
+// stampInserted copies onto p what the database set on inserting it.
+func stampInserted(p *Project, row Project) {
+	p.CreatedAt, p.UpdatedAt, p.Version = row.CreatedAt.UTC(), row.UpdatedAt.UTC(), row.Version
 }
 
 // errOrganizationNotFound answers a create in an organization the caller is not a member of.

@@ -16,7 +16,7 @@ import (
 // Table is a resource's table, answering the reads that every resource's table answers the same
 // way because every one has id, organization_id and deleted_at columns: it implements Reads
 // (Get, View, the tenant-scoped List) and the owner lookup. A store embeds it and adds its
-// writes.
+// writes, whose SQL is the store's own; BulkInsert and Explain are what those writes share.
 //
 // Its statements are built once, in NewTable, from the table's name, alias and columns, which
 // are written in the store's code (the identifiers are checked here), never a client's input;
@@ -113,4 +113,39 @@ func (t Table[T]) Explain(ctx context.Context, conn db.DBTX, id uuid.UUID, cond 
 		return missed(ctx, conn, t.version, id, cond, t.notFound)
 	}
 	return db.Translate(err)
+}
+
+// BulkInsert runs a bulk insert of items: sql with args, a statement that inserts every item or none
+// and returns, for each row it inserted, the columns that read scans, the id first (rows come
+// back in no particular order). stamp copies onto the item what the database set for it
+// (timestamps, version, …), from the row read returned. Fewer rows than items means the
+// statement's guard refused the batch, answered with refused; errors name the insert
+// ("insert projects").
+func (t Table[T]) BulkInsert(ctx context.Context, items []T, refused error, read func(pgx.Rows) (T, error), stamp func(item *T, row T), sql string, args ...any) error {
+	what := "insert " + t.noun + "s"
+	at := make(map[uuid.UUID]int, len(items))
+	for i, it := range items {
+		at[it.Meta().ID] = i
+	}
+	rows, err := t.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, db.Translate(err))
+	}
+	defer rows.Close()
+	inserted := 0
+	for rows.Next() {
+		row, err := read(rows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, db.Translate(err))
+		}
+		stamp(&items[at[row.Meta().ID]], row)
+		inserted++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, db.Translate(err))
+	}
+	if inserted != len(items) {
+		return fmt.Errorf("%s: %w", what, refused)
+	}
+	return nil
 }

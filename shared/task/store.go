@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"scaleapi/shared/db"
 	"scaleapi/shared/fault"
 	"scaleapi/shared/query"
 	"scaleapi/shared/resource"
@@ -114,7 +113,6 @@ func (s *PG) Insert(ctx context.Context, user uuid.UUID, ts []Task) error {
 	statuses, priorities := make([]string, n), make([]string, n)
 	// Nullable uuids travel as text: pgx encodes []uuid.UUID but not a slice of pointers.
 	assignees, dues := make([]*string, n), make([]*string, n)
-	at := make(map[uuid.UUID]int, n)
 	for i, t := range ts {
 		ids[i], projects[i], titles[i], descriptions[i] = t.ID, t.ProjectID, t.Title, t.Description
 		statuses[i], priorities[i], dues[i] = string(t.Status), string(t.Priority), t.DueDate
@@ -122,31 +120,22 @@ func (s *PG) Insert(ctx context.Context, user uuid.UUID, ts []Task) error {
 			a := t.AssigneeID.String()
 			assignees[i] = &a
 		}
-		at[t.ID] = i
 	}
-	rows, err := s.db.Query(ctx, insertTasks, ids, projects, titles, descriptions, statuses, priorities, assignees, dues, user)
-	if err != nil {
-		return fmt.Errorf("insert tasks: %w", db.Translate(err))
-	}
-	defer rows.Close()
-	inserted := 0
-	for rows.Next() {
-		var id uuid.UUID
-		var r Task
-		if err := rows.Scan(&id, &r.OrganizationID, &r.CreatedAt, &r.UpdatedAt, &r.Version); err != nil {
-			return fmt.Errorf("insert tasks: %w", db.Translate(err))
-		}
-		t := &ts[at[id]]
-		t.OrganizationID, t.CreatedAt, t.UpdatedAt, t.Version = r.OrganizationID, r.CreatedAt.UTC(), r.UpdatedAt.UTC(), r.Version
-		inserted++
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("insert tasks: %w", db.Translate(err))
-	}
-	if inserted != n {
-		return fmt.Errorf("insert tasks: %w", errProjectNotFound)
-	}
-	return nil
+	return s.BulkInsert(ctx, ts, errProjectNotFound, scanInserted, stampInserted,
+		insertTasks, ids, projects, titles, descriptions, statuses, priorities, assignees, dues, user)
+}
+
+// scanInserted reads one row of insertTasks' RETURNING list.
+func scanInserted(rows pgx.Rows) (Task, error) {
+	var t Task
+	err := rows.Scan(&t.ID, &t.OrganizationID, &t.CreatedAt, &t.UpdatedAt, &t.Version)
+	return t, err
+}
+
+// stampInserted copies onto t what the database set on inserting it: its organization, the
+// project's.
+func stampInserted(t *Task, row Task) {
+	t.OrganizationID, t.CreatedAt, t.UpdatedAt, t.Version = row.OrganizationID, row.CreatedAt.UTC(), row.UpdatedAt.UTC(), row.Version
 }
 
 // updateTask applies a patch. A NULL project, title, status or priority leaves the column as it
