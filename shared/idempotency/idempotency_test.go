@@ -25,25 +25,10 @@ func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
 // targets returns two independent clients (two execution environments) per Redis deployment.
 func targets(t *testing.T) map[string][2]redis.UniversalClient {
 	t.Helper()
-	st := devtest.Services(t)
-	opt, err := redis.ParseURL(st.RedisURL)
-	if err != nil {
-		t.Fatal(err)
+	return map[string][2]redis.UniversalClient{
+		"Standalone": {devtest.Redis(t), devtest.Redis(t)},
+		"Cluster":    {devtest.RedisCluster(t), devtest.RedisCluster(t)},
 	}
-	copt, err := redis.ParseClusterURL(st.RedisClusterURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][2]redis.UniversalClient{
-		"Standalone": {redis.NewClient(opt), redis.NewClient(opt)},
-		"Cluster":    {redis.NewClusterClient(copt), redis.NewClusterClient(copt)},
-	}
-	for _, pair := range out {
-		for _, c := range pair {
-			t.Cleanup(func() { _ = c.Close() })
-		}
-	}
-	return out
 }
 
 // creator is a handler that creates a numbered resource per call and echoes the body it read.

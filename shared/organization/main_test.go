@@ -65,12 +65,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	opt, err := redis.ParseURL(devtest.Services(t).RedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := devtest.Redis(t)
 	counter := &atomic.Int64{}
 	rdb.AddHook(countHook{n: counter})
 

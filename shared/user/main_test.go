@@ -47,12 +47,7 @@ func newEnv(t *testing.T) *env {
 // router: what another execution environment of the same deployment holds.
 func newEnvOn(t *testing.T, pool *db.Pool) *env {
 	t.Helper()
-	opt, err := redis.ParseURL(devtest.Services(t).RedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := devtest.Redis(t)
 
 	pw, err := auth.NewPasswords(auth.DefaultParams)
 	if err != nil {
