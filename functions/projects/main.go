@@ -11,11 +11,7 @@ import (
 	"scaleapi/shared/resource"
 )
 
-// needs are the clients this function uses: the primary, Redis (cache, memberships, rate
-// limit, idempotency records) and token verification.
-var needs = platform.Needs{Database: true, Redis: true, Auth: true}
-
-func main() { platform.Main(needs, handler) }
+func main() { platform.Main(resource.Needs, handler) }
 
 // handler builds the function's routes on the clients platform made, once per execution
 // environment.

@@ -8,6 +8,7 @@ import (
 
 	"scaleapi/shared/api"
 	"scaleapi/shared/devservices/devtest"
+	"scaleapi/shared/resource"
 	rt "scaleapi/shared/resource/resourcetest"
 )
 
@@ -17,7 +18,7 @@ func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
 // TestFunction builds the function exactly as main does, from environment variables, and drives
 // every route with API Gateway REST (payload 1.0) events through the Lambda adapter.
 func TestFunction(t *testing.T) {
-	e, invoke := rt.Function(t, needs, handler, []api.Route{
+	e, invoke := rt.Function(t, resource.Needs, handler, []api.Route{
 		{Method: "GET", Path: "/projects"}, {Method: "POST", Path: "/projects"}, {Method: "POST", Path: "/projects/bulk"},
 		{Method: "DELETE", Path: "/projects/{id}"}, {Method: "GET", Path: "/projects/{id}"},
 		{Method: "PATCH", Path: "/projects/{id}"}, {Method: "PUT", Path: "/projects/{id}"},

@@ -12,10 +12,7 @@ import (
 	"scaleapi/shared/task"
 )
 
-// needs: the same clients as the projects function's.
-var needs = platform.Needs{Database: true, Redis: true, Auth: true}
-
-func main() { platform.Main(needs, handler) }
+func main() { platform.Main(resource.Needs, handler) }
 
 // handler builds the function's routes once per execution environment. The projects service
 // is there for one question, which organization a project is in, answered from the same

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
 // TestFunction builds the function exactly as main does and drives every route through the
 // Lambda adapter, GET /projects/{id}/tasks included.
 func TestFunction(t *testing.T) {
-	e, invoke := rt.Function(t, needs, handler, []api.Route{
+	e, invoke := rt.Function(t, resource.Needs, handler, []api.Route{
 		{Method: "GET", Path: "/projects/{id}/tasks"},
 		{Method: "GET", Path: "/tasks"}, {Method: "POST", Path: "/tasks"}, {Method: "POST", Path: "/tasks/bulk"},
 		{Method: "DELETE", Path: "/tasks/{id}"}, {Method: "GET", Path: "/tasks/{id}"},

@@ -26,6 +26,11 @@ func NewGuards(rdb redis.UniversalClient, authn Middleware, perMinute int, log *
 	}, nil
 }
 
+// Needs are the clients a resource function asks platform for, the ones Setup and the stores
+// use: the primary, Redis (cache, memberships, rate limit, idempotency records) and token
+// verification.
+var Needs = platform.Needs{Database: true, Redis: true, Auth: true}
+
 // Setup returns what a resource function's main wires its routes with, from the clients
 // platform built: NewGuards with the configured rate limit, and the cache and its TTLs.
 func Setup(d *platform.Deps) (Guards, Options, error) {
