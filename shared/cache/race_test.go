@@ -40,6 +40,25 @@ func gatedLoader(r *row) (l *loader[string], read <-chan struct{}, release chan<
 	return l, readc, releasec
 }
 
+// racingRead starts a Get of key through l (a gatedLoader's) and returns once the read has
+// loaded the row and is waiting to fill, so the test can write in between; the Get's result
+// arrives on the channel after the gate is released.
+func racingRead(ctx context.Context, c *Cache, key string, l *loader[string], read <-chan struct{}) <-chan readResult {
+	done := make(chan readResult, 1)
+	go func() {
+		v, err := Get(ctx, c, key, time.Minute, l.load)
+		done <- readResult{v, err}
+	}()
+	<-read
+	return done
+}
+
+// readResult is what a racingRead's Get returned.
+type readResult struct {
+	v   string
+	err error
+}
+
 // TestStaleFillRace covers the classic cache-aside race: a read loads the old row, a write
 // commits and invalidates, and the read then tries to cache the old row.
 func TestStaleFillRace(t *testing.T) {
@@ -69,19 +88,14 @@ func TestStaleFillRace(t *testing.T) {
 				c, client := newTestCache(t, url, Options{})
 				db := newRow("v1")
 				l, read, release := gatedLoader(db)
-				first := make(chan string)
-				go func() {
-					v, _ := Get(ctx, c, key, time.Minute, l.load)
-					first <- v
-				}()
-				<-read // the reader holds v1 and has not filled yet
+				first := racingRead(ctx, c, key, l, read) // the reader holds v1 and has not filled yet
 				db.v.Store("v2")
 				if err := c.Delete(ctx, key); err != nil { // after commit
 					t.Fatal(err)
 				}
 				close(release)
-				if v := <-first; v != "v1" { // a read concurrent with the write may see v1...
-					t.Fatalf("racing read got %q", v)
+				if r := <-first; r.v != "v1" { // a read concurrent with the write may see v1...
+					t.Fatalf("racing read got %q", r.v)
 				}
 				// ...but must not have cached it.
 				if err := client.Get(ctx, c.valueKey(key)).Err(); !errors.Is(err, redis.Nil) {
@@ -102,12 +116,7 @@ func TestStaleFillRace(t *testing.T) {
 				c, _ := newTestCache(t, url, Options{})
 				db := newRow("v1")
 				l, read, release := gatedLoader(db)
-				first := make(chan string)
-				go func() {
-					v, _ := Get(ctx, c, key, time.Minute, l.load)
-					first <- v
-				}()
-				<-read
+				first := racingRead(ctx, c, key, l, read)
 				db.v.Store("v2")
 				if err := c.Delete(ctx, key); err != nil {
 					t.Fatal(err)
@@ -130,12 +139,7 @@ func TestStaleFillRace(t *testing.T) {
 				c, _ := newTestCache(t, url, Options{})
 				db := newRow("v1")
 				l, read, release := gatedLoader(db)
-				first := make(chan string)
-				go func() {
-					v, _ := Get(ctx, c, key, time.Minute, l.load)
-					first <- v
-				}()
-				<-read
+				first := racingRead(ctx, c, key, l, read)
 				db.v.Store("v2") // changed without an invalidation; cache=0 repairs it
 				got, err := Get(WithBypass(ctx), c, key, time.Minute, l.load)
 				if err != nil || got != "v2" {
@@ -151,19 +155,14 @@ func TestStaleFillRace(t *testing.T) {
 				c, _ := newTestCache(t, url, Options{NegativeTTL: time.Minute})
 				db := newRow("") // not there yet
 				l, read, release := gatedLoader(db)
-				first := make(chan error)
-				go func() {
-					_, err := Get(ctx, c, key, time.Minute, l.load)
-					first <- err
-				}()
-				<-read
+				first := racingRead(ctx, c, key, l, read)
 				db.v.Store("created")
 				if err := c.Delete(ctx, key); err != nil {
 					t.Fatal(err)
 				}
 				close(release)
-				if err := <-first; !errors.Is(err, fault.ErrNotFound) {
-					t.Fatalf("racing read: %v", err)
+				if r := <-first; !errors.Is(r.err, fault.ErrNotFound) {
+					t.Fatalf("racing read: %v", r.err)
 				}
 				// The tombstone must not hide the new row for NegativeTTL.
 				got, err := Get(ctx, c, key, time.Minute, l.load)
