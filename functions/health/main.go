@@ -10,14 +10,17 @@ import (
 	"scaleapi/shared/platform"
 )
 
-func main() {
-	platform.Main(platform.Needs{Database: true, Replica: true, Redis: true}, func(d *platform.Deps) (http.Handler, error) {
-		r := api.NewRouter()
-		health.Routes(r, health.New(map[string]health.Check{
-			"database": func(ctx context.Context) error { return d.Primary.Ping(ctx) },
-			"replica":  func(ctx context.Context) error { return d.Replica.Ping(ctx) },
-			"cache":    func(ctx context.Context) error { return d.Redis.Ping(ctx).Err() },
-		}))
-		return r, nil
-	})
+// needs: health probes the primary, the replica and Redis; it verifies no tokens.
+var needs = platform.Needs{Database: true, Replica: true, Redis: true}
+
+func main() { platform.Main(needs, handler) }
+
+func handler(d *platform.Deps) (http.Handler, error) {
+	r := api.NewRouter()
+	health.Routes(r, health.New(map[string]health.Check{
+		"database": func(ctx context.Context) error { return d.Primary.Ping(ctx) },
+		"replica":  func(ctx context.Context) error { return d.Replica.Ping(ctx) },
+		"cache":    func(ctx context.Context) error { return d.Redis.Ping(ctx).Err() },
+	}))
+	return r, nil
 }

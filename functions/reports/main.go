@@ -10,14 +10,16 @@ import (
 	"scaleapi/shared/report"
 )
 
-func main() {
-	platform.Main(platform.Needs{Database: true, Replica: true, Redis: true, Auth: true}, func(d *platform.Deps) (http.Handler, error) {
-		// Membership is read from the primary: a member added a moment ago must see the report
-		// at once, and the check is one cached lookup either way.
-		access := organization.NewAccess(d.Primary, d.Cache)
-		svc := report.NewService(report.NewStore(d.Replica), access, d.Cache, d.Config.ListCacheTTL)
-		r := api.NewRouter()
-		report.Routes(r, svc, d.Auth.Require)
-		return r, nil
-	})
+var needs = platform.Needs{Database: true, Replica: true, Redis: true, Auth: true}
+
+func main() { platform.Main(needs, handler) }
+
+func handler(d *platform.Deps) (http.Handler, error) {
+	// Membership is read from the primary: a member added a moment ago must see the report at
+	// once, and the check is one cached lookup either way.
+	access := organization.NewAccess(d.Primary, d.Cache)
+	svc := report.NewService(report.NewStore(d.Replica), access, d.Cache, d.Config.ListCacheTTL)
+	r := api.NewRouter()
+	report.Routes(r, svc, d.Auth.Require)
+	return r, nil
 }

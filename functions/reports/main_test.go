@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"scaleapi/shared/devservices"
+	"scaleapi/shared/devservices/devtest"
+	"scaleapi/shared/lambdahttp/lambdatest"
+	"scaleapi/shared/platform"
+)
+
+func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
+
+// TestFunction builds the reports function as main does (writer through PgBouncer, reader on the
+// replica) and asks for a summary through an API Gateway event.
+func TestFunction(t *testing.T) {
+	ctx := t.Context()
+	database := devtest.NewDatabase(t)
+	env := map[string]string{
+		"DATABASE_URL":        database.PoolerURL,
+		"DATABASE_READER_URL": database.ReplicaURL,
+		"REDIS_URL":           devtest.Services(t).RedisURL,
+		"JWT_SECRET":          "0123456789abcdef0123456789abcdef",
+	}
+	d, err := platform.Build(ctx, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard, needs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	h, err := handler(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = d.Handler(h)
+
+	org, other, user := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO organizations (id, name) VALUES ($1, 'A'), ($2, 'B')`, []any{org, other}},
+		{`INSERT INTO users (id, email, name, password_hash) VALUES ($1, 'r@example.com', 'R', 'x')`, []any{user}},
+		{`INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, 'member')`, []any{org, user}},
+		{`INSERT INTO projects (id, organization_id, name, status) VALUES ($1, $2, 'p', 'active')`, []any{uuid.Must(uuid.NewV7()), org}},
+	} {
+		if _, err := d.Primary.Exec(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := devservices.WaitReplay(ctx, database.PrimaryURL, database.ReplicaURL); err != nil {
+		t.Fatal(err)
+	}
+	sid, _, err := d.Sessions.Create(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := d.Tokens.Issue(user, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(id uuid.UUID) lambdatest.Response {
+		return lambdatest.Invoke(t, h, lambdatest.Request{Method: "GET", Path: "/reports/organizations/" + id.String() + "/summary",
+			Resource: "/reports/organizations/{id}/summary", Headers: map[string]string{"Authorization": "Bearer " + token}})
+	}
+	r := get(org)
+	var s struct {
+		ProjectsByStatus map[string]int `json:"projectsByStatus"`
+	}
+	if r.Status != http.StatusOK || json.Unmarshal([]byte(r.Body), &s) != nil || s.ProjectsByStatus["active"] != 1 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	if r := get(other); r.Status != http.StatusNotFound {
+		t.Fatalf("another tenant's organization: %d %s", r.Status, r.Body)
+	}
+}
