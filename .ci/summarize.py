@@ -34,8 +34,8 @@ def main(path: str) -> int:
     for pkg, (action, elapsed) in sorted(pkgs.items()):
         if action == "fail" and not any(p == pkg and a == "fail" for (p, _), a in results.items()):
             print("".join(out[(pkg, None)]), end="")
-        print(f"{ {'pass': 'ok  ', 'fail': 'FAIL', 'skip': 'skip'}[action]} {pkg} {elapsed:.1f}s")
-    # Subtests count once each, parents too: a parent fails if any child does.
+        print(f"{ {'pass': 'ok  ', 'fail': 'FAIL', 'skip': 'none'}[action]} {pkg} {elapsed:.1f}s")
+    # "none": a package without test files. Subtests count once each, parents too.
     n = {a: sum(1 for v in results.values() if v == a) for a in ("pass", "fail", "skip")}
     print(f"go test: {n['pass']} passed, {n['fail']} failed, {n['skip']} skipped")
     return 1 if n["fail"] or any(a == "fail" for a, _ in pkgs.values()) else 0
