@@ -25,8 +25,9 @@ import (
 // Redis. It drives the real functions through register, login, create organization, create
 // project (with an Idempotency-Key), get project and refresh, stops cmd/local with SIGINT and
 // checks that no process is left: not a function, not PostgreSQL. A second run on the same data
-// directory finds the data, the demo seed and the session of the first. A third one, on Linux,
-// runs under a parent that is killed, as `go run` is by a SIGTERM, and must stop all the same.
+// directory finds the data, the demo seed and the session of the first; one killed with SIGKILL
+// leaves nothing behind and does not keep the next from starting. A last one, on Linux, runs
+// under a parent that is killed, as `go run` is by a SIGTERM, and must stop all the same.
 func TestEmbeddedDefaults(t *testing.T) {
 	dir := reachableTempDir(t)
 	bin := filepath.Join(dir, "local")
@@ -86,6 +87,17 @@ func TestEmbeddedDefaults(t *testing.T) {
 	api.call("GET", "/auth/me", pair.AccessToken, nil, nil).want(200)
 	api.call("GET", "/projects/"+project.ID, pair.AccessToken, nil, nil).want(200)
 	second.stop(t)
+
+	// kill -9 (or a second Ctrl-C): the kernel kills the server along, and the next run must
+	// start on the directory at once, whether or not the dead postmaster has been reaped yet.
+	killed := startEmbedded(t, bin, dir, time.Minute, "-skip-build")
+	procs := killed.processes(t)
+	_ = killed.cmd.Process.Kill()
+	_ = killed.cmd.Wait()
+	allGone(t, procs, 5*time.Second)
+	after := startEmbedded(t, bin, dir, time.Minute, "-skip-build")
+	client{t: t, url: after.url}.call("GET", "/auth/me", pair.AccessToken, nil, nil).want(200)
+	after.stop(t)
 
 	if runtime.GOOS == "linux" {
 		// `make run` is cmd/local under `go run`, and a SIGTERM to go run alone kills go run

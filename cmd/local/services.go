@@ -164,6 +164,8 @@ func (s *services) startPostgres(ctx context.Context, host map[string]string, op
 	if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); err != nil {
 		fresh = true
 		fmt.Fprintf(opts.Log, "local: creating the embedded PostgreSQL cluster in %s (first run)\n", dataDir)
+	} else if err := clearPreviousServer(ctx, dataDir, opts.Log, previousServerWait); err != nil {
+		return false, err
 	}
 	// StartPostgres stops the server when its context ends. ctx ends at the first Ctrl-C, but the
 	// server must outlive that: in-flight requests finish first, then the functions stop, and
