@@ -91,6 +91,7 @@ func TestEmbeddedDefaults(t *testing.T) {
 	// kill -9 (or a second Ctrl-C): the kernel kills the server along, and the next run must
 	// start on the directory at once, whether or not the dead postmaster has been reaped yet.
 	killed := startEmbedded(t, bin, dir, time.Minute, "-skip-build")
+	client{t: t, url: killed.url}.call("GET", "/health", "", nil, nil).want(200) // a function instance
 	procs := killed.processes(t)
 	_ = killed.cmd.Process.Kill()
 	_ = killed.cmd.Wait()
