@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,4 +210,126 @@ func BenchmarkRequire(b *testing.B) {
 			b.Fatalf("status %d", rec.Code)
 		}
 	}
+}
+
+// probeJoiner is a Joiner that queues one INCR of its own key and records what Require did
+// with it.
+type probeJoiner struct {
+	rdb       redis.UniversalClient
+	key       string
+	served    int
+	abandoned int
+	sawUser   uuid.UUID
+	cmd       *redis.IntCmd
+}
+
+func (p *probeJoiner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.served++
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (p *probeJoiner) JoinSessionCheck(rdb redis.UniversalClient, pipe redis.Pipeliner, r *http.Request) Joined {
+	if rdb != p.rdb {
+		return nil
+	}
+	if pr, ok := PrincipalFrom(r.Context()); ok {
+		p.sawUser = pr.UserID
+	}
+	p.cmd = pipe.Incr(r.Context(), p.key)
+	return p
+}
+
+func (p *probeJoiner) Serve(w http.ResponseWriter, r *http.Request) {
+	if p.cmd.Val() == 0 {
+		http.Error(w, "served before the pipeline ran", http.StatusInternalServerError)
+		return
+	}
+	p.ServeHTTP(w, r)
+}
+
+func (p *probeJoiner) Abandon(context.Context) { p.abandoned++ }
+
+// roundTrips counts what a client sends to Redis: single commands and pipelines, one each.
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+}
+
+func TestRequireJoiner(t *testing.T) {
+	for name, rdb := range redisTargets(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			rdb = newRedis(t, rdb)
+			var trips roundTrips
+			rdb.AddHook(&trips)
+			tokens := newTestTokens(t)
+			sessions := NewSessions(rdb, time.Hour)
+			uid := uuid.New()
+			sid, _, err := sessions.Create(ctx, uid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			access, _, _ := tokens.Issue(uid, sid)
+			p := &probeJoiner{rdb: rdb, key: "test:joiner:" + uuid.NewString()}
+			h := NewAuthenticator(tokens, sessions).Require(p)
+
+			trips.n.Store(0)
+			if rec := call(h, access); rec.Code != http.StatusNoContent {
+				t.Fatalf("live session: status %d: %s", rec.Code, rec.Body)
+			}
+			if p.served != 1 || p.abandoned != 0 || p.sawUser != uid {
+				t.Fatalf("served %d, abandoned %d, principal %v; want 1, 0, %v", p.served, p.abandoned, p.sawUser, uid)
+			}
+			if n := trips.n.Load(); n != 1 {
+				t.Fatalf("%d round trips to Redis, want 1: the session check and the joiner's command together", n)
+			}
+
+			if err := sessions.Revoke(ctx, sid); err != nil {
+				t.Fatal(err)
+			}
+			rec := call(h, access)
+			if rec.Code != http.StatusUnauthorized || problem(t, rec) != "session ended" {
+				t.Fatalf("ended session: status %d", rec.Code)
+			}
+			if p.served != 1 || p.abandoned != 1 {
+				t.Fatalf("ended session: served %d, abandoned %d; want 1, 1", p.served, p.abandoned)
+			}
+			if rec := call(h, "garbage"); rec.Code != http.StatusUnauthorized || p.abandoned != 1 {
+				t.Fatalf("bad token: status %d, abandoned %d; want 401 without joining", rec.Code, p.abandoned)
+			}
+		})
+	}
+
+	t.Run("OtherClient", func(t *testing.T) {
+		// A joiner on another client can't share the pipeline: it runs as a plain handler.
+		rdb := redisTargets(t)["Standalone"]
+		tokens := newTestTokens(t)
+		sessions := NewSessions(rdb, time.Hour)
+		uid := uuid.New()
+		sid, _, err := sessions.Create(context.Background(), uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		access, _, _ := tokens.Issue(uid, sid)
+		p := &probeJoiner{rdb: newRedis(t, rdb)}
+		if rec := call(NewAuthenticator(tokens, sessions).Require(p), access); rec.Code != http.StatusNoContent || p.served != 1 || p.cmd != nil {
+			t.Fatalf("status %d, served %d, joined %v", rec.Code, p.served, p.cmd != nil)
+		}
+	})
+
+	t.Run("RedisDown", func(t *testing.T) {
+		tokens := newTestTokens(t)
+		dead := deadRedis(t)
+		p := &probeJoiner{rdb: dead, key: "k"}
+		access, _, _ := tokens.Issue(uuid.New(), uuid.New())
+		rec := call(NewAuthenticator(tokens, NewSessions(dead, time.Hour)).Require(p), access)
+		if rec.Code != http.StatusServiceUnavailable || p.served != 0 || p.abandoned != 1 {
+			t.Fatalf("status %d, served %d, abandoned %d; want 503, 0, 1", rec.Code, p.served, p.abandoned)
+		}
+	})
 }

@@ -216,7 +216,12 @@ func (s *Sessions) Revoke(ctx context.Context, sid uuid.UUID) error {
 // Check returns nil if session sid exists, ErrSessionEnded if it doesn't, and a 503 error when
 // Redis can't be reached. It is one EXISTS: the cheapest command that answers the question.
 func (s *Sessions) Check(ctx context.Context, sid uuid.UUID) error {
-	n, err := s.rdb.Exists(ctx, sessionKey(sid)).Result()
+	return sessionAlive(s.rdb.Exists(ctx, sessionKey(sid)))
+}
+
+// sessionAlive reads the reply of a session's EXISTS, sent alone or in a pipeline.
+func sessionAlive(cmd *redis.IntCmd) error {
+	n, err := cmd.Result()
 	if err != nil {
 		return errRedis(fmt.Errorf("check session: %w", err))
 	}

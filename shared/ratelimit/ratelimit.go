@@ -22,7 +22,6 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -92,39 +91,60 @@ func (l *Limiter) FailOpens() uint64 { return l.failOpens.Load() }
 // KEYS[1] the key. ARGV[1] emission interval T (µs) = period / limit, ARGV[2] period (µs): a
 // request is allowed when, after adding T, the TAT is at most one period ahead of now, which
 // admits a burst of limit requests and then one every T.
-// Returns {allowed (1|0), remaining, retry after (µs)}.
+// Returns one integer: how many more requests would be allowed right now (>= 0) when this one
+// is, or minus the microseconds until one would be (< 0) when it is refused.
+//
+// It is written to cost Redis little, since every authenticated request runs it: one integer
+// reply rather than a table, and the TAT written as the number it is (Redis prints a Lua number
+// argument with all its digits or as its shortest exact form, and tonumber reads either back
+// exactly below 2^53 µs, the year 2255) rather than through string.format.
 //
 // Redis 5+ replicates a script's effects, not the script, so reading TIME before writing is
 // allowed and replicas get the written value.
 var gcraScript = redis.NewScript(`
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = t[1] * 1000000 + t[2]
 local interval = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
-local new_tat = tat + interval
-local ahead = new_tat - now
-if ahead > period then
-  return {0, 0, ahead - period}
+local ahead = tat + interval - now
+local over = ahead - ARGV[2]
+if over > 0 then
+  return -over
 end
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil(ahead / 1000))
-return {1, math.floor((period - ahead) / interval), 0}
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(ahead / 1000))
+return math.floor(-over / interval)
 `)
+
+// refundScript gives back the cell an allowed request took: it moves the TAT back by one
+// emission interval, keeping the key's expiry. A TAT that ends up in the past is the same as
+// none, since gcraScript moves it up to now. KEYS[1] the key, ARGV[1] the interval (µs).
+var refundScript = redis.NewScript(`
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then
+  return 0
+end
+redis.call('SET', KEYS[1], tat - ARGV[1], 'KEEPTTL')
+return 1
+`)
+
+// interval is the emission interval T in microseconds.
+func (l *Limiter) interval() int64 {
+	return max(l.period.Microseconds()/int64(l.limit), 1)
+}
 
 // Allow takes one request from key's allowance. On a Redis error it fails open: it returns an
 // allowed Result together with the error, so a caller that only looks at Allowed fails open and
 // one that cares can still see why.
 func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
-	interval := l.period.Microseconds() / int64(l.limit)
-	if interval < 1 {
-		interval = 1
-	}
-	res, err := gcraScript.Run(ctx, l.rdb, []string{l.prefix + ":" + key}, interval, l.period.Microseconds()).Int64Slice()
-	if err != nil || len(res) != 3 {
-		if err == nil {
-			err = errors.New("unexpected script reply")
-		}
+	cmd := gcraScript.Run(ctx, l.rdb, []string{l.prefix + ":" + key}, l.interval(), l.period.Microseconds())
+	return l.result(ctx, cmd)
+}
+
+// result reads gcraScript's reply, failing open on an error.
+func (l *Limiter) result(ctx context.Context, cmd *redis.Cmd) (Result, error) {
+	n, err := cmd.Int64()
+	if err != nil {
 		l.failOpens.Add(1)
 		l.log.WarnContext(ctx, "rate limiter failing open: redis unavailable", "key_prefix", l.prefix, "err", err)
 		if l.OnFailOpen != nil {
@@ -132,11 +152,10 @@ func (l *Limiter) Allow(ctx context.Context, key string) (Result, error) {
 		}
 		return Result{Allowed: true, Remaining: -1}, fmt.Errorf("ratelimit: %w", err)
 	}
-	return Result{
-		Allowed:    res[0] == 1,
-		Remaining:  int(res[1]),
-		RetryAfter: time.Duration(res[2]) * time.Microsecond,
-	}, nil
+	if n < 0 {
+		return Result{RetryAfter: time.Duration(-n) * time.Microsecond}, nil
+	}
+	return Result{Allowed: true, Remaining: int(n)}, nil
 }
 
 // KeyFunc names the allowance a request draws on; ok false lets the request through unlimited.
@@ -163,28 +182,103 @@ func ByIP(r *http.Request) (string, bool) {
 // Middleware answers 429 with Retry-After (whole seconds, rounded up) once key's allowance is
 // spent, and otherwise calls next. For authenticated routes it must run after auth's Require,
 // so that ByUser sees the Principal.
+//
+// The handler it returns is an auth.Joiner: put directly behind Require, on the Redis client the
+// sessions use, its decision travels in the session check's round trip.
 func (l *Limiter) Middleware(key KeyFunc) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			k, ok := key(r)
-			if !ok {
-				next.ServeHTTP(w, r)
-				return
-			}
-			res, _ := l.Allow(r.Context(), k) // errors fail open and are logged by Allow
-			if !res.Allowed {
-				w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(res.RetryAfter)))
-				api.WriteError(w, r, &fault.Error{Code: fault.RateLimited, Message: "rate limit exceeded", RetryAfter: res.RetryAfter})
-				return
-			}
-			if res.Remaining >= 0 {
-				w.Header().Set("RateLimit-Limit", strconv.Itoa(l.limit))
-				w.Header().Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
-			}
-			next.ServeHTTP(w, r)
-		})
+		return &limited{l: l, key: key, next: next}
 	}
 }
+
+// limited is a handler behind the limiter.
+type limited struct {
+	l    *Limiter
+	key  KeyFunc
+	next http.Handler
+}
+
+var _ auth.Joiner = (*limited)(nil)
+
+func (h *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k, ok := h.key(r)
+	if !ok {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	res, _ := h.l.Allow(r.Context(), k) // errors fail open and are logged by Allow
+	h.serve(w, r, res)
+}
+
+// serve answers 429 or passes r on, by res.
+func (h *limited) serve(w http.ResponseWriter, r *http.Request, res Result) {
+	if !res.Allowed {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(res.RetryAfter)))
+		api.WriteError(w, r, &fault.Error{Code: fault.RateLimited, Message: "rate limit exceeded", RetryAfter: res.RetryAfter})
+		return
+	}
+	if res.Remaining >= 0 {
+		w.Header().Set("RateLimit-Limit", strconv.Itoa(h.l.limit))
+		w.Header().Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// JoinSessionCheck queues the GCRA script on the session check's pipeline (see auth.Joiner).
+func (h *limited) JoinSessionCheck(rdb redis.UniversalClient, pipe redis.Pipeliner, r *http.Request) auth.Joined {
+	if rdb != h.l.rdb {
+		return nil
+	}
+	k, ok := h.key(r)
+	if !ok {
+		return unlimited{h.next}
+	}
+	// EVALSHA only: a pipeline can't fall back to EVAL on its own; Serve does when Redis has
+	// not seen the script yet (the first request after Redis started).
+	j := &joined{h: h, key: k, redisKey: h.l.prefix + ":" + k}
+	j.cmd = gcraScript.EvalSha(r.Context(), pipe, []string{j.redisKey}, h.l.interval(), h.l.period.Microseconds())
+	return j
+}
+
+// joined is one request's decision, queued with its session check.
+type joined struct {
+	h        *limited
+	key      string // the KeyFunc's
+	redisKey string // with the prefix
+	cmd      *redis.Cmd
+}
+
+func (j *joined) Serve(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var res Result
+	if err := j.cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		res, _ = j.h.l.Allow(ctx, j.key)
+	} else {
+		res, _ = j.h.l.result(ctx, j.cmd)
+	}
+	j.h.serve(w, r, res)
+}
+
+// Abandon gives back the cell the request took, if it took one: the session check refused it,
+// and a request Require refuses never reached the limiter before the two shared a round trip.
+// Without the refund, anyone holding a revoked but unexpired access token could spend its
+// user's allowance. A refund that fails is logged; the user is then one request short until
+// the allowance refills, as after any request.
+func (j *joined) Abandon(ctx context.Context) {
+	n, err := j.cmd.Int64()
+	if err != nil || n < 0 {
+		return // refused or not run: nothing was taken
+	}
+	if err := refundScript.Run(ctx, j.h.l.rdb, []string{j.redisKey}, j.h.l.interval()).Err(); err != nil {
+		j.h.l.log.WarnContext(ctx, "rate limiter could not refund a refused request", "key_prefix", j.h.l.prefix, "err", err)
+	}
+}
+
+// unlimited joins without queuing anything: the key function let the request through unlimited.
+type unlimited struct{ next http.Handler }
+
+func (u unlimited) Serve(w http.ResponseWriter, r *http.Request) { u.next.ServeHTTP(w, r) }
+func (unlimited) Abandon(context.Context)                        {}
 
 // retryAfterSeconds rounds up: a client that waits the rounded-down time would be refused again.
 func retryAfterSeconds(d time.Duration) int {

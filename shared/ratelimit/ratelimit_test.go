@@ -263,3 +263,167 @@ func BenchmarkAllow(b *testing.B) {
 		}
 	}
 }
+
+// roundTrips counts what a client sends to Redis: single commands and pipelines, one each.
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
+}
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
+}
+
+// TestJoinedWithSessionCheck runs the limiter behind auth's Require, as every function wires
+// it: the decision rides in the session check's round trip and behaves as the limiter alone does.
+func TestJoinedWithSessionCheck(t *testing.T) {
+	for name, pair := range targets(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			rdb := pair[0]
+			var trips roundTrips
+			rdb.AddHook(&trips)
+			tokens, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sessions := auth.NewSessions(rdb, time.Hour)
+			ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+			h := auth.NewAuthenticator(tokens, sessions).Require(newLimiter(t, rdb, 3, time.Minute).Middleware(ByUser)(ok))
+			// Another environment, wired without auth in front: one allowance all the same.
+			other := newLimiter(t, pair[1], 3, time.Minute).Middleware(ByUser)(ok)
+
+			login := func(uid uuid.UUID) (uuid.UUID, string) {
+				t.Helper()
+				sid, _, err := sessions.Create(ctx, uid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				access, _, err := tokens.Issue(uid, sid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sid, access
+			}
+			do := func(access string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodGet, "/projects", nil)
+				req.Header.Set("Authorization", "Bearer "+access)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+
+			uid := uuid.New()
+			_, access := login(uid)
+			trips.n.Store(0)
+			for i := range 2 {
+				rec := do(access)
+				if rec.Code != http.StatusNoContent || rec.Header().Get("RateLimit-Remaining") != strconv.Itoa(2-i) {
+					t.Fatalf("request %d: status %d, remaining %q", i+1, rec.Code, rec.Header().Get("RateLimit-Remaining"))
+				}
+			}
+			if n := trips.n.Load(); n != 2 {
+				t.Fatalf("%d round trips for 2 requests, want 2: session check and rate limit in one", n)
+			}
+			req := httptest.NewRequest(http.MethodGet, "/projects", nil)
+			req = req.WithContext(auth.WithPrincipal(req.Context(), auth.Principal{UserID: uid}))
+			orec := httptest.NewRecorder()
+			if other.ServeHTTP(orec, req); orec.Code != http.StatusNoContent {
+				t.Fatalf("3rd request, other environment: status %d", orec.Code)
+			}
+			rec := do(access)
+			if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "20" {
+				t.Fatalf("4th request: status %d, Retry-After %q; want 429, 20", rec.Code, rec.Header().Get("Retry-After"))
+			}
+
+			t.Run("EndedSessionTakesNothing", func(t *testing.T) {
+				uid := uuid.New()
+				sid, access := login(uid)
+				if rec := do(access); rec.Header().Get("RateLimit-Remaining") != "2" {
+					t.Fatalf("first request: status %d, remaining %q", rec.Code, rec.Header().Get("RateLimit-Remaining"))
+				}
+				if err := sessions.Revoke(ctx, sid); err != nil {
+					t.Fatal(err)
+				}
+				for range 3 {
+					if rec := do(access); rec.Code != http.StatusUnauthorized {
+						t.Fatalf("revoked session: status %d, want 401", rec.Code)
+					}
+				}
+				_, access = login(uid)
+				if rec := do(access); rec.Code != http.StatusNoContent || rec.Header().Get("RateLimit-Remaining") != "1" {
+					t.Fatalf("after 3 refused requests: status %d, remaining %q; want 204, 1 (refused ones refunded)",
+						rec.Code, rec.Header().Get("RateLimit-Remaining"))
+				}
+			})
+
+			if name != "Standalone" {
+				return
+			}
+			t.Run("ScriptNotLoaded", func(t *testing.T) {
+				// Redis restarted since the script was loaded: the pipelined EVALSHA fails and
+				// the decision is taken again with EVAL.
+				if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+					t.Fatal(err)
+				}
+				_, access := login(uuid.New())
+				for i := range 4 {
+					want := http.StatusNoContent
+					if i == 3 {
+						want = http.StatusTooManyRequests
+					}
+					if rec := do(access); rec.Code != want {
+						t.Fatalf("request %d after SCRIPT FLUSH: status %d, want %d", i+1, rec.Code, want)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkRequireAndLimit measures auth's Require with the limiter behind it, as the functions
+// wire them: token verification, then the session check and the GCRA decision in one round trip.
+func BenchmarkRequireAndLimit(b *testing.B) {
+	opt, err := redis.ParseURL(devtest.Services(b).RedisURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	b.Cleanup(func() { _ = rdb.Close() })
+	tokens, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sessions := auth.NewSessions(rdb, time.Hour)
+	uid := uuid.New()
+	sid, _, err := sessions.Create(context.Background(), uid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	access, _, _ := tokens.Issue(uid, sid)
+	l, err := New(rdb, 1<<30, time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	limited := l.Middleware(ByUser)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	req := httptest.NewRequest(http.MethodGet, "/projects", nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	for name, next := range map[string]http.Handler{
+		"Joined": limited,
+		// Hidden behind a plain HandlerFunc, the limiter can't join: two round trips.
+		"Sequential": http.HandlerFunc(limited.ServeHTTP),
+	} {
+		h := auth.NewAuthenticator(tokens, sessions).Require(next)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
