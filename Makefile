@@ -24,8 +24,11 @@ help: ## this list
 deps: ## install PostgreSQL, PgBouncer and Redis if missing (apt-get on Debian/Ubuntu)
 	@bash scripts/ensure-deps.sh
 
+# Built, then exec'd rather than `go run`: go run exits 1 whenever it is interrupted, which would
+# turn a clean Ctrl-C into a make error.
 run: deps ## serve the API on http://127.0.0.1:3000 (embedded defaults unless DATABASE_URL/REDIS_URL are set)
-	$(GO) run ./cmd/local $(RUN_FLAGS)
+	$(GO) build -o .local/bin/local ./cmd/local
+	exec .local/bin/local $(RUN_FLAGS)
 
 test: deps ## run every test against real services started once for the run
 	$(GO) run ./cmd/devservices run -- $(GO) test -count=1 -timeout 15m $(TEST_FLAGS) ./...
