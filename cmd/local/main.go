@@ -14,6 +14,10 @@
 // used, and an external database is migrated only with -migrate. -seed loads demo data once and
 // prints a login. The banner lists the routes, the URL and which database and Redis are in use.
 //
+// The functions' metrics lines (shared/metrics) are read from their output as it passes through
+// and served under /_local/ (see metricsview): a page with charts at /_local/ and Prometheus
+// text at /_local/metrics. Those paths are answered here, before API Gateway's route matching.
+//
 // Function environment variables: the template's values, overridden by the same-named host
 // environment variables (so `DATABASE_URL=... go run ./cmd/local` works), overridden by
 // -env-vars; only variables the template declares reach a function (gateway.FunctionEnv).
@@ -42,6 +46,7 @@ import (
 
 	"scaleapi/cmd/local/bootstrap"
 	"scaleapi/cmd/local/gateway"
+	"scaleapi/cmd/local/metricsview"
 	"scaleapi/cmd/local/samtemplate"
 )
 
@@ -109,10 +114,11 @@ func run(args []string) error {
 		return err
 	}
 
+	agg := metricsview.NewAggregator()
 	gw, err := gateway.New(gateway.Config{
 		Template: tpl, Binaries: bins, HostEnv: host, EnvFile: envFile,
 		MaxInstances: *maxInstances, Region: *region, IntegrationTimeout: *integration, ShutdownGrace: *grace,
-		Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), FunctionOutput: os.Stderr,
+		Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), FunctionOutput: agg.Writer(os.Stderr),
 	})
 	if err != nil {
 		return err
@@ -123,11 +129,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: agg.Wrap(gw), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	gw.PrintBanner(os.Stdout, url, svc.Banner(url)...)
+	banner := append(svc.Banner(url), "", "Metrics:  "+url+metricsview.Prefix+"   (Prometheus text: "+url+metricsview.Prefix+"metrics)")
+	gw.PrintBanner(os.Stdout, url, banner...)
 
 	select {
 	case err := <-served:
