@@ -47,8 +47,9 @@ type poolKey struct {
 	Function, Pool string
 }
 
-// histogram is a cumulative fixed-bucket histogram; counts[i] counts observations <= bounds[i]
-// that are above bounds[i-1] (not cumulative, so an observation touches one bucket).
+// histogram is a fixed-bucket histogram since start. counts[i] counts the observations in
+// (bounds[i-1], bounds[i]], so an observation touches one bucket; the cumulative counts
+// Prometheus wants are summed when written.
 type histogram struct {
 	bounds []float64
 	counts []uint64
