@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -142,6 +143,7 @@ func TestRuntimeAPIConformance(t *testing.T) {
 			"TZ":                              ":UTC",
 			"AWS_EC2_METADATA_DISABLED":       "true",
 			"APP_SETTING":                     "on",
+			"GOMAXPROCS":                      "1", // 256 MB: a fraction of a vCPU
 		} {
 			if got := r.Env[k]; got != want {
 				t.Errorf("%s = %q, want %q", k, got, want)
@@ -329,5 +331,26 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := p.Invoke(context.Background(), []byte(`{}`)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Invoke after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestGOMAXPROCS(t *testing.T) {
+	for _, tc := range []struct{ memoryMB, cpus, want int }{
+		{128, 8, 1}, {256, 8, 1}, {1769, 8, 1}, {1770, 8, 2}, {3538, 8, 2}, {10240, 8, 6},
+		{10240, 2, 2}, {256, 1, 1}, {0, 4, 1},
+	} {
+		if got := gomaxprocs(tc.memoryMB, tc.cpus); got != tc.want {
+			t.Errorf("gomaxprocs(%d MB, %d CPUs) = %d, want %d", tc.memoryMB, tc.cpus, got, tc.want)
+		}
+	}
+}
+
+func TestGOMAXPROCSFromTheFunction(t *testing.T) {
+	env := func(spec Spec) []string { return NewPool(spec, Options{}).environ("127.0.0.1:1") }
+	if e := env(Spec{MemoryMB: 256}); !slices.Contains(e, "GOMAXPROCS=1") {
+		t.Errorf("256 MB: environment %v lacks GOMAXPROCS=1", e)
+	}
+	if e := env(Spec{MemoryMB: 256, Env: map[string]string{"GOMAXPROCS": "3"}}); !slices.Contains(e, "GOMAXPROCS=3") {
+		t.Errorf("the function's own GOMAXPROCS=3 lost: %v", e)
 	}
 }

@@ -42,7 +42,8 @@ type Spec struct {
 	MaxInstances int
 	// Env is the function's environment variables. The variables Lambda reserves
 	// (AWS_LAMBDA_*, AWS_REGION, _HANDLER, LAMBDA_TASK_ROOT, ...) are set by the Pool and
-	// override same-named entries here.
+	// override same-named entries here. GOMAXPROCS defaults to the vCPUs Lambda allocates to
+	// MemoryMB (one up to 1,769 MB); an entry here overrides it.
 	Env       map[string]string
 	Region    string
 	AccountID string
