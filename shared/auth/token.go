@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -51,6 +52,7 @@ type Tokens struct {
 	leeway   time.Duration
 	now      func() time.Time
 	parser   *jwt.Parser
+	verified verifiedTokens
 }
 
 // TokenOption configures NewTokens.
@@ -136,6 +138,9 @@ func (t *Tokens) Issue(userID, sid uuid.UUID) (string, time.Time, error) {
 // the reason as the cause, for anything else. It does not consult Redis: the middleware checks
 // the session separately.
 func (t *Tokens) Verify(token string) (Principal, error) {
+	if p, ok := t.verified.get(token, t.now(), t.leeway); ok {
+		return p, nil
+	}
 	var c Claims
 	_, err := t.parser.ParseWithClaims(token, &c, t.keyFunc)
 	if err != nil {
@@ -152,7 +157,72 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fault.Wrap(fault.Unauthenticated, err, ErrTokenInvalid.Message)
 	}
-	return Principal{UserID: uid, SessionID: sid}, nil
+	p := Principal{UserID: uid, SessionID: sid}
+	t.verified.put(token, p, &c.RegisteredClaims)
+	return p, nil
 }
 
 func (t *Tokens) keyFunc(*jwt.Token) (any, error) { return t.key, nil }
+
+// verifiedTokens remembers tokens that passed Verify, so that the requests of a client reusing
+// its access token (all of them, for its 15 minutes) skip the HMAC, the base64 and the claims'
+// JSON: about 10 µs and 64 allocations each, on every authenticated request.
+//
+// What a token proves never changes: the same string has the same signature and the same
+// claims, checked under the same key, issuer and audience (the cache belongs to one Tokens).
+// Only time does, so a hit re-checks exp, nbf and iat against the clock exactly as the parser
+// does (with its leeway), and a token that fails them is verified afresh, which gives the
+// precise error. Revocation is not the token's business: the session check in Redis, on every
+// request, is what ends a session's tokens.
+//
+// The cache is bounded: when it holds maxVerified tokens it is emptied and starts again, which
+// costs a busy environment one full verification per client, and keeps the tokens (bearer
+// credentials, already in the process's memory while their requests run) from accumulating.
+type verifiedTokens struct {
+	mu sync.Mutex
+	m  map[string]verifiedToken
+}
+
+// maxVerified bounds verifiedTokens: a few hundred KB of tokens.
+const maxVerified = 1024
+
+type verifiedToken struct {
+	p             Principal
+	exp, nbf, iat time.Time // zero when the claim is absent
+}
+
+func (v *verifiedTokens) get(token string, now time.Time, leeway time.Duration) (Principal, bool) {
+	v.mu.Lock()
+	e, ok := v.m[token]
+	v.mu.Unlock()
+	if !ok {
+		return Principal{}, false
+	}
+	// jwt's validator: exp required, now < exp+leeway; iat and nbf, when present,
+	// not after now+leeway.
+	if e.exp.IsZero() || !now.Before(e.exp.Add(leeway)) ||
+		(!e.iat.IsZero() && now.Before(e.iat.Add(-leeway))) ||
+		(!e.nbf.IsZero() && now.Before(e.nbf.Add(-leeway))) {
+		return Principal{}, false
+	}
+	return e.p, true
+}
+
+func (v *verifiedTokens) put(token string, p Principal, c *jwt.RegisteredClaims) {
+	e := verifiedToken{p: p}
+	if c.ExpiresAt != nil {
+		e.exp = c.ExpiresAt.Time
+	}
+	if c.NotBefore != nil {
+		e.nbf = c.NotBefore.Time
+	}
+	if c.IssuedAt != nil {
+		e.iat = c.IssuedAt.Time
+	}
+	v.mu.Lock()
+	if v.m == nil || len(v.m) >= maxVerified {
+		v.m = make(map[string]verifiedToken, 64)
+	}
+	v.m[token] = e
+	v.mu.Unlock()
+}

@@ -139,18 +139,88 @@ func TestNewTokensShortKey(t *testing.T) {
 }
 
 // BenchmarkVerifyAccessToken measures verifying one access token (HS256, claims checks), without
-// the session check in Redis.
+// the session check in Redis: the first time (Fresh) and again (Repeated, from the cache of
+// verified tokens, as a client's later requests are).
 func BenchmarkVerifyAccessToken(b *testing.B) {
 	tk := newTestTokens(b)
 	tok, _, err := tk.Issue(uuid.New(), uuid.New())
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tk.Verify(tok); err != nil {
-			b.Fatal(err)
+	b.Run("Fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tk.verified.m = nil
+			if _, err := tk.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
 		}
+	})
+	b.Run("Repeated", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := tk.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestVerifiedTokens checks that a token verified once is accepted again only while the clock
+// says it is valid, with the parser's own errors once it is not.
+func TestVerifiedTokens(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	tk := newTestTokens(t, WithTTL(time.Minute), WithClock(clock))
+	uid, sid := uuid.New(), uuid.New()
+	tok, _, _ := tk.Issue(uid, sid)
+	issuedAt := now
+	for range 2 { // fresh, then from the cache
+		if p, err := tk.Verify(tok); err != nil || p.UserID != uid || p.SessionID != sid {
+			t.Fatalf("Verify = %+v, %v", p, err)
+		}
+	}
+	if len(tk.verified.m) != 1 {
+		t.Fatalf("%d tokens remembered, want 1", len(tk.verified.m))
+	}
+	// Within the leeway past exp: still valid; past it: expired, cache or not.
+	now = issuedAt.Add(time.Minute + 29*time.Second)
+	if _, err := tk.Verify(tok); err != nil {
+		t.Fatalf("29 s past exp: %v, want valid (leeway)", err)
+	}
+	now = issuedAt.Add(time.Minute + 31*time.Second)
+	if _, err := tk.Verify(tok); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("31 s past exp: %v, want ErrTokenExpired", err)
+	}
+	// A clock that went back before iat (and nbf) beyond the leeway: not valid yet.
+	now = issuedAt.Add(-31 * time.Second)
+	if _, err := tk.Verify(tok); err == nil || errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("31 s before iat: %v, want ErrTokenInvalid", err)
+	}
+	now = issuedAt
+	// A token that differs in one byte of its signature is not the remembered one.
+	flip := "A"
+	if tok[len(tok)-2] == 'A' {
+		flip = "B"
+	}
+	forged := tok[:len(tok)-2] + flip + tok[len(tok)-1:]
+	if _, err := tk.Verify(forged); err == nil {
+		t.Fatal("a forged signature was accepted")
+	}
+	// Another Tokens (another key) does not share the cache.
+	other, _ := NewTokens([]byte("another key, another key, another key"), WithClock(clock))
+	if _, err := other.Verify(tok); err == nil {
+		t.Fatal("a token signed with another key was accepted")
+	}
+	// Bounded.
+	for range maxVerified + 10 {
+		tok, _, _ := tk.Issue(uuid.New(), uuid.New())
+		if _, err := tk.Verify(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(tk.verified.m); n > maxVerified {
+		t.Fatalf("%d tokens remembered, want at most %d", n, maxVerified)
 	}
 }
 
