@@ -13,7 +13,9 @@
 //	DB_CONNECT_TIMEOUT     dial + startup timeout (the seed's 2 s)             [2s]
 //	REDIS_URL              redis://, rediss:// (TLS), or a cluster URL          [required]
 //	REDIS_CLUSTER          treat REDIS_URL as a cluster seed                    [false]
-//	REDIS_TIMEOUT          read/write timeout per Redis command                [50ms]
+//	REDIS_TIMEOUT          read/write timeout of cache commands                [50ms]
+//	REDIS_GUARD_TIMEOUT    read/write timeout of session, rate-limit and       [250ms]
+//	                       idempotency commands, which fail closed
 //	CACHE_TTL              entity cache TTL (the seed's default)               [300s]
 //	LIST_CACHE_TTL         list cache TTL (the seed's CacheTTL)                [60s]
 //	JWT_SECRET             HMAC signing key (local runs)                       [one of the two]
@@ -54,6 +56,10 @@ type Config struct {
 	RedisURL     string        `env:"REDIS_URL"`
 	RedisCluster bool          `env:"REDIS_CLUSTER" envDefault:"false"`
 	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"50ms"`
+	// RedisGuardTimeout is longer than RedisTimeout because what it bounds has no fallback: a
+	// session check that times out is a 503, where a cache read that times out is a database
+	// read. A busy machine's scheduling delay must not turn into refused requests.
+	RedisGuardTimeout time.Duration `env:"REDIS_GUARD_TIMEOUT" envDefault:"250ms"`
 
 	CacheTTL     time.Duration `env:"CACHE_TTL" envDefault:"300s"`
 	ListCacheTTL time.Duration `env:"LIST_CACHE_TTL" envDefault:"60s"`
@@ -124,7 +130,7 @@ func environ(lookup func(string) (string, bool)) map[string]string {
 var keys = []string{
 	"AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "DATABASE_URL", "DATABASE_READER_URL", "DATABASE_IAM_AUTH",
 	"DB_MAX_CONNS", "DB_MIN_CONNS", "DB_MAX_CONN_IDLE_TIME", "DB_CONNECT_TIMEOUT", "REDIS_URL",
-	"REDIS_CLUSTER", "REDIS_TIMEOUT", "CACHE_TTL", "LIST_CACHE_TTL", "JWT_SECRET", "JWT_SECRET_ARN",
+	"REDIS_CLUSTER", "REDIS_TIMEOUT", "REDIS_GUARD_TIMEOUT", "CACHE_TTL", "LIST_CACHE_TTL", "JWT_SECRET", "JWT_SECRET_ARN",
 	"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "RATE_LIMIT_PER_MINUTE", "LOG_LEVEL", "METRICS_NAMESPACE",
 }
 
@@ -161,8 +167,8 @@ func (c *Config) validate(needs Needs) error {
 		} else if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
 			bad("REDIS_URL: %v", err)
 		}
-		if c.RedisTimeout <= 0 {
-			bad("REDIS_TIMEOUT must be positive")
+		if c.RedisTimeout <= 0 || c.RedisGuardTimeout <= 0 {
+			bad("REDIS_TIMEOUT and REDIS_GUARD_TIMEOUT must be positive")
 		}
 	}
 	if needs.Signing {

@@ -45,7 +45,7 @@ type Deps struct {
 	Emitter  *metrics.Emitter
 	Primary  *db.Pool
 	Replica  *db.Pool
-	Redis    redis.UniversalClient
+	Redis    redis.UniversalClient // for sessions, rate limits and idempotency records
 	Cache    *cache.Cache
 	Tokens   *auth.Tokens
 	Sessions *auth.Sessions
@@ -101,16 +101,20 @@ func (d *Deps) open(ctx context.Context, needs Needs) error {
 		d.Replica = p
 	}
 	if needs.Redis || needs.Auth {
-		rdb, err := cache.NewClient(cache.ClientOptions{
-			URL: cfg.RedisURL, Cluster: cfg.RedisCluster,
-			ReadTimeout: cfg.RedisTimeout, WriteTimeout: cfg.RedisTimeout,
-		})
+		// Two clients on the same Redis, told apart by their timeouts: the cache's gives up
+		// after REDIS_TIMEOUT and answers from the database; the guards' (sessions, rate limits,
+		// idempotency records, which have no fallback) waits REDIS_GUARD_TIMEOUT. Each pool is
+		// two connections and opens lazily.
+		guard, err := d.redis(cfg.RedisGuardTimeout)
 		if err != nil {
-			return fmt.Errorf("redis: %w", err)
+			return err
 		}
-		d.Redis = rdb
-		d.closers = append(d.closers, func() { _ = rdb.Close() })
-		d.Cache = cache.New(rdb, cache.Options{Logger: d.Log, Observer: cacheMetrics{}})
+		fast, err := d.redis(cfg.RedisTimeout)
+		if err != nil {
+			return err
+		}
+		d.Redis = guard
+		d.Cache = cache.New(fast, cache.Options{Logger: d.Log, Observer: cacheMetrics{}})
 	}
 	if needs.Auth {
 		key, err := d.signingKey(ctx)
@@ -126,6 +130,18 @@ func (d *Deps) open(ctx context.Context, needs Needs) error {
 		d.Auth = auth.NewAuthenticator(tokens, d.Sessions)
 	}
 	return nil
+}
+
+func (d *Deps) redis(timeout time.Duration) (redis.UniversalClient, error) {
+	rdb, err := cache.NewClient(cache.ClientOptions{
+		URL: d.Config.RedisURL, Cluster: d.Config.RedisCluster,
+		ReadTimeout: timeout, WriteTimeout: timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	d.closers = append(d.closers, func() { _ = rdb.Close() })
+	return rdb, nil
 }
 
 func (d *Deps) pool(ctx context.Context, name, rawURL string) (*db.Pool, error) {
