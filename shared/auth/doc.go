@@ -16,6 +16,11 @@
 // Retry-After) rather than letting a possibly revoked token through. The cache, the rate limiter
 // and everything else treat Redis as an optimisation.
 //
+// The EXISTS does not have to cost a round trip of its own: middleware that runs right after
+// Require and needs Redis too (the rate limiter) can implement Joiner, and its commands then
+// travel in the same pipeline. Verified tokens are remembered (only their lifetime is checked
+// again), so a client's later requests skip the HMAC; the session check is never skipped.
+//
 // # Keys
 //
 // A session is two keys that share the hash tag {sid}, so they live in one Redis Cluster slot

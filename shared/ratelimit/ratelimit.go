@@ -11,6 +11,14 @@
 // is the Retry-After. The script reads Redis's own clock (TIME), so environments with skewed
 // clocks still agree, and runs atomically, so concurrent requests can't both take the last cell.
 //
+// # One round trip with the session check
+//
+// Behind auth's Require (as every function wires it) the limiter's middleware is an
+// auth.Joiner: its GCRA script goes out in the session check's pipeline, so an authenticated
+// request pays one round trip for both. A request the session check then refuses gets its cell
+// back (refundScript), so a revoked token can't spend its user's allowance, as it couldn't when
+// the limiter only ran after Require.
+//
 // # Redis down: fail open
 //
 // When Redis can't be reached the limiter lets the request through, logs, and counts it
