@@ -10,8 +10,8 @@
 // Every invocation goes event JSON → http.Request → handler → response JSON, and on a cached
 // read that plumbing cost more than the handler. The proxy's request path decodes the event with
 // encoding/json (reflection over a 1.7 KB document: by far the largest part) and rebuilds the
-// URL by string concatenation, then parses it again. So this package decodes events with
-// eventjson, in one pass into aws-lambda-go's event types (falling back to encoding/json for
+// URL by string concatenation, then parses it again. So this package decodes events itself, in
+// one pass into aws-lambda-go's event types (decode.go, falling back to encoding/json for
 // anything it does not fully understand), and builds the http.Request from them directly
 // (request.go), with the proxy's semantics for every field a handler can see.
 //
@@ -20,7 +20,8 @@
 // the status, Content-Type sniffed when a handler sets none, base64 for bodies that are not
 // UTF-8, and for payload 2.0 the comma-joined headers and the separate cookies list HTTP APIs
 // expect. That is cheap and subtle, which is what a shared library is for. Only the final
-// json.Marshal of that response is replaced by eventjson's encoder, which writes the same bytes.
+// json.Marshal of that response is replaced by an encoder that writes the same bytes
+// (encode.go).
 //
 // # The Runtime API
 //
@@ -54,8 +55,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
-
-	"scaleapi/shared/lambdahttp/eventjson"
 )
 
 // Handler is a lambda.Handler that serves API Gateway proxy events (payload 1.0 and 2.0) with an
@@ -85,7 +84,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 
 func (h *Handler) invokeV1(ctx context.Context, inv *invocation, payload []byte) ([]byte, error) {
 	var ev events.APIGatewayProxyRequest
-	if err := eventjson.DecodeV1Request(payload, &ev); err != nil {
+	if err := decodeV1(payload, &ev); err != nil {
 		return nil, fmt.Errorf("decode API Gateway payload 1.0: %w", err)
 	}
 	if ev.HTTPMethod == "" {
@@ -102,12 +101,12 @@ func (h *Handler) invokeV1(ctx context.Context, inv *invocation, payload []byte)
 	if err != nil {
 		return nil, fmt.Errorf("serve API Gateway payload 1.0: %w", err)
 	}
-	return eventjson.AppendV1Response(make([]byte, 0, responseSize(resp.Body)), &resp), nil
+	return appendResponseV1(make([]byte, 0, responseSize(resp.Body)), &resp), nil
 }
 
 func (h *Handler) invokeV2(ctx context.Context, inv *invocation, payload []byte) ([]byte, error) {
 	var ev events.APIGatewayV2HTTPRequest
-	if err := eventjson.DecodeV2Request(payload, &ev); err != nil {
+	if err := decodeV2(payload, &ev); err != nil {
 		return nil, fmt.Errorf("decode API Gateway payload 2.0: %w", err)
 	}
 	if ev.RequestContext.HTTP.Method == "" {
@@ -124,7 +123,7 @@ func (h *Handler) invokeV2(ctx context.Context, inv *invocation, payload []byte)
 	if err != nil {
 		return nil, fmt.Errorf("serve API Gateway payload 2.0: %w", err)
 	}
-	return eventjson.AppendV2Response(make([]byte, 0, responseSize(resp.Body)), &resp), nil
+	return appendResponseV2(make([]byte, 0, responseSize(resp.Body)), &resp), nil
 }
 
 // responseSize is room for a response with body and a few headers, so that encoding it

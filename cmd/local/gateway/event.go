@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"mime"
 	"net"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"scaleapi/cmd/local/samtemplate"
-	"scaleapi/shared/lambdahttp/eventjson"
 )
 
 // request is what the event builders need to know about one HTTP request.
@@ -49,7 +49,7 @@ func (q *request) v1Event() ([]byte, error) {
 		HTTPMethod: r.Method,
 		RequestContext: events.APIGatewayProxyRequestContext{
 			AccountID:         q.accountID,
-			ResourceID:        rt.resourceID(),
+			ResourceID:        shortID(rt.Key(), 6),
 			Stage:             rt.Stage,
 			DomainName:        r.Host,
 			DomainPrefix:      domainPrefix(r.Host),
@@ -65,17 +65,16 @@ func (q *request) v1Event() ([]byte, error) {
 			HTTPMethod:       r.Method,
 			RequestTime:      q.at.UTC().Format(requestTime),
 			RequestTimeEpoch: q.at.UnixMilli(),
-			APIID:            rt.apiID(),
+			APIID:            apiID(rt),
 		},
 	}}
 	if rt.Kind == samtemplate.HTTPAPI {
 		ev.Version = "1.0"
 		ev.RequestContext.Path = path // HTTP APIs' $default stage is not in the path
 	}
-	h := q.headers()
-	ev.Headers, ev.MultiValueHeaders = make(map[string]string, len(h)), h
-	for k, vs := range h {
-		ev.Headers[k] = vs[len(vs)-1] // API Gateway keeps the last value
+	ev.Headers, ev.MultiValueHeaders = map[string]string{}, map[string][]string{}
+	for k, vs := range q.headers() {
+		ev.Headers[k], ev.MultiValueHeaders[k] = vs[len(vs)-1], vs // API Gateway keeps the last value
 	}
 	if qs := r.URL.Query(); len(qs) > 0 {
 		ev.QueryStringParameters, ev.MultiValueQueryStringParameters = map[string]string{}, map[string][]string(qs)
@@ -87,11 +86,8 @@ func (q *request) v1Event() ([]byte, error) {
 		ev.PathParameters = q.params
 	}
 	ev.Body, ev.IsBase64Encoded = q.encodedBody()
-	return eventjson.AppendV1Request(make([]byte, 0, eventSize(q)), ev.Version, &ev.APIGatewayProxyRequest), nil
+	return json.Marshal(ev)
 }
-
-// eventSize is room for the event of q, so that encoding it allocates once.
-func eventSize(q *request) int { return 2048 + 2*len(q.body) }
 
 // v2Event builds the payload 2.0 event an HTTP API sends: lower-case header names with values
 // comma-joined, cookies apart, query values comma-joined next to the raw query string, and
@@ -109,7 +105,7 @@ func (q *request) v2Event() ([]byte, error) {
 			AccountID:    q.accountID,
 			Stage:        rt.Stage,
 			RequestID:    q.id,
-			APIID:        rt.apiID(),
+			APIID:        apiID(rt),
 			DomainName:   r.Host,
 			DomainPrefix: domainPrefix(r.Host),
 			Time:         q.at.UTC().Format(requestTime),
@@ -146,28 +142,23 @@ func (q *request) v2Event() ([]byte, error) {
 		ev.PathParameters = q.params
 	}
 	ev.Body, ev.IsBase64Encoded = q.encodedBody()
-	return eventjson.AppendV2Request(make([]byte, 0, eventSize(q)), &ev), nil
+	return json.Marshal(ev)
 }
 
 // headers are the request's headers plus those API Gateway adds: Host, and the X-Forwarded-*
-// headers naming the client and the listener. The request's own value lists are shared, not
-// copied: the event is encoded and dropped before the request ends.
+// headers naming the client and the listener.
 func (q *request) headers() http.Header {
-	r := q.r
-	h := make(http.Header, len(r.Header)+4)
-	for k, vs := range r.Header {
-		h[k] = vs
-	}
-	h["Host"] = []string{r.Host}
-	xff := sourceIP(r)
-	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
+	h := q.r.Header.Clone()
+	h.Set("Host", q.r.Host)
+	xff := sourceIP(q.r)
+	if prior := h.Get("X-Forwarded-For"); prior != "" {
 		xff = prior + ", " + xff
 	}
-	h["X-Forwarded-For"] = []string{xff}
-	h["X-Forwarded-Proto"] = []string{"http"}
-	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	h.Set("X-Forwarded-For", xff)
+	h.Set("X-Forwarded-Proto", "http")
+	if addr, ok := q.r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if _, port, err := net.SplitHostPort(addr.String()); err == nil {
-			h["X-Forwarded-Port"] = []string{port}
+			h.Set("X-Forwarded-Port", port)
 		}
 	}
 	return h
@@ -220,23 +211,8 @@ func domainPrefix(host string) string {
 	return prefix
 }
 
-// resourceID is a stable stand-in for the route's resource id, derived from its key.
-func (rt *Route) resourceID() string {
-	if rt.ids != nil {
-		return rt.ids.resource
-	}
-	return shortID(rt.Key(), 6)
-}
-
 // apiID is a stable stand-in for the API's id, derived from its logical id.
-func (rt *Route) apiID() string {
-	if rt.ids != nil {
-		return rt.ids.api
-	}
-	return computeAPIID(rt)
-}
-
-func computeAPIID(rt *Route) string {
+func apiID(rt *Route) string {
 	name := rt.API
 	if name == "" {
 		name = "ServerlessRestApi"

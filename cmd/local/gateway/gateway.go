@@ -115,12 +115,10 @@ func New(cfg Config) (*Gateway, error) {
 			MaxInstances: limit, Env: env, Region: cfg.Region, AccountID: cfg.AccountID,
 		}, lambdaenv.Options{Output: cfg.FunctionOutput, ShutdownGrace: cfg.ShutdownGrace, InitTimeout: cfg.InitTimeout})
 		for _, ev := range fn.Events {
-			rt := &Route{
+			g.routes = append(g.routes, &Route{
 				Method: ev.Method, Path: ev.Path, Function: fn.LogicalID, Kind: ev.Kind,
 				PayloadVersion: ev.PayloadVersion, Stage: ev.Stage, API: ev.API,
-			}
-			rt.ids = &routeIDs{resource: rt.resourceID(), api: rt.apiID()}
-			g.routes = append(g.routes, rt)
+			})
 		}
 	}
 
@@ -278,30 +276,26 @@ func (g *Gateway) internalError(w http.ResponseWriter, rt *Route) int {
 }
 
 func (g *Gateway) logInvocation(r *http.Request, rt *Route, id string, status int, d time.Duration, res *lambdaenv.Result, err error) {
-	// LogAttrs with typed attributes: the line is written for every request, and Info's
-	// key-value list boxes each value.
-	attrs := make([]slog.Attr, 0, 16)
-	attrs = append(attrs,
-		slog.String("function", rt.Function), slog.String("route", rt.Key()), slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), slog.Int("status", status), slog.String("requestId", id),
-		slog.Float64("durationMs", ms(d)),
-	)
+	attrs := []any{
+		"function", rt.Function, "route", rt.Key(), "method", r.Method, "path", r.URL.Path,
+		"status", status, "requestId", id, "durationMs", ms(d),
+	}
 	switch {
 	case res != nil:
-		attrs = append(attrs, slog.String("lambdaRequestId", res.RequestID), slog.Float64("invokeMs", ms(res.Duration)),
-			slog.Bool("coldStart", res.ColdStart), slog.Int("instance", res.Instance), slog.String("outcome", res.Outcome()))
+		attrs = append(attrs, "lambdaRequestId", res.RequestID, "invokeMs", ms(res.Duration),
+			"coldStart", res.ColdStart, "instance", res.Instance, "outcome", res.Outcome())
 		if res.ColdStart {
-			attrs = append(attrs, slog.Float64("initMs", ms(res.InitDuration)))
+			attrs = append(attrs, "initMs", ms(res.InitDuration))
 		}
 		if res.Err != nil {
-			attrs = append(attrs, slog.String("errorType", res.Err.Type), slog.String("errorMessage", res.Err.Message))
+			attrs = append(attrs, "errorType", res.Err.Type, "errorMessage", res.Err.Message)
 		}
 	case err != nil:
-		attrs = append(attrs, slog.String("outcome", "not invoked"), slog.String("error", err.Error()))
+		attrs = append(attrs, "outcome", "not invoked", "error", err.Error())
 	default:
-		attrs = append(attrs, slog.String("outcome", "integration timeout"))
+		attrs = append(attrs, "outcome", "integration timeout")
 	}
-	g.cfg.Log.LogAttrs(r.Context(), slog.LevelInfo, "invoke", attrs...)
+	g.cfg.Log.Info("invoke", attrs...)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

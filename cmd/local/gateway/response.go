@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-
-	"scaleapi/shared/lambdahttp/eventjson"
 )
 
 // proxyResponse is a Lambda proxy integration response, payload 1.0 or 2.0.
@@ -29,9 +27,6 @@ var errMalformed = errors.New("malformed Lambda proxy response")
 // statusCode. Payload 2.0 may also be any other JSON value, which HTTP APIs return as a 200
 // application/json body.
 func decodeResponse(payload []byte, version string) (*proxyResponse, error) {
-	if resp, ok := decodeProxyResponse(payload); ok && resp.StatusCode != nil {
-		return resp, checkStatus(resp)
-	}
 	if version == "2.0" {
 		var probe map[string]json.RawMessage
 		if json.Unmarshal(payload, &probe) != nil || probe["statusCode"] == nil {
@@ -53,54 +48,10 @@ func decodeResponse(payload []byte, version string) (*proxyResponse, error) {
 	if resp.StatusCode == nil {
 		return nil, fmt.Errorf("%w: no statusCode", errMalformed)
 	}
-	return &resp, checkStatus(&resp)
-}
-
-func checkStatus(resp *proxyResponse) error {
 	if c := *resp.StatusCode; c < 100 || c > 599 {
-		return fmt.Errorf("%w: statusCode %d", errMalformed, c)
+		return nil, fmt.Errorf("%w: statusCode %d", errMalformed, c)
 	}
-	return nil
-}
-
-// proxyResponseFields are proxyResponse's JSON names.
-var proxyResponseFields = []string{"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"}
-
-// decodeProxyResponse decodes a proxy response in one pass, as json.Unmarshal would, and reports
-// false when it can't say (see eventjson.Reader): the caller then decodes as it did before.
-// Every invocation's response goes through here; encoding/json's reflection cost the gateway
-// as much as building the event.
-func decodeProxyResponse(payload []byte) (*proxyResponse, bool) {
-	var resp proxyResponse
-	r := eventjson.NewReader(payload)
-	ok := r.Object(proxyResponseFields, func(key string) bool {
-		switch key {
-		case "statusCode":
-			if r.Null() {
-				resp.StatusCode = nil
-				return true
-			}
-			var n int64
-			if !r.Int64(&n) {
-				return false
-			}
-			c := int(n)
-			resp.StatusCode = &c
-			return true
-		case "headers":
-			return r.StringMap(&resp.Headers)
-		case "multiValueHeaders":
-			return r.StringsMap(&resp.MultiValueHeaders)
-		case "body":
-			return r.String(&resp.Body)
-		case "isBase64Encoded":
-			return r.Bool(&resp.IsBase64Encoded)
-		case "cookies":
-			return r.Strings(&resp.Cookies)
-		}
-		return false
-	})
-	return &resp, ok && r.End()
+	return &resp, nil
 }
 
 // hopByHop are headers that describe one connection, not the response; API Gateway sets its

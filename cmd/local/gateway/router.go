@@ -18,12 +18,7 @@ type Route struct {
 	PayloadVersion string
 	Stage          string
 	API            string // logical id of the API; "" for SAM's implicit one
-
-	ids *routeIDs // computed once by New; nil for a Route made elsewhere
 }
-
-// routeIDs are a route's stand-in resource and API ids, which every event carries.
-type routeIDs struct{ resource, api string }
 
 // Key is the route as API Gateway names it: "GET /projects/{id}", or "$default".
 func (r *Route) Key() string {
