@@ -23,14 +23,6 @@
 // json.Marshal of that response is replaced by an encoder that writes the same bytes
 // (encode.go).
 //
-// # The Runtime API
-//
-// Start runs the function's invocation loop with a Runtime API client of its own (runtime.go)
-// rather than aws-lambda-go's lambda.Start, whose net/http client cost the function as much CPU
-// per cached read as the handler itself. The loop keeps aws-lambda-go's contract: the same
-// lambdacontext, deadline and trace header, the same error documents, panics reported and the
-// process ended, SIGTERM through the same internal extension.
-//
 // # Context
 //
 // The invocation's context becomes the request's context, so r.Context() carries the Lambda

@@ -1,9 +1,10 @@
 package lambdahttp
 
 import (
-	"log"
 	"net/http"
 	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
 )
 
 // Option configures Start.
@@ -24,25 +25,19 @@ func WithShutdown(fns ...func()) Option {
 }
 
 // Start serves h as this process's Lambda function and never returns. It needs the Lambda
-// Runtime API (AWS_LAMBDA_RUNTIME_API): in Lambda, under `sam local`, or under cmd/local. It
-// runs the invocation loop of runtime.go, which does what aws-lambda-go's lambda.Start does
-// with less of the function's CPU.
+// Runtime API (AWS_LAMBDA_RUNTIME_API): in Lambda, under `sam local`, or under cmd/local.
 func Start(h http.Handler, opts ...Option) {
 	var o startOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	addr := os.Getenv("AWS_LAMBDA_RUNTIME_API")
-	if addr == "" {
-		log.Fatalf("expected AWS Lambda environment variables [AWS_LAMBDA_RUNTIME_API] are not defined")
-	}
+	var lopts []lambda.Option
 	if len(o.shutdown) > 0 {
-		// SIGTERM is only delivered to runtimes that register an extension; without callbacks
-		// there is nothing to run, so skip it.
-		enableSIGTERM(addr, exitAfter(o.shutdown))
+		// SIGTERM is only delivered to runtimes that register an extension, which this option
+		// does through the Extensions API; without callbacks there is nothing to run, so skip it.
+		lopts = append(lopts, lambda.WithEnableSIGTERM(exitAfter(o.shutdown)))
 	}
-	err := serve(newRuntimeClient(addr), New(h).Invoke)
-	log.Fatalf("%v", err)
+	lambda.StartWithOptions(New(h), lopts...)
 }
 
 // exitAfter runs fns and ends the process.

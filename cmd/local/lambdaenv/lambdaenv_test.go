@@ -18,9 +18,8 @@ import (
 	"time"
 )
 
-// fixture is the bootstrap built from testdata/runtime by TestMain, httpFixture the one built
-// from testdata/lambdahttp.
-var fixture, httpFixture string
+// fixture is the bootstrap built from testdata/runtime by TestMain.
+var fixture string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "lambdaenv-test")
@@ -28,13 +27,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	fixture = filepath.Join(dir, "task", "bootstrap")
-	httpFixture = filepath.Join(dir, "httptask", "bootstrap")
-	for bin, pkg := range map[string]string{fixture: "./testdata/runtime", httpFixture: "./testdata/lambdahttp"} {
-		out, err := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, pkg).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build the runtime fixture %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
-		}
+	out, err := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", fixture, "./testdata/runtime").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build the runtime fixture: %v\n%s", err, out)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

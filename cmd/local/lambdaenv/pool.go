@@ -1,8 +1,7 @@
 // Package lambdaenv runs a Lambda function's execution environments as local processes that
 // speak the Lambda Runtime API (2018-06-01), the way Lambda runs a provided.al2023 function: the
 // real bootstrap binary, started with the Lambda environment variables, pulls its invocations
-// from AWS_LAMBDA_RUNTIME_API, with aws-lambda-go's lambda.Start or (the project's functions)
-// shared/lambdahttp's Start; the tests hold the Runtime API to both clients.
+// from AWS_LAMBDA_RUNTIME_API with lambda.Start.
 //
 // Each process (an instance) gets a Runtime API listener of its own on 127.0.0.1, so it can only
 // ever receive its own invocations. A Pool keeps a function's instances: one invocation at a time
