@@ -8,7 +8,7 @@ import (
 
 // The benchmarks measure the adapter alone — event decode, conversion to an http.Request, the
 // response writer and the response encode — around a handler that does nearly nothing, using
-// SAM's sample events and the local gateway's. Compare runs with benchstat (go test -bench Adapter -count 10).
+// SAM's sample events. Compare runs with benchstat (go test -bench Adapter -count 10).
 
 func benchmarkAdapter(b *testing.B, payload []byte) {
 	h := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -26,8 +26,5 @@ func benchmarkAdapter(b *testing.B, payload []byte) {
 }
 
 func BenchmarkAdapterV1(b *testing.B) { benchmarkAdapter(b, fixture(b, "aws-proxy.json", nil)) }
-
-// BenchmarkAdapterGateway runs the event cmd/local's gateway sends for an authenticated GET.
-func BenchmarkAdapterGateway(b *testing.B) { benchmarkAdapter(b, []byte(gatewayEvent)) }
 
 func BenchmarkAdapterV2(b *testing.B) { benchmarkAdapter(b, fixture(b, "http-api-proxy.json", nil)) }
