@@ -291,28 +291,20 @@ func evictSummaries(redisURL string, orgs []seed.Org) func(ctx context.Context) 
 	}
 }
 
-// summaryKeys finds the cache key of one organization's summary after the warm-up filled them
-// and derives every organization's from it, so that the project's key format is learnt, not
-// copied here.
-func summaryKeys(ctx context.Context, rdb *redis.Client, orgs []seed.Org) []string {
-	found, _, err := rdb.Scan(ctx, 0, "*summary*", 10_000).Result()
-	if err != nil {
+// summaryKeys finds the cache keys of the organizations' summaries after the warm-up filled
+// them. A summary's key holds its organization's cache generation, which differs from one
+// organization to the next, so the keys are read from Redis rather than derived from one; the
+// scenario writes nothing, so the generations, and the keys, stay put while it runs.
+func summaryKeys(ctx context.Context, rdb *redis.Client, _ []seed.Org) []string {
+	var keys []string
+	iter := rdb.Scan(ctx, 0, "*summary*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if iter.Err() != nil {
 		return nil
 	}
-	for _, k := range found {
-		for _, o := range orgs {
-			id := o.ID.String()
-			if !strings.Contains(k, id) {
-				continue
-			}
-			keys := make([]string, 0, len(orgs))
-			for _, p := range orgs {
-				keys = append(keys, strings.Replace(k, id, p.ID.String(), 1))
-			}
-			return keys
-		}
-	}
-	return nil
+	return keys
 }
 
 // line is a scenario's one-line progress report.
