@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/lambdahttp/lambdatest"
-	"scaleapi/shared/platform"
 )
 
 func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
@@ -25,15 +23,7 @@ func TestFunction(t *testing.T) {
 		"REDIS_URL":    devtest.Services(t).RedisURL,
 		"JWT_SECRET":   "0123456789abcdef0123456789abcdef",
 	}
-	d, err := platform.Build(t.Context(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard, needs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	h, err := handler(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, h := lambdatest.Build(t, needs, env, handler)
 	h = d.Handler(h)
 	call := func(method, path, token, body string) lambdatest.Response {
 		hdr := map[string]string{"Content-Type": "application/json"}

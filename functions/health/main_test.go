@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/lambdahttp/lambdatest"
-	"scaleapi/shared/platform"
 )
 
 func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
@@ -23,15 +21,7 @@ func TestFunction(t *testing.T) {
 		"DATABASE_READER_URL": database.ReplicaURL,
 		"REDIS_URL":           devtest.Services(t).RedisURL,
 	}
-	d, err := platform.Build(t.Context(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard, needs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	h, err := handler(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, h := lambdatest.Build(t, needs, env, handler)
 	h = d.Handler(h)
 	r := lambdatest.Invoke(t, h, lambdatest.Request{Method: "GET", Path: "/health", Resource: "/health"})
 	if r.Status != http.StatusOK || r.Body != `{"status":"ok","checks":{"cache":"ok","database":"ok","replica":"ok"}}`+"\n" {

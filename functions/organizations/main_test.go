@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -14,7 +13,7 @@ import (
 	"scaleapi/shared/api"
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/lambdahttp"
-	"scaleapi/shared/platform"
+	"scaleapi/shared/lambdahttp/lambdatest"
 	"scaleapi/shared/user"
 )
 
@@ -30,16 +29,7 @@ func TestFunction(t *testing.T) {
 		"REDIS_URL":    devtest.Services(t).RedisURL,
 		"JWT_SECRET":   "0123456789abcdef0123456789abcdef",
 	}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	d, err := platform.Build(t.Context(), lookup, io.Discard, needs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	h, err := handler(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, h := lambdatest.Build(t, needs, env, handler)
 
 	t.Run("Routes", func(t *testing.T) {
 		want := []api.Route{

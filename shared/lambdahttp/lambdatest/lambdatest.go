@@ -5,6 +5,7 @@ package lambdatest
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"scaleapi/shared/lambdahttp"
+	"scaleapi/shared/platform"
 )
 
 // Request is one API Gateway request.
@@ -65,4 +67,21 @@ func Invoke(t testing.TB, h http.Handler, r Request) Response {
 		hdr.Set(k, v)
 	}
 	return Response{Status: resp.StatusCode, Header: hdr, Body: resp.Body}
+}
+
+// Build builds a function the way its main does: platform.Build from env (in place of the
+// process environment), then the function's handler. The clients close when the test ends.
+func Build(t testing.TB, needs platform.Needs, env map[string]string, handler func(*platform.Deps) (http.Handler, error)) (*platform.Deps, http.Handler) {
+	t.Helper()
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	d, err := platform.Build(t.Context(), lookup, io.Discard, needs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	h, err := handler(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, h
 }
