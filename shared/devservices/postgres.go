@@ -115,6 +115,10 @@ func pgArgs(spec pgSpec, port int) []string {
 		"hot_standby=on",
 		// A replica query must not be cancelled because the primary vacuumed rows it reads.
 		"hot_standby_feedback=on",
+		// ...and reports its oldest snapshot every second rather than every 10 s: until the
+		// primary hears the replica has moved past a bulk load, VACUUM cannot mark the loaded
+		// pages all-visible (loadgen's seed waits for that).
+		"wal_receiver_status_interval=1s",
 		// Parallel test binaries, each with pools, plus PgBouncer's server connections.
 		"max_connections=300",
 		// JIT compilation costs more than it saves on the small queries of tests.
