@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,23 +248,12 @@ func (p *probeJoiner) Serve(w http.ResponseWriter, r *http.Request) {
 
 func (p *probeJoiner) Abandon(context.Context) { p.abandoned++ }
 
-// roundTrips counts what a client sends to Redis: single commands and pipelines, one each.
-type roundTrips struct{ n atomic.Int64 }
-
-func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
-}
-func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
-}
-
 func TestRequireJoiner(t *testing.T) {
 	for name, rdb := range redisTargets(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			rdb = newRedis(t, rdb)
-			var trips roundTrips
+			var trips devtest.RoundTrips
 			rdb.AddHook(&trips)
 			tokens := newTestTokens(t)
 			sessions := NewSessions(rdb, time.Hour)
@@ -278,14 +266,14 @@ func TestRequireJoiner(t *testing.T) {
 			p := &probeJoiner{rdb: rdb, key: "test:joiner:" + uuid.NewString()}
 			h := NewAuthenticator(tokens, sessions).Require(p)
 
-			trips.n.Store(0)
+			trips.Reset()
 			if rec := call(h, access); rec.Code != http.StatusNoContent {
 				t.Fatalf("live session: status %d: %s", rec.Code, rec.Body)
 			}
 			if p.served != 1 || p.abandoned != 0 || p.sawUser != uid {
 				t.Fatalf("served %d, abandoned %d, principal %v; want 1, 0, %v", p.served, p.abandoned, p.sawUser, uid)
 			}
-			if n := trips.n.Load(); n != 1 {
+			if n := trips.N(); n != 1 {
 				t.Fatalf("%d round trips to Redis, want 1: the session check and the joiner's command together", n)
 			}
 

@@ -196,7 +196,7 @@ func (c *Cache) ListKey(ctx context.Context, scope string, parts ...string) stri
 		return ""
 	}
 	gk := c.genKey(scope)
-	gen, err := c.client.Get(ctx, gk).Result()
+	gen, err := c.get(ctx, gk).Result()
 	if errors.Is(err, redis.Nil) {
 		gen, err = genInitScript.Run(ctx, c.client, []string{gk},
 			time.Now().UnixMicro(), c.genTTL.Milliseconds()).Text()

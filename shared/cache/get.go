@@ -42,7 +42,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 	}
 
 	vk := c.valueKey(key)
-	data, err := c.client.Get(ctx, vk).Bytes()
+	data, err := c.get(ctx, vk).Bytes()
 	switch {
 	case err == nil:
 		v, cached, derr := decode[T](data)

@@ -44,6 +44,10 @@ func NewAccess(pool db.DBTX, c *cache.Cache) *Access {
 // membershipsKey is the logical cache key of userID's memberships.
 func membershipsKey(userID uuid.UUID) string { return "memberships:" + userID.String() }
 
+// MembershipsKey returns the logical cache key under which userID's memberships are cached, for
+// a request that prefetches them with other keys it needs (cache.Prefetch).
+func (a *Access) MembershipsKey(userID uuid.UUID) string { return membershipsKey(userID) }
+
 // Memberships returns the live organizations userID belongs to, in organization id order, with
 // the role held in each.
 func (a *Access) Memberships(ctx context.Context, userID uuid.UUID) ([]Membership, error) {

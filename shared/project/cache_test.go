@@ -12,6 +12,7 @@ import (
 
 	"scaleapi/shared/auth"
 	"scaleapi/shared/cache"
+	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/organization"
 	"scaleapi/shared/project"
 	"scaleapi/shared/query"
@@ -214,5 +215,36 @@ func TestRedisDownServesFromDatabase(t *testing.T) {
 	}
 	if c.Stats().Errors == 0 {
 		t.Fatal("the cache saw no Redis error: the test did not run with Redis down")
+	}
+}
+
+// TestWarmReadRoundTrips pins what a warm read costs in Redis round trips, since on a 2-core
+// machine each one is a measurable share of a cached read's time (make bench). The guards
+// (session check and rate limit) share one; the entity and the caller's memberships share
+// another (cache.Prefetch); a list adds its scopes' generations and the list entry.
+func TestWarmReadRoundTrips(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice := app.User(t, "Alice")
+	org := app.Org(t, alice)
+	other := app.Org(t, alice) // alice's lists span two organizations
+	p := app.Project(t, alice, org, "Apollo")
+	app.Project(t, alice, other, "Gemini")
+	var trips devtest.RoundTrips
+	app.Redis.AddHook(&trips)
+	for _, c := range []struct {
+		path string
+		want int64
+	}{
+		{"/projects/" + p.String(), 2},                 // guards; project + memberships
+		{"/projects/" + p.String() + "?join=tasks", 4}, // ... + the organization's generation, the view
+		{"/projects", 4},                               // guards; memberships; both generations; the list
+	} {
+		app.Do(alice, rt.Request{Method: "GET", Path: c.path}).Expect(t, http.StatusOK, "first read")
+		trips.Reset()
+		app.Do(alice, rt.Request{Method: "GET", Path: c.path}).Expect(t, http.StatusOK, "warm read")
+		if n := trips.N(); n != c.want {
+			t.Errorf("warm GET %s: %d Redis round trips, want %d", c.path, n, c.want)
+		}
 	}
 }

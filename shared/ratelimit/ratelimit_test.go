@@ -264,17 +264,6 @@ func BenchmarkAllow(b *testing.B) {
 	}
 }
 
-// roundTrips counts what a client sends to Redis: single commands and pipelines, one each.
-type roundTrips struct{ n atomic.Int64 }
-
-func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.n.Add(1); return next(ctx, cmd) }
-}
-func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(1); return next(ctx, cmds) }
-}
-
 // loadEverywhere loads script on every master of rdb (the one server of a standalone client).
 func loadEverywhere(ctx context.Context, rdb redis.UniversalClient, script *redis.Script) error {
 	if c, ok := rdb.(*redis.ClusterClient); ok {
@@ -290,7 +279,7 @@ func TestJoinedWithSessionCheck(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			rdb := pair[0]
-			var trips roundTrips
+			var trips devtest.RoundTrips
 			rdb.AddHook(&trips)
 			tokens, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 			if err != nil {
@@ -330,14 +319,14 @@ func TestJoinedWithSessionCheck(t *testing.T) {
 			if err := loadEverywhere(ctx, rdb, gcraScript); err != nil {
 				t.Fatal(err)
 			}
-			trips.n.Store(0)
+			trips.Reset()
 			for i := range 2 {
 				rec := do(access)
 				if rec.Code != http.StatusNoContent || rec.Header().Get("RateLimit-Remaining") != strconv.Itoa(2-i) {
 					t.Fatalf("request %d: status %d, remaining %q", i+1, rec.Code, rec.Header().Get("RateLimit-Remaining"))
 				}
 			}
-			if n := trips.n.Load(); n != 2 {
+			if n := trips.N(); n != 2 {
 				t.Fatalf("%d round trips for 2 requests, want 2: session check and rate limit in one", n)
 			}
 			req := httptest.NewRequest(http.MethodGet, "/projects", nil)

@@ -105,13 +105,18 @@ func NewService(store *Store, members Members, c *cache.Cache, ttl time.Duration
 // Summary returns orgID's summary for user: a fault.NotFound error when the user is not a member,
 // so that other tenants cannot learn which organizations exist.
 func (s *Service) Summary(ctx context.Context, user, orgID uuid.UUID) (Summary, error) {
+	scope := "org:" + orgID.String()
+	if mk, ok := s.members.(interface{ MembershipsKey(uuid.UUID) string }); ok {
+		// The caller's memberships and the scope's generation in one round trip.
+		ctx = s.cache.Prefetch(ctx, []string{mk.MembershipsKey(user)}, []string{scope})
+	}
 	if _, err := s.members.Role(ctx, user, orgID); err != nil {
 		return Summary{}, err
 	}
 	// Under the organization's list generation: a project or task write bumps it, so the next
 	// read recomputes. The replica may lag the write by milliseconds, so that read can still
 	// miss it; the TTL bounds that staleness, which a report tolerates by design.
-	key := s.cache.ListKey(ctx, "org:"+orgID.String(), "report", "summary")
+	key := s.cache.ListKey(ctx, scope, "report", "summary")
 	return cache.Get(ctx, s.cache, key, s.ttl, func(ctx context.Context) (Summary, error) {
 		return s.store.Summary(ctx, orgID, s.now())
 	})

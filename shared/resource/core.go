@@ -41,6 +41,12 @@ type Members interface {
 	OrganizationIDs(ctx context.Context, userID uuid.UUID) ([]uuid.UUID, error)
 }
 
+// membershipsKeyer is implemented by Members whose answers for a user come from one cache entry
+// (organization.Access): Document then reads that entry and the entity's in one round trip.
+type membershipsKeyer interface {
+	MembershipsKey(userID uuid.UUID) string
+}
+
 // Reads is the part of a resource's store that Core reads through. Its methods answer for
 // live (not soft-deleted) rows only and do no tenant check: Core does that.
 type Reads[T Entity] interface {
@@ -144,8 +150,12 @@ func (c *Core[T]) Find(ctx context.Context, id uuid.UUID) (T, error) {
 // Document returns the live entity id as the API answers it (JSON) and its Meta, if user is a
 // member of its organization, else the resource's NotFound error: GET /{noun}s/{id}, the hot
 // path. The entity comes from the cache when it can; the membership check runs either way,
-// because a cache entry is shared by every user.
+// because a cache entry is shared by every user. Both cache reads share one Redis round trip.
 func (c *Core[T]) Document(ctx context.Context, user, id uuid.UUID) (Meta, json.RawMessage, error) {
+	if mk, ok := c.members.(membershipsKeyer); ok {
+		// The entity and the caller's memberships don't depend on each other: one round trip.
+		ctx = c.opts.Cache.Prefetch(ctx, []string{c.Key(id), mk.MembershipsKey(user)}, nil)
+	}
 	e, err := c.find(ctx, id)
 	if err == nil {
 		_, err = c.Authorize(ctx, user, e.Org, auth.RoleMember)
@@ -245,8 +255,8 @@ func (c *Core[T]) List(ctx context.Context, user uuid.UUID, q *query.Query) (jso
 // listKey is List's cache key, or "" (don't cache) when a generation can't be read or the user
 // belongs to no organization (the answer is empty and costs nothing to compute).
 //
-// shared/cache's ListKey takes one scope and reads its generation in one round trip; a user in
-// n organizations costs n of them. n is 1 for most users.
+// shared/cache's ListKey takes one scope and reads its generation; for a user in n
+// organizations the n generations are prefetched together, so it is one round trip either way.
 func (c *Core[T]) listKey(ctx context.Context, orgs []uuid.UUID, q *query.Query) string {
 	if c.opts.Cache == nil || len(orgs) == 0 {
 		return ""
@@ -256,6 +266,11 @@ func (c *Core[T]) listKey(ctx context.Context, orgs []uuid.UUID, q *query.Query)
 	}
 	orgs = slices.Clone(orgs)
 	slices.SortFunc(orgs, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	scopes := make([]string, len(orgs))
+	for i, o := range orgs {
+		scopes[i] = Scope(o)
+	}
+	ctx = c.opts.Cache.Prefetch(ctx, nil, scopes) // the n generations in one round trip
 	h := sha256.New()
 	for _, o := range orgs {
 		k := c.opts.Cache.ListKey(ctx, Scope(o), c.plural)
