@@ -2,9 +2,11 @@ package lambdaenv
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"maps"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os/exec"
@@ -179,7 +181,7 @@ func gomaxprocs(memoryMB, cpus int) int {
 // the instance had exited before the invocation reached it, so another instance can take it.
 func (in *instance) invoke(payload []byte, cold bool) (res *Result, retry bool) {
 	p := in.pool
-	res = &Result{RequestID: uuid.NewString(), ColdStart: cold, Instance: in.id}
+	res = &Result{RequestID: newUUID(), ColdStart: cold, Instance: in.id}
 	if cold {
 		timer := time.NewTimer(p.opts.InitTimeout)
 		defer timer.Stop()
@@ -202,8 +204,8 @@ func (in *instance) invoke(payload []byte, cold bool) (res *Result, retry bool) 
 		id: res.RequestID, traceID: traceID(start), payload: payload,
 		deadline: start.Add(p.spec.Timeout), done: make(chan struct{}),
 	}
-	timer := time.NewTimer(p.spec.Timeout)
-	defer timer.Stop()
+	timer := getTimer(p.spec.Timeout)
+	defer putTimer(timer)
 	select {
 	case in.next <- inv:
 	case <-in.exited:
@@ -275,9 +277,58 @@ func (in *instance) terminate(grace time.Duration) {
 	in.kill()
 }
 
-// traceID is an X-Ray trace header in the format Lambda passes in Lambda-Runtime-Trace-Id.
+// traceID is an X-Ray trace header in the format Lambda passes in Lambda-Runtime-Trace-Id:
+// "Root=1-%08x-%s;Parent=%s;Sampled=0" of the Unix time and 12 and 8 random bytes in hex,
+// assembled in place rather than through fmt for the one allocation of the string.
 func traceID(t time.Time) string {
-	var b [20]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", t.Unix(), hex.EncodeToString(b[:12]), hex.EncodeToString(b[12:]))
+	var b [24]byte
+	randomBytes(b[:])
+	var out [64]byte
+	s := append(out[:0], "Root=1-"...)
+	sec := t.Unix()
+	for d := uint64(0x10000000); d > 1 && uint64(sec) < d; d >>= 4 {
+		s = append(s, '0') // %08x's padding; the time is never negative
+	}
+	s = strconv.AppendInt(s, sec, 16)
+	s = append(s, '-')
+	s = hex.AppendEncode(s, b[:12])
+	s = append(s, ";Parent="...)
+	s = hex.AppendEncode(s, b[12:20])
+	s = append(s, ";Sampled=0"...)
+	return string(s)
+}
+
+// timers holds stopped timers for the invocations' timeouts, one per invocation otherwise. (A
+// stopped timer delivers no stale tick after Reset.)
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
+}
+
+// newUUID returns a random (version 4) UUID in the form uuid.NewString gives.
+func newUUID() string {
+	var u uuid.UUID
+	randomBytes(u[:])
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u.String()
+}
+
+// randomBytes fills b, whose length is a multiple of 8, from math/rand/v2's generator: ChaCha8
+// per thread, seeded by the operating system, which needs no system call per read as
+// crypto/rand does. The ids need to be unique, not secret.
+func randomBytes(b []byte) {
+	for i := 0; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], mrand.Uint64())
+	}
 }

@@ -10,29 +10,41 @@ import (
 type lineWriter struct {
 	out    io.Writer
 	prefix []byte
-	buf    []byte
+	buf    []byte // a line begun by an earlier Write, without its newline yet
+	msg    []byte // the line being passed on; reused, as out may not keep what it is given
 }
 
 func newLineWriter(out io.Writer, prefix string) *lineWriter {
 	return &lineWriter{out: out, prefix: []byte(prefix + " ")}
 }
 
-// Write is called by the one goroutine exec uses to copy the process's output.
+// Write is called by the one goroutine exec uses to copy the process's output. Whole lines in b
+// are passed on from b itself; only a line that is still incomplete at the end of b is kept.
 func (l *lineWriter) Write(b []byte) (int, error) {
-	l.buf = append(l.buf, b...)
+	n := len(b)
 	for {
-		i := bytes.IndexByte(l.buf, '\n')
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			break
 		}
-		l.emit(l.buf[:i])
-		l.buf = l.buf[i+1:]
+		if len(l.buf) > 0 {
+			l.buf = append(l.buf, b[:i]...)
+			l.emit(l.buf)
+			l.buf = l.buf[:0]
+		} else {
+			l.emit(b[:i])
+		}
+		b = b[i+1:]
 	}
-	if len(l.buf) == 0 {
-		l.buf = nil // drop the consumed backing array
+	l.buf = append(l.buf, b...)
+	if len(l.buf) == 0 && cap(l.buf) > maxKeptLine {
+		l.buf = nil // drop the backing array of an unusually long line
 	}
-	return len(b), nil
+	return n, nil
 }
+
+// maxKeptLine bounds the buffers a lineWriter keeps between lines.
+const maxKeptLine = 64 << 10
 
 // Flush writes a last line that has no newline.
 func (l *lineWriter) Flush() {
@@ -43,7 +55,9 @@ func (l *lineWriter) Flush() {
 }
 
 func (l *lineWriter) emit(line []byte) {
-	msg := make([]byte, 0, len(l.prefix)+len(line)+1)
-	msg = append(append(append(msg, l.prefix...), line...), '\n')
-	_, _ = l.out.Write(msg)
+	l.msg = append(append(append(l.msg[:0], l.prefix...), line...), '\n')
+	_, _ = l.out.Write(l.msg)
+	if cap(l.msg) > maxKeptLine {
+		l.msg = nil
+	}
 }

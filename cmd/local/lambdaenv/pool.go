@@ -92,6 +92,10 @@ type Pool struct {
 	closed  bool
 	seq     int
 	stats   Stats
+
+	// arn is the Lambda-Runtime-Invoked-Function-Arn header's value, the same for every
+	// invocation; net/http only reads a header's values, so one slice serves them all.
+	arn []string
 }
 
 // Stats counts a Pool's activity.
@@ -118,7 +122,7 @@ func NewPool(spec Spec, opts Options) *Pool {
 	if opts.InitTimeout == 0 {
 		opts.InitTimeout = 10 * time.Second
 	}
-	return &Pool{spec: spec, opts: opts, all: map[*instance]bool{}}
+	return &Pool{spec: spec, opts: opts, all: map[*instance]bool{}, arn: []string{spec.ARN()}}
 }
 
 // Spec returns the function the Pool runs.
@@ -140,10 +144,11 @@ func (p *Pool) Stats() Stats {
 // runs to completion or to the timeout, as in Lambda, where a caller that goes away does not stop
 // a running function.
 func (p *Pool) Invoke(ctx context.Context, payload []byte) (*Result, error) {
-	wait, cancel := context.WithTimeout(ctx, p.spec.Timeout)
-	defer cancel()
+	// The wait for an instance is bounded by the timeout from now, across retries. Its context
+	// is made only by a call that has to wait: most find an idle instance.
+	deadline := time.Now().Add(p.spec.Timeout)
 	for attempt := 0; ; attempt++ {
-		in, cold, err := p.acquire(wait)
+		in, cold, err := p.acquire(ctx, deadline)
 		if err != nil {
 			if errors.Is(err, ErrThrottled) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				p.update(func(s *Stats) { s.Throttles++ })
@@ -182,8 +187,9 @@ func (p *Pool) update(f func(*Stats)) {
 	p.mu.Unlock()
 }
 
-// acquire returns a free instance, and whether it was just started.
-func (p *Pool) acquire(ctx context.Context) (*instance, bool, error) {
+// acquire returns a free instance, and whether it was just started. A wait for one ends at
+// deadline or when parent is done.
+func (p *Pool) acquire(parent context.Context, deadline time.Time) (*instance, bool, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -208,6 +214,8 @@ func (p *Pool) acquire(ctx context.Context) (*instance, bool, error) {
 	p.waiters = append(p.waiters, ch)
 	p.mu.Unlock()
 
+	ctx, cancel := context.WithDeadline(parent, deadline)
+	defer cancel()
 	select {
 	case in, ok := <-ch:
 		switch {

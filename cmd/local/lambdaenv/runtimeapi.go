@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,12 +42,17 @@ func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
 		in.mu.Lock()
 		in.current = inv
 		in.mu.Unlock()
+		// The names are in canonical form, so assigning them is what Set does. The values that
+		// never change are shared slices (net/http only reads them), and the others share one
+		// array, each capped at its own element so that nothing appended runs into the next.
+		vals := [...]string{inv.id, strconv.FormatInt(inv.deadline.UnixMilli(), 10), inv.traceID}
+		perInvocation := vals[:] // one allocation for the three
 		h := w.Header()
-		h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
-		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(inv.deadline.UnixMilli(), 10))
-		h.Set("Lambda-Runtime-Invoked-Function-Arn", in.pool.spec.ARN())
-		h.Set("Lambda-Runtime-Trace-Id", inv.traceID)
-		h.Set("Content-Type", "application/json")
+		h["Lambda-Runtime-Aws-Request-Id"] = perInvocation[0:1:1]
+		h["Lambda-Runtime-Deadline-Ms"] = perInvocation[1:2:2]
+		h["Lambda-Runtime-Invoked-Function-Arn"] = in.pool.arn
+		h["Lambda-Runtime-Trace-Id"] = perInvocation[2:3:3]
+		h["Content-Type"] = jsonContentType
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(inv.payload)
 	case <-r.Context().Done(): // the process went away
@@ -70,7 +77,7 @@ func (in *instance) handleResponse(w http.ResponseWriter, r *http.Request) {
 	if inv == nil {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxResponse+1))
+	body, err := readResponse(r.Body)
 	if err != nil {
 		runtimeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
@@ -157,8 +164,44 @@ func functionError(typ string, doc []byte) *FunctionError {
 	return fe
 }
 
+// jsonContentType is a Content-Type header value for every JSON answer; see handleNext.
+var jsonContentType = []string{"application/json"}
+
+// readBufs holds buffers for readResponse.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// readResponse reads a response body of up to maxResponse+1 bytes (one more than allowed, to
+// tell an oversized body), as io.ReadAll(io.LimitReader(body, maxResponse+1)) does. aws-lambda-go
+// streams the body without a length, so it is read into a pooled buffer and copied out once,
+// at its size, rather than through a slice that grows as it goes.
+func readResponse(body io.Reader) ([]byte, error) {
+	bp := readBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	var err error
+	for len(b) <= maxResponse {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(max(cap(b), 512), maxResponse+1-len(b)))
+		}
+		var n int
+		n, err = body.Read(b[len(b):min(cap(b), maxResponse+1)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	out := append([]byte{}, b...)
+	if cap(b) <= 256<<10 { // a rare large response's buffer is left to the collector
+		*bp = b[:0]
+		readBufs.Put(bp)
+	}
+	return out, err
+}
+
 func accepted(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = io.WriteString(w, `{"status":"OK"}`)
 }
