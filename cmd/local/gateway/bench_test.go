@@ -81,10 +81,11 @@ type discardWriter struct {
 	status int
 }
 
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) WriteHeader(status int)      { w.status = status }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) reset()                      { clear(w.h); w.status = 0 }
+func (w *discardWriter) Header() http.Header               { return w.h }
+func (w *discardWriter) WriteHeader(status int)            { w.status = status }
+func (w *discardWriter) Write(b []byte) (int, error)       { return len(b), nil }
+func (w *discardWriter) WriteString(s string) (int, error) { return len(s), nil } // as net/http's
+func (w *discardWriter) reset()                            { clear(w.h); w.status = 0 }
 
 func benchQuery(r *http.Request, rt *Route) *request {
 	return &request{
@@ -95,7 +96,9 @@ func benchQuery(r *http.Request, rt *Route) *request {
 
 func BenchmarkV1Event(b *testing.B) {
 	r := benchRequest(b, "/projects/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
-	q := benchQuery(r, &Route{Method: "GET", Path: "/projects/{id}", Function: "Projects", Kind: samtemplate.RESTAPI, PayloadVersion: "1.0", Stage: "Prod"})
+	rt := &Route{Method: "GET", Path: "/projects/{id}", Function: "Projects", Kind: samtemplate.RESTAPI, PayloadVersion: "1.0", Stage: "Prod"}
+	rt.prepare() // as New does
+	q := benchQuery(r, rt)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := q.v1Event(); err != nil {
@@ -106,7 +109,9 @@ func BenchmarkV1Event(b *testing.B) {
 
 func BenchmarkV2Event(b *testing.B) {
 	r := benchRequest(b, "/projects/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0?join=tasks")
-	q := benchQuery(r, &Route{Method: "GET", Path: "/projects/{id}", Function: "Projects", Kind: samtemplate.HTTPAPI, PayloadVersion: "2.0", Stage: "$default"})
+	rt := &Route{Method: "GET", Path: "/projects/{id}", Function: "Projects", Kind: samtemplate.HTTPAPI, PayloadVersion: "2.0", Stage: "$default"}
+	rt.prepare() // as New does
+	q := benchQuery(r, rt)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := q.v2Event(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -49,7 +51,7 @@ func (q *request) v1Event() ([]byte, error) {
 		HTTPMethod: r.Method,
 		RequestContext: events.APIGatewayProxyRequestContext{
 			AccountID:         q.accountID,
-			ResourceID:        shortID(rt.Key(), 6),
+			ResourceID:        rt.resourceIDOf(),
 			Stage:             rt.Stage,
 			DomainName:        r.Host,
 			DomainPrefix:      domainPrefix(r.Host),
@@ -72,11 +74,12 @@ func (q *request) v1Event() ([]byte, error) {
 		ev.Version = "1.0"
 		ev.RequestContext.Path = path // HTTP APIs' $default stage is not in the path
 	}
-	ev.Headers, ev.MultiValueHeaders = map[string]string{}, map[string][]string{}
-	for k, vs := range q.headers() {
+	n := len(r.Header) + len(addedHeaders)
+	ev.Headers, ev.MultiValueHeaders = make(map[string]string, n), make(map[string][]string, n)
+	q.eachHeader(func(k string, vs []string) {
 		ev.Headers[k], ev.MultiValueHeaders[k] = vs[len(vs)-1], vs // API Gateway keeps the last value
-	}
-	if qs := r.URL.Query(); len(qs) > 0 {
+	})
+	if qs := q.query(); len(qs) > 0 {
 		ev.QueryStringParameters, ev.MultiValueQueryStringParameters = map[string]string{}, map[string][]string(qs)
 		for k, vs := range qs {
 			ev.QueryStringParameters[k] = vs[len(vs)-1]
@@ -99,7 +102,7 @@ func (q *request) v2Event() ([]byte, error) {
 		RouteKey:       rt.Key(),
 		RawPath:        r.URL.Path,
 		RawQueryString: r.URL.RawQuery,
-		Headers:        map[string]string{},
+		Headers:        make(map[string]string, len(r.Header)+len(addedHeaders)),
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey:     rt.Key(),
 			AccountID:    q.accountID,
@@ -119,7 +122,7 @@ func (q *request) v2Event() ([]byte, error) {
 			},
 		},
 	}
-	for k, vs := range q.headers() {
+	q.eachHeader(func(k string, vs []string) {
 		if k == "Cookie" {
 			for _, v := range vs {
 				for c := range strings.SplitSeq(v, ";") {
@@ -128,11 +131,11 @@ func (q *request) v2Event() ([]byte, error) {
 					}
 				}
 			}
-			continue
+			return
 		}
 		ev.Headers[strings.ToLower(k)] = strings.Join(vs, ",")
-	}
-	if qs := r.URL.Query(); len(qs) > 0 {
+	})
+	if qs := q.query(); len(qs) > 0 {
 		ev.QueryStringParameters = map[string]string{}
 		for k, vs := range qs {
 			ev.QueryStringParameters[k] = strings.Join(vs, ",")
@@ -145,23 +148,62 @@ func (q *request) v2Event() ([]byte, error) {
 	return json.Marshal(ev)
 }
 
-// headers are the request's headers plus those API Gateway adds: Host, and the X-Forwarded-*
-// headers naming the client and the listener.
-func (q *request) headers() http.Header {
-	h := q.r.Header.Clone()
-	h.Set("Host", q.r.Host)
-	xff := sourceIP(q.r)
-	if prior := h.Get("X-Forwarded-For"); prior != "" {
+// addedHeaders are the headers API Gateway sets on every request, replacing the client's.
+var addedHeaders = [...]string{"Host", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port"}
+
+// eachHeader calls f with each of the request's headers plus those API Gateway adds: Host, and
+// the X-Forwarded-* headers naming the client and the listener. The values of the request's own
+// headers are r.Header's slices, which f must not modify; the events only read them, and walking
+// them in place spares a copy of every header per request.
+func (q *request) eachHeader(f func(k string, vs []string)) {
+	r := q.r
+	port, hasPort := listenerPort(r)
+	for k, vs := range r.Header {
+		switch k {
+		case "Host", "X-Forwarded-For", "X-Forwarded-Proto":
+			continue
+		case "X-Forwarded-Port":
+			if hasPort {
+				continue
+			}
+		}
+		f(k, vs)
+	}
+	xff := sourceIP(r)
+	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
 		xff = prior + ", " + xff
 	}
-	h.Set("X-Forwarded-For", xff)
-	h.Set("X-Forwarded-Proto", "http")
-	if addr, ok := q.r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	f("Host", []string{r.Host})
+	f("X-Forwarded-For", []string{xff})
+	f("X-Forwarded-Proto", []string{"http"})
+	if hasPort {
+		f("X-Forwarded-Port", []string{port})
+	}
+}
+
+// listenerPort is the port of the listener that accepted r, if known.
+func listenerPort(r *http.Request) (string, bool) {
+	switch addr := r.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		// What SplitHostPort would return from addr.String(), without formatting the address.
+		if addr != nil {
+			return strconv.Itoa(addr.Port), true
+		}
+	case net.Addr:
 		if _, port, err := net.SplitHostPort(addr.String()); err == nil {
-			h.Set("X-Forwarded-Port", port)
+			return port, true
 		}
 	}
-	return h
+	return "", false
+}
+
+// query is the request's parsed query string; it skips the parse (and its empty map) when there
+// is no query string.
+func (q *request) query() url.Values {
+	if q.r.URL.RawQuery == "" {
+		return nil
+	}
+	return q.r.URL.Query()
 }
 
 // encodedBody returns the body for the event, base64-encoded when it is binary: not valid UTF-8,
@@ -213,6 +255,9 @@ func domainPrefix(host string) string {
 
 // apiID is a stable stand-in for the API's id, derived from its logical id.
 func apiID(rt *Route) string {
+	if rt.apiID != "" {
+		return rt.apiID
+	}
 	name := rt.API
 	if name == "" {
 		name = "ServerlessRestApi"
@@ -223,7 +268,11 @@ func apiID(rt *Route) string {
 	return shortID(name, 10)
 }
 
+// shortID is the first n (at most 40) hex digits of s's SHA-1.
 func shortID(s string, n int) string {
-	sum := sha1.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])[:n]
+	var in [64]byte // request ids and route keys fit; the array spares the conversion's allocation
+	sum := sha1.Sum(append(in[:0], s...))
+	var out [2 * sha1.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:n])
 }

@@ -15,10 +15,13 @@
 package gateway
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
@@ -65,6 +68,7 @@ type Gateway struct {
 	routes   []*Route
 	pools    map[string]*lambdaenv.Pool // by logical id
 	notFound func(w http.ResponseWriter)
+	invokers *invokers
 }
 
 // maxPayload is Lambda's limit on a synchronous invocation's event.
@@ -91,7 +95,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.FunctionOutput == nil {
 		cfg.FunctionOutput = os.Stderr
 	}
-	g := &Gateway{cfg: cfg, pools: map[string]*lambdaenv.Pool{}}
+	g := &Gateway{cfg: cfg, pools: map[string]*lambdaenv.Pool{}, invokers: newInvokers()}
 
 	for _, fn := range cfg.Template.Functions {
 		bin, ok := cfg.Binaries[fn.LogicalID]
@@ -115,10 +119,12 @@ func New(cfg Config) (*Gateway, error) {
 			MaxInstances: limit, Env: env, Region: cfg.Region, AccountID: cfg.AccountID,
 		}, lambdaenv.Options{Output: cfg.FunctionOutput, ShutdownGrace: cfg.ShutdownGrace, InitTimeout: cfg.InitTimeout})
 		for _, ev := range fn.Events {
-			g.routes = append(g.routes, &Route{
+			rt := &Route{
 				Method: ev.Method, Path: ev.Path, Function: fn.LogicalID, Kind: ev.Kind,
 				PayloadVersion: ev.PayloadVersion, Stage: ev.Stage, API: ev.API,
-			})
+			}
+			rt.prepare()
+			g.routes = append(g.routes, rt)
 		}
 	}
 
@@ -167,6 +173,7 @@ func (g *Gateway) Routes() []Route {
 	out := make([]Route, len(g.routes))
 	for i, r := range g.routes {
 		out[i] = *r
+		out[i].key, out[i].resourceID, out[i].apiID = "", "", "" // a copy may be changed
 	}
 	return out
 }
@@ -187,6 +194,7 @@ func (g *Gateway) Close() {
 		wg.Go(p.Close)
 	}
 	wg.Wait()
+	g.invokers.stop()
 }
 
 // ServeHTTP serves one request through its route's function.
@@ -197,12 +205,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.notFound(w)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
+	body, err := readBody(w, r)
 	if err != nil {
 		writeMessage(w, http.StatusRequestEntityTooLarge, "Request Too Long")
 		return
 	}
-	q := &request{r: r, route: rt, params: params, body: body, id: uuid.NewString(), at: start, accountID: g.cfg.AccountID}
+	q := &request{r: r, route: rt, params: params, body: body, id: newUUID(), at: start, accountID: g.cfg.AccountID}
 	if rt.Kind == samtemplate.RESTAPI {
 		w.Header().Set("X-Amzn-Requestid", q.id)
 	} else {
@@ -219,18 +227,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	type outcome struct {
-		res *lambdaenv.Result
-		err error
-	}
 	done := make(chan outcome, 1) // buffered: an invocation past the integration timeout finishes alone
-	pool := g.pools[rt.Function]
-	go func() {
-		res, err := pool.Invoke(r.Context(), payload)
-		done <- outcome{res, err}
-	}()
-	timer := time.NewTimer(g.cfg.IntegrationTimeout)
-	defer timer.Stop()
+	g.invokers.start(invocation{ctx: r.Context(), pool: g.pools[rt.Function], payload: payload, done: done})
+	timer := getTimer(g.cfg.IntegrationTimeout)
+	defer putTimer(timer)
 
 	var o outcome
 	status := 0
@@ -244,6 +244,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = g.respond(w, rt, o.res, o.err)
 	}
 	g.logInvocation(r, rt, q.id, status, time.Since(start), o.res, o.err)
+}
+
+// readBody reads the request's body, up to maxPayload.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.Body == http.NoBody {
+		// What net/http's server gives a request without a body (most are GETs): there is nothing
+		// to read, and so no reason for a reader and a buffer.
+		return nil, nil
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
 }
 
 // respond writes the function's answer, or API Gateway's for a failed invocation, and returns
@@ -276,26 +286,42 @@ func (g *Gateway) internalError(w http.ResponseWriter, rt *Route) int {
 }
 
 func (g *Gateway) logInvocation(r *http.Request, rt *Route, id string, status int, d time.Duration, res *lambdaenv.Result, err error) {
-	attrs := []any{
-		"function", rt.Function, "route", rt.Key(), "method", r.Method, "path", r.URL.Path,
-		"status", status, "requestId", id, "durationMs", ms(d),
-	}
+	// LogAttrs with typed attributes writes what Info with key-value pairs would, without
+	// boxing each number and flag; the array holds every attribute a line can have.
+	var buf [17]slog.Attr
+	attrs := append(buf[:0],
+		slog.String("function", rt.Function), slog.String("route", rt.Key()), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", status), slog.String("requestId", id),
+		slog.Float64("durationMs", ms(d)),
+	)
 	switch {
 	case res != nil:
-		attrs = append(attrs, "lambdaRequestId", res.RequestID, "invokeMs", ms(res.Duration),
-			"coldStart", res.ColdStart, "instance", res.Instance, "outcome", res.Outcome())
+		attrs = append(attrs, slog.String("lambdaRequestId", res.RequestID), slog.Float64("invokeMs", ms(res.Duration)),
+			slog.Bool("coldStart", res.ColdStart), slog.Int("instance", res.Instance), slog.String("outcome", res.Outcome()))
 		if res.ColdStart {
-			attrs = append(attrs, "initMs", ms(res.InitDuration))
+			attrs = append(attrs, slog.Float64("initMs", ms(res.InitDuration)))
 		}
 		if res.Err != nil {
-			attrs = append(attrs, "errorType", res.Err.Type, "errorMessage", res.Err.Message)
+			attrs = append(attrs, slog.String("errorType", res.Err.Type), slog.String("errorMessage", res.Err.Message))
 		}
 	case err != nil:
-		attrs = append(attrs, "outcome", "not invoked", "error", err.Error())
+		attrs = append(attrs, slog.String("outcome", "not invoked"), slog.String("error", err.Error()))
 	default:
-		attrs = append(attrs, "outcome", "integration timeout")
+		attrs = append(attrs, slog.String("outcome", "integration timeout"))
 	}
-	g.cfg.Log.Info("invoke", attrs...)
+	g.cfg.Log.LogAttrs(context.Background(), slog.LevelInfo, "invoke", attrs...)
+}
+
+// newUUID returns a random (version 4) UUID in the form uuid.NewString gives. The bytes come
+// from math/rand/v2's generator (ChaCha8 per thread, seeded by the operating system), which
+// needs no system call per id as crypto/rand does; request ids need to be unique, not secret.
+func newUUID() string {
+	var u uuid.UUID
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u.String()
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -18,14 +18,36 @@ type Route struct {
 	PayloadVersion string
 	Stage          string
 	API            string // logical id of the API; "" for SAM's implicit one
+
+	// key, resourceID and apiID are Key(), the stand-in resource id and apiID(), which New
+	// computes once so that serving a request does not hash and concatenate them again. They
+	// are empty in a Route built elsewhere, which then computes them on each use.
+	key, resourceID, apiID string
 }
 
 // Key is the route as API Gateway names it: "GET /projects/{id}", or "$default".
 func (r *Route) Key() string {
+	if r.key != "" {
+		return r.key
+	}
 	if r.Path == samtemplate.DefaultRoute {
 		return r.Path
 	}
 	return r.Method + " " + r.Path
+}
+
+// prepare computes the Route's derived strings; the Route must not change afterwards.
+func (r *Route) prepare() {
+	r.key, r.resourceID, r.apiID = "", "", ""
+	r.key, r.resourceID, r.apiID = r.Key(), r.resourceIDOf(), apiID(r)
+}
+
+// resourceIDOf is a stable stand-in for the id API Gateway gives the route's resource.
+func (r *Route) resourceIDOf() string {
+	if r.resourceID != "" {
+		return r.resourceID
+	}
+	return shortID(r.Key(), 6)
 }
 
 // router matches requests the way API Gateway does: a literal segment beats a {param}, which
