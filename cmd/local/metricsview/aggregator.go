@@ -11,7 +11,6 @@ package metricsview
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"sort"
@@ -117,6 +116,7 @@ type Aggregator struct {
 	requests  map[requestKey]*requestStats
 	functions map[string]*functionStats
 	queries   map[poolKey]*histogram
+	names     map[string]string // see intern
 	ring      [ringSeconds]slot
 }
 
@@ -131,24 +131,8 @@ func newAggregator(now func() time.Time) *Aggregator {
 		requests:  map[requestKey]*requestStats{},
 		functions: map[string]*functionStats{},
 		queries:   map[poolKey]*histogram{},
+		names:     map[string]string{},
 	}
-}
-
-// emfLine is the part of a shared/metrics line the aggregator reads. QueryTime<Pool> members
-// are found by name, as the pools are whatever the function used.
-type emfLine struct {
-	AWS         json.RawMessage `json:"_aws"`
-	Function    string          `json:"function"`
-	Route       string          `json:"route"`
-	Method      string          `json:"method"`
-	Status      int             `json:"status"`
-	StatusClass string          `json:"statusClass"`
-	DurationMS  float64         `json:"duration_ms"`
-	ColdStart   bool            `json:"cold_start"`
-	CacheHits   uint64          `json:"CacheHits"`
-	CacheMisses uint64          `json:"CacheMisses"`
-	CacheErrors uint64          `json:"CacheErrors"`
-	Queries     uint64          `json:"Queries"`
 }
 
 var awsMember = []byte(`"_aws"`)
@@ -167,67 +151,56 @@ func (a *Aggregator) Feed(line []byte) bool {
 		return false
 	}
 	body := bytes.TrimSpace(line[i:])
-	var l emfLine
-	if err := json.Unmarshal(body, &l); err != nil || len(l.AWS) == 0 || string(l.AWS) == "null" {
-		if err != nil {
-			a.mu.Lock()
-			a.malformed++
-			a.mu.Unlock()
-		}
-		return false
+	d := decoders.Get().(*decoder)
+	defer d.put()
+	o := d.decodeFast(body)
+	if o == unsure {
+		o = d.decodeSlow(body)
 	}
-	pools, err := queryTimes(body)
-	if err != nil {
-		return false
+	switch o {
+	case emf:
+		a.add(&d.r)
+		return true
+	case malformed:
+		a.mu.Lock()
+		a.malformed++
+		a.mu.Unlock()
 	}
-	a.add(&l, pools)
-	return true
+	return false
 }
 
-// queryTimes returns the QueryTime<Pool> members by pool name ("Primary" -> "primary").
-func queryTimes(body []byte) (map[string][]float64, error) {
-	if !bytes.Contains(body, []byte(`"QueryTime`)) {
-		return nil, nil
+// intern returns b as a string, the same string for the same bytes. The names a line carries
+// (function, route, method, status class, pool) end up as map keys, and nearly always as keys
+// that are already there: looking them up by their bytes costs no allocation, and only a name
+// seen for the first time is copied. Every name interned is also a key of a.requests or
+// a.queries, so the table grows no further than they do. Called with mu.
+func (a *Aggregator) intern(b []byte) string {
+	if s, ok := a.names[string(b)]; ok {
+		return s
 	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(body, &all); err != nil {
-		return nil, err
-	}
-	out := map[string][]float64{}
-	for k, raw := range all {
-		name, ok := strings.CutPrefix(k, "QueryTime")
-		if !ok || name == "" {
-			continue
-		}
-		var vs []float64
-		if err := json.Unmarshal(raw, &vs); err != nil {
-			// EMF allows a single number where an array is expected.
-			var v float64
-			if json.Unmarshal(raw, &v) != nil {
-				continue
-			}
-			vs = []float64{v}
-		}
-		out[strings.ToLower(name[:1])+name[1:]] = vs
-	}
-	return out, nil
+	s := string(b)
+	a.names[s] = s
+	return s
 }
 
-func (a *Aggregator) add(l *emfLine, pools map[string][]float64) {
-	if l.Function == "" {
-		l.Function = "unknown"
-	}
-	if l.StatusClass == "" {
-		l.StatusClass = statusClass(l.Status)
-	}
-	isErr := l.Status >= 500
+func (a *Aggregator) add(r *request) {
 	now := a.now()
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	function := a.intern(r.function)
+	if function == "" {
+		function = "unknown"
+	}
+	route, method := a.intern(r.route), a.intern(r.method)
+	class := a.intern(r.statusClass)
+	if class == "" {
+		class = statusClass(r.status)
+	}
+	isErr := r.status >= 500
 	a.lines++
 
-	rk := requestKey{l.Function, l.Route, l.Method, l.StatusClass}
+	rk := requestKey{function, route, method, class}
 	rs := a.requests[rk]
 	if rs == nil {
 		rs = &requestStats{duration: newHistogram(DurationBuckets)}
@@ -237,61 +210,58 @@ func (a *Aggregator) add(l *emfLine, pools map[string][]float64) {
 	if isErr {
 		rs.errors++
 	}
-	rs.duration.observe(l.DurationMS)
+	rs.duration.observe(r.durationMS)
 
-	fs := a.functions[l.Function]
+	fs := a.functions[function]
 	if fs == nil {
 		fs = &functionStats{}
-		a.functions[l.Function] = fs
+		a.functions[function] = fs
 	}
 	fs.requests++
-	if l.ColdStart {
+	if r.coldStart {
 		fs.coldStarts++
 	}
-	fs.cacheHits += l.CacheHits
-	fs.cacheMisses += l.CacheMisses
-	fs.cacheErrors += l.CacheErrors
-	fs.queries += l.Queries
-
-	for p, vs := range pools {
-		pk := poolKey{l.Function, p}
-		h := a.queries[pk]
-		if h == nil {
-			h = newHistogram(QueryBuckets)
-			a.queries[pk] = h
-		}
-		for _, v := range vs {
-			h.observe(v)
-		}
-	}
+	fs.cacheHits += r.cacheHits
+	fs.cacheMisses += r.cacheMisses
+	fs.cacheErrors += r.cacheErrors
+	fs.queries += r.queries
 
 	s := a.slotFor(now.Unix())
 	s.requests++
 	if isErr {
 		s.errors++
 	}
-	if l.ColdStart {
+	if r.coldStart {
 		s.coldStarts++
 	}
-	s.cacheHits += int(l.CacheHits)
-	s.cacheMisses += int(l.CacheMisses)
-	s.cacheErrs += int(l.CacheErrors)
-	s.queries += int(l.Queries)
-	label := routeLabel(l.Method, l.Route)
+	s.cacheHits += int(r.cacheHits)
+	s.cacheMisses += int(r.cacheMisses)
+	s.cacheErrs += int(r.cacheErrors)
+	s.queries += int(r.queries)
+	label := routeLabel(method, route)
 	rsm := s.routes[label]
 	if rsm == nil {
 		rsm = &sample{}
 		s.routes[label] = rsm
-		s.routeFunction[label] = l.Function
+		s.routeFunction[label] = function
 	}
-	rsm.add(l.DurationMS)
-	for p, vs := range pools {
-		psm := s.pools[p]
+	rsm.add(r.durationMS)
+
+	for _, p := range r.pools {
+		pool := a.intern(p.name)
+		pk := poolKey{function, pool}
+		h := a.queries[pk]
+		if h == nil {
+			h = newHistogram(QueryBuckets)
+			a.queries[pk] = h
+		}
+		psm := s.pools[pool]
 		if psm == nil {
 			psm = &sample{}
-			s.pools[p] = psm
+			s.pools[pool] = psm
 		}
-		for _, v := range vs {
+		for _, v := range p.vals {
+			h.observe(v)
 			psm.add(v)
 		}
 	}
