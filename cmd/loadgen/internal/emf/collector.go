@@ -7,9 +7,9 @@
 // with the function name and instance number ("local-projects[3] {...}"), and logs one JSON line
 // of its own per invocation. At tens of thousands of requests a second that is tens of
 // megabytes a second on a machine whose two cores also run the server, so the lines are not
-// decoded with encoding/json but scanned for the few fields needed (shared/metrics marshals a
-// map, so keys come sorted and unescaped); a line is decoded in full only when it matters
-// (a cold start, an error).
+// decoded with encoding/json but scanned, once each, for the few fields needed (shared/metrics
+// writes them compactly, with keys in sorted order and unescaped); a line is decoded in full
+// only when it matters (a cold start, an error).
 package emf
 
 import (
@@ -18,6 +18,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"iter"
+	"math/bits"
 	"strconv"
 	"sync"
 	"time"
@@ -189,29 +191,91 @@ func (c *Collector) Consume(r io.Reader, tee io.Writer) error {
 	}
 }
 
+// The substrings line and request look for. Each is found where bytes.Index would find it, the
+// first occurrence in the line, but all of a line's in one pass (see patternSet).
+const (
+	pMsgRequest = iota
+	pAWS
+	pLevelError
+	pLevelInfo
+	pLevelDebug
+	pTime
+	pRoute
+	pStatus
+	pDuration
+	pColdStart
+	pCacheHits
+	pCacheMisses
+	pCacheErrors
+	pQueries
+	pQueryTimePrimary
+	pQueryTimeReplica
+	nFunctionPatterns
+)
+
+// functionPatterns are looked for in a function's output line.
+var functionPatterns = newPatternSet(nFunctionPatterns, []string{
+	pMsgRequest:       `"msg":"request"`,
+	pAWS:              `"_aws"`,
+	pLevelError:       `"level":"ERROR"`,
+	pLevelInfo:        `"level":"INFO"`,
+	pLevelDebug:       `"level":"DEBUG"`,
+	pTime:             `"time":"`,
+	pRoute:            `"route":"`,
+	pStatus:           `"status":`,
+	pDuration:         `"duration_ms":`,
+	pColdStart:        `"cold_start":true`,
+	pCacheHits:        `"CacheHits":`,
+	pCacheMisses:      `"CacheMisses":`,
+	pCacheErrors:      `"CacheErrors":`,
+	pQueries:          `"Queries":`,
+	pQueryTimePrimary: `"QueryTimePrimary":[`,
+	pQueryTimeReplica: `"QueryTimeReplica":[`,
+})
+
+const (
+	pMsgInvoke = iota
+	pColdStartTrue
+	pOutcomeOK
+	nGatewayPatterns
+)
+
+// gatewayPatterns are looked for in the gateway's own lines.
+var gatewayPatterns = newPatternSet(nGatewayPatterns, []string{
+	pMsgInvoke:     `"msg":"invoke"`,
+	pColdStartTrue: `"coldStart":true`,
+	pOutcomeOK:     `"outcome":"ok"`,
+})
+
 // line handles one line of cmd/local's output.
 func (c *Collector) line(b []byte) {
 	if fn, inst, rest, ok := prefixed(b); ok {
-		if bytes.Contains(rest, []byte(`"msg":"request"`)) && bytes.Contains(rest, []byte(`"_aws"`)) {
-			c.request(fn, inst, rest)
-			if bytes.Contains(rest, []byte(`"level":"ERROR"`)) {
+		var at [nFunctionPatterns]int
+		functionPatterns.index(rest, at[:])
+		if at[pMsgRequest] >= 0 && at[pAWS] >= 0 {
+			c.request(fn, inst, rest, &at)
+			if at[pLevelError] >= 0 {
 				c.diagnose(b)
 			}
 			return
 		}
-		if !bytes.Contains(rest, []byte(`"level":"INFO"`)) && !bytes.Contains(rest, []byte(`"level":"DEBUG"`)) {
+		if at[pLevelInfo] < 0 && at[pLevelDebug] < 0 {
 			c.diagnose(b)
 		}
 		return
 	}
-	if bytes.HasPrefix(b, []byte(`{"time":`)) && bytes.Contains(b, []byte(`"msg":"invoke"`)) {
-		if bytes.Contains(b, []byte(`"coldStart":true`)) {
-			c.coldStart(b)
+	if bytes.HasPrefix(b, []byte(`{"time":`)) {
+		var at [nGatewayPatterns]int
+		gatewayPatterns.index(b, at[:])
+		if at[pMsgInvoke] >= 0 {
+			if at[pColdStartTrue] >= 0 {
+				c.coldStart(b)
+			}
+			if at[pOutcomeOK] < 0 {
+				c.diagnose(b)
+			}
+			return
 		}
-		if !bytes.Contains(b, []byte(`"outcome":"ok"`)) {
-			c.diagnose(b)
-		}
-		return
 	}
 	c.diagnose(b)
 }
@@ -226,35 +290,36 @@ func (c *Collector) diagnose(b []byte) {
 	_, _ = c.diag.Write(append(append([]byte(nil), b...), '\n'))
 }
 
-// prefixed splits "name[3] rest" as cmd/local's lambdaenv writes function output.
-func prefixed(b []byte) (fn string, inst int, rest []byte, ok bool) {
+// prefixed splits "name[3] rest" as cmd/local's lambdaenv writes function output. The name
+// stays in b: line looks it up as a map key without copying it.
+func prefixed(b []byte) (fn []byte, inst int, rest []byte, ok bool) {
 	sp := bytes.IndexByte(b, ' ')
 	if sp < 4 || b[sp-1] != ']' {
-		return "", 0, nil, false
+		return nil, 0, nil, false
 	}
 	open := bytes.LastIndexByte(b[:sp], '[')
 	if open < 1 {
-		return "", 0, nil, false
+		return nil, 0, nil, false
 	}
 	n, err := strconv.Atoi(string(b[open+1 : sp-1]))
 	if err != nil {
-		return "", 0, nil, false
+		return nil, 0, nil, false
 	}
-	return string(b[:open]), n, b[sp+1:], true
+	return b[:open], n, b[sp+1:], true
 }
 
-// request adds one request line.
-func (c *Collector) request(fn string, inst int, b []byte) {
-	t, err := time.Parse(time.RFC3339Nano, str(b, `"time":"`))
+// request adds one request line; at holds where functionPatterns occur in it.
+func (c *Collector) request(fn []byte, inst int, b []byte, at *[nFunctionPatterns]int) {
+	t, err := time.Parse(time.RFC3339Nano, string(str(b, at, pTime)))
 	if err != nil {
 		return
 	}
-	route := str(b, `"route":"`)
-	status := int(num(b, `"status":`))
-	dur := num(b, `"duration_ms":`)
-	cold := bytes.Contains(b, []byte(`"cold_start":true`))
-	hits, misses, cerrs := int64(num(b, `"CacheHits":`)), int64(num(b, `"CacheMisses":`)), int64(num(b, `"CacheErrors":`))
-	queries := int64(num(b, `"Queries":`))
+	route := str(b, at, pRoute)
+	status := int(num(b, at, pStatus))
+	dur := num(b, at, pDuration)
+	cold := at[pColdStart] >= 0
+	hits, misses, cerrs := int64(num(b, at, pCacheHits)), int64(num(b, at, pCacheMisses)), int64(num(b, at, pCacheErrors))
+	queries := int64(num(b, at, pQueries))
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -266,7 +331,10 @@ func (c *Collector) request(fn string, inst int, b []byte) {
 	if w == nil {
 		return
 	}
-	f := w.fn(fn)
+	f := w.Functions[string(fn)]
+	if f == nil {
+		f = w.fn(string(fn))
+	}
 	f.Requests++
 	if cold {
 		f.ColdStarts++
@@ -276,16 +344,19 @@ func (c *Collector) request(fn string, inst int, b []byte) {
 	f.CacheErrors += cerrs
 	f.Queries += queries
 	f.Instances[inst] = true
-	for _, pool := range []string{"Primary", "Replica"} {
-		for _, v := range nums(b, `"QueryTime`+pool+`":[`) {
-			f.QueryMs[pool] += v
-			f.QueryN[pool]++
+	for _, q := range [...]struct {
+		pool    string
+		pattern int
+	}{{"Primary", pQueryTimePrimary}, {"Replica", pQueryTimeReplica}} {
+		for v := range nums(b, at, q.pattern) {
+			f.QueryMs[q.pool] += v
+			f.QueryN[q.pool]++
 		}
 	}
-	r := f.Routes[route]
+	r := f.Routes[string(route)]
 	if r == nil {
 		r = &Route{Status: map[int]int64{}, Duration: hdrhistogram.New(1, 120_000_000, 2)}
-		f.Routes[route] = r
+		f.Routes[string(route)] = r
 	}
 	r.Requests++
 	r.Status[status]++
@@ -313,28 +384,26 @@ func (c *Collector) coldStart(b []byte) {
 	}
 }
 
-// str returns the JSON string value after key (no unescaping: the values read are times,
-// routes and names, which shared/metrics never escapes).
-func str(b []byte, key string) string {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		return ""
+// str returns the JSON string value after pattern k (no unescaping: the values read are times,
+// routes and names, which shared/metrics never escapes), or nothing if k does not occur.
+func str(b []byte, at *[nFunctionPatterns]int, k int) []byte {
+	if at[k] < 0 {
+		return nil
 	}
-	v := b[i+len(key):]
+	v := b[at[k]+len(functionPatterns.pats[k]):]
 	j := bytes.IndexByte(v, '"')
 	if j < 0 {
-		return ""
+		return nil
 	}
-	return string(v[:j])
+	return v[:j]
 }
 
-// num returns the JSON number after key, or 0.
-func num(b []byte, key string) float64 {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
+// num returns the JSON number after pattern k, or 0.
+func num(b []byte, at *[nFunctionPatterns]int, k int) float64 {
+	if at[k] < 0 {
 		return 0
 	}
-	v := b[i+len(key):]
+	v := b[at[k]+len(functionPatterns.pats[k]):]
 	j := 0
 	for j < len(v) && (v[j] == '-' || v[j] == '.' || v[j] == 'e' || v[j] == 'E' || v[j] == '+' || v[j] >= '0' && v[j] <= '9') {
 		j++
@@ -343,22 +412,70 @@ func num(b []byte, key string) float64 {
 	return f
 }
 
-// nums returns the numbers of the JSON array whose opening bracket ends key.
-func nums(b []byte, key string) []float64 {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		return nil
-	}
-	v := b[i+len(key):]
-	j := bytes.IndexByte(v, ']')
-	if j < 0 {
-		return nil
-	}
-	var out []float64
-	for _, p := range bytes.Split(v[:j], []byte{','}) {
-		if f, err := strconv.ParseFloat(string(bytes.TrimSpace(p)), 64); err == nil {
-			out = append(out, f)
+// nums yields the numbers of the JSON array whose opening bracket ends pattern k, skipping
+// elements that are not numbers.
+func nums(b []byte, at *[nFunctionPatterns]int, k int) iter.Seq[float64] {
+	return func(yield func(float64) bool) {
+		if at[k] < 0 {
+			return
+		}
+		v := b[at[k]+len(functionPatterns.pats[k]):]
+		j := bytes.IndexByte(v, ']')
+		if j < 0 {
+			return
+		}
+		for p := range bytes.SplitSeq(v[:j], []byte{','}) {
+			if f, err := strconv.ParseFloat(string(bytes.TrimSpace(p)), 64); err == nil {
+				if !yield(f) {
+					return
+				}
+			}
 		}
 	}
-	return out
+}
+
+// patternSet finds the first occurrence of each of a few substrings that all start with '"' in
+// one pass over a line. Looking for each with bytes.Index scanned a request line (about a
+// kilobyte, most of it the _aws directives) sixteen times over; here the line is walked once,
+// from quote to quote, and only the patterns whose second byte follows a quote are compared.
+type patternSet struct {
+	pats     [][]byte
+	bySecond [256]uint32 // the patterns (as bits) by their second byte
+}
+
+// newPatternSet returns the set of pats, n of them, which index reports by their position.
+func newPatternSet(n int, pats []string) *patternSet {
+	if len(pats) != n || n > 32 {
+		panic("emf: pattern set of the wrong size")
+	}
+	ps := &patternSet{pats: make([][]byte, n)}
+	for k, p := range pats {
+		if len(p) < 2 || p[0] != '"' {
+			panic("emf: bad pattern " + strconv.Quote(p))
+		}
+		ps.pats[k] = []byte(p)
+		ps.bySecond[p[1]] |= 1 << k
+	}
+	return ps
+}
+
+// index sets at[k] to bytes.Index(b, pattern k) for every pattern.
+func (ps *patternSet) index(b []byte, at []int) {
+	for k := range at {
+		at[k] = -1
+	}
+	left := uint32(1)<<len(ps.pats) - 1
+	// A plain loop: quotes come every few bytes, too often for bytes.IndexByte to pay off.
+	for i := 0; i+1 < len(b) && left != 0; i++ {
+		if b[i] != '"' {
+			continue
+		}
+		for m := ps.bySecond[b[i+1]] & left; m != 0; m &= m - 1 {
+			k := bits.TrailingZeros32(m)
+			if bytes.HasPrefix(b[i:], ps.pats[k]) {
+				at[k] = i
+				left &^= 1 << k
+			}
+		}
+	}
 }

@@ -111,7 +111,7 @@ func TestPrefixed(t *testing.T) {
 		{`built AuthFunction ./functions/auth (1s)`, "", 0, false},
 	} {
 		fn, inst, _, ok := prefixed([]byte(tc.in))
-		if fn != tc.fn || inst != tc.inst || ok != tc.ok {
+		if string(fn) != tc.fn || inst != tc.inst || ok != tc.ok {
 			t.Errorf("prefixed(%q) = %q, %d, %v; want %q, %d, %v", tc.in, fn, inst, ok, tc.fn, tc.inst, tc.ok)
 		}
 	}
