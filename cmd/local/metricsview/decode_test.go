@@ -24,7 +24,8 @@ var decodeCases = []string{
 	// Member names json.Unmarshal matches case-insensitively, or after unescaping.
 	`{"_aws":{},"FUNCTION":"g"}`, `{"_AWS":{}}`, `{"_aws":{},"queries":3}`, `{"_aws":{},"Function":"f","function":"g"}`,
 	`{"_aws":{},"function":"g","Function":"f"}`, `{"_aws":{},"\u0066unction":"f"}`, `{"_aws":{},"ſtatus":5}`,
-	`{"_aws":{},"cacheHITS":7}`, `{"_aws":{},"Status_Class":"x"}`, `{"_aws":{},"K":1,"\u212a":2}`,
+	`{"_aws":{},"cacheHITS":7}`, `{"_aws":{},"Status_Class":"x"}`, `{"_aws":{},"K":1,"\u212a":2}`, `{"_aws":{},"_AWS":null}`,
+	`{"_aws":{},"FUNCTION":null}`,
 	// Types json.Unmarshal refuses, which make the line malformed.
 	`{"_aws":{},"status":"200"}`, `{"_aws":{},"status":200.5}`, `{"_aws":{},"status":1e2}`, `{"_aws":{},"status":-0}`,
 	`{"_aws":{},"status":9223372036854775807}`, `{"_aws":{},"status":9223372036854775808}`,
@@ -58,11 +59,15 @@ var decodeCases = []string{
 	`{"_aws":{},"QueryTime1":[1],"QueryTime_x":[2],"QueryTimeprimary":[3]}`, `{"_aws":{},"querytimeprimary":[1]}`,
 	`{"_aws":{},"QueryTimePrimary":[1],"QueryTimeReplica":[2,3],"QueryTimeArchive":[4]}`,
 	`{"_aws":{"QueryTimeX":[1]}}`, `{"_aws":{},"QueryTimePrimary":[1 2]}`, `{"_aws":{},"QueryTimePrimary":[1,2}`,
-	// After an _aws object seen before: more members, garbage, a longer object.
+	// After an _aws object: more members, garbage, a longer object.
 	`{"_aws":{},"x":1}`, `{"_aws":{}x}`, `{"_aws":{}}}`, `{"_aws":{},"_aws":{}}`, `{"_aws":{}]`, `{"_aws":{},"_aws":{"a":1}}`,
-	// Nesting beyond decodeFast's limit, and beyond encoding/json's.
+	// Deep nesting, beyond encoding/json's limit and at its edge.
 	`{"_aws":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`,
 	`{"_aws":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`,
+	`{"_aws":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`,
+	`{"_aws":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`,
+	// A line longer than the deepest nesting encoding/json takes, but shallow.
+	`{"_aws":{},"QueryTimePrimary":[` + strings.Repeat("1.5,", 3000) + `2]}`,
 }
 
 // emitterLines returns lines shared/metrics writes, with strings that need escaping.
@@ -101,8 +106,8 @@ func makeEmitterLines() ([]string, error) {
 }
 
 // checkDecode fails t if decodeFast decides body differently from decodeSlow: with a new
-// decoder, with one that has seen shared/metrics' lines' _aws members, and with each of those
-// again after it has seen body's.
+// decoder, with one whose scratch space holds shared/metrics' lines, and with each of those
+// again after it has decoded body.
 func checkDecode(t *testing.T, body []byte) (fast outcome) {
 	t.Helper()
 	slow := new(decoder)
