@@ -63,7 +63,7 @@ bench: deps ## load-test a stack it starts itself against the targets; report in
 
 bench-go: deps ## the hot paths' Go benchmarks (benchstat-friendly), against real services
 	@mkdir -p bench-results
-	$(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 6 ./shared/query ./shared/auth ./shared/cache ./shared/lambdahttp ./shared/project | tee bench-results/go-bench.txt
+	$(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 6 ./shared/query ./shared/auth ./shared/ratelimit ./shared/cache ./shared/lambdahttp ./shared/project ./shared/metrics ./cmd/local/gateway ./cmd/local/metricsview | tee bench-results/go-bench.txt
 
 migrate: ## apply migrations to DATABASE_URL (the primary, not the pooler: goose holds a session lock)
 	$(GO) run ./cmd/migrate up
