@@ -66,6 +66,14 @@
 // evicted never comes back with a number that older, still-cached lists used (a bump takes a
 // round trip, so generations cannot outrun a microsecond clock).
 //
+// # Prefetch
+//
+// A request that knows several keys up front, none depending on another, reads them in one round
+// trip with Prefetch (GET /projects/{id}: the project and the caller's memberships). Get and
+// ListKey then take their reply from the context instead of sending a GET, and handle it exactly
+// as their own: hits, misses, tombstones, fills under a lease and Redis errors are unchanged. A
+// reply is taken once, so a read after a write in the same request goes to Redis again.
+//
 // # Failures
 //
 // Reads (Get, ListKey) never return Redis errors: they count them (Stats, Observer), log them at
