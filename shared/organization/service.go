@@ -133,6 +133,8 @@ func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch, ifMa
 	}
 	if p.Name != nil {
 		s.invalidate(ctx, nil, organizationKey(id))
+		// Lists and views of its projects and tasks with join=organization show the name.
+		invalidate(ctx, s.log, func(ctx context.Context) error { return s.cache.Bump(ctx, listScope(id)) })
 	}
 	return o, nil
 }

@@ -237,7 +237,7 @@ func TestWarmReadRoundTrips(t *testing.T) {
 		want int64
 	}{
 		{"/projects/" + p.String(), 2},                 // guards; project + memberships
-		{"/projects/" + p.String() + "?join=tasks", 4}, // ... + the organization's generation, the view
+		{"/projects/" + p.String() + "?join=tasks", 3}, // guards; project + memberships + the view scope; the view
 		{"/projects", 4},                               // guards; memberships; both generations; the list
 	} {
 		app.Do(alice, rt.Request{Method: "GET", Path: c.path}).Expect(t, http.StatusOK, "first read")
@@ -247,4 +247,75 @@ func TestWarmReadRoundTrips(t *testing.T) {
 			t.Errorf("warm GET %s: %d Redis round trips, want %d", c.path, n, c.want)
 		}
 	}
+}
+
+// TestProjectViewsKeyedByProject: a project's view (join=tasks, fields=) is cached under the
+// project's own view scope, so writes elsewhere in its organization leave it cached, while the
+// project's writes and its tasks' (a move between projects included) retire it. join=organization
+// stays under the organization's scope, which a rename bumps.
+func TestProjectViewsKeyedByProject(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice := app.User(t, "Alice")
+	org := app.Org(t, alice)
+	p1, p2 := app.Project(t, alice, org, "Apollo"), app.Project(t, alice, org, "Gemini")
+	task := app.Task(t, alice, p1, "Launch")
+	view := func(p uuid.UUID, q string) string {
+		return app.Do(alice, rt.Request{Method: "GET", Path: "/projects/" + p.String() + q}).Expect(t, http.StatusOK, "view").Body.String()
+	}
+	cachedRead := func(what string, read func() string) string {
+		t.Helper()
+		before := app.Queries()
+		body := read()
+		if n := app.Queries() - before; n != 0 {
+			t.Errorf("%s: ran %d statements, want a cache hit", what, n)
+		}
+		return body
+	}
+
+	view(p1, "?join=tasks")
+	view(p1, "?fields=name")
+	app.Do(alice, rt.Request{Method: "PATCH", Path: "/projects/" + p2.String(), Body: `{"status":"active"}`}).Expect(t, http.StatusOK, "patch p2")
+	app.Task(t, alice, p2, "Elsewhere")
+	cachedRead("p1?join=tasks after writes to p2", func() string { return view(p1, "?join=tasks") })
+	cachedRead("p1?fields=name after writes to p2", func() string { return view(p1, "?fields=name") })
+
+	app.Do(alice, rt.Request{Method: "PATCH", Path: "/projects/" + p1.String(), Body: `{"name":"Artemis"}`}).Expect(t, http.StatusOK, "patch p1")
+	for _, q := range []string{"?fields=name", "?join=tasks"} {
+		if got := view(p1, q); !strings.Contains(got, "Artemis") {
+			t.Errorf("p1%s after its PATCH is stale: %s", q, got)
+		}
+	}
+	app.Do(alice, rt.Request{Method: "PATCH", Path: "/tasks/" + task.String(), Body: `{"status":"done"}`}).Expect(t, http.StatusOK, "patch task")
+	if got := view(p1, "?join=tasks"); !strings.Contains(got, `"done"`) {
+		t.Errorf("p1?join=tasks after its task's PATCH is stale: %s", got)
+	}
+	view(p2, "?join=tasks")
+	app.Do(alice, rt.Request{Method: "PATCH", Path: "/tasks/" + task.String(), Body: `{"projectId":"` + p2.String() + `"}`}).Expect(t, http.StatusOK, "move task")
+	if got := view(p1, "?join=tasks"); strings.Contains(got, "Launch") {
+		t.Errorf("p1?join=tasks still shows the task moved away: %s", got)
+	}
+	if got := view(p2, "?join=tasks"); !strings.Contains(got, "Launch") {
+		t.Errorf("p2?join=tasks does not show the task moved in: %s", got)
+	}
+	app.Do(alice, rt.Request{Method: "DELETE", Path: "/tasks/" + task.String()}).Expect(t, http.StatusNoContent, "delete task")
+	if got := view(p2, "?join=tasks"); strings.Contains(got, "Launch") {
+		t.Errorf("p2?join=tasks still shows the deleted task: %s", got)
+	}
+	app.Do(alice, rt.Request{Method: "PATCH", Path: "/tasks/" + task.String() + "/recover"}).Expect(t, http.StatusOK, "recover task")
+	if got := view(p2, "?join=tasks"); !strings.Contains(got, "Launch") {
+		t.Errorf("p2?join=tasks does not show the recovered task: %s", got)
+	}
+
+	t.Run("JoinOrganizationFollowsARename", func(t *testing.T) {
+		view(p1, "?join=organization")
+		orgs := organization.NewService(app.DB, app.Cache, nil)
+		name := "Renamed Org"
+		if _, err := orgs.Update(context.Background(), alice.ID, org, organization.Patch{Name: &name}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := view(p1, "?join=organization"); !strings.Contains(got, name) {
+			t.Errorf("p1?join=organization after the organization's rename is stale: %s", got)
+		}
+	})
 }

@@ -27,8 +27,17 @@ var _ resource.Service[Project, Input, Patch] = (*Service)(nil)
 func NewService(store Store, members resource.Members, o resource.Options) *Service {
 	s := &Service{Core: resource.NewCore[Project]("project", store, members, o), store: store}
 	s.Creator = resource.NewCreator(s.create)
+	// A project's view changes only with the project and its tasks (which the tasks service
+	// retires too): other writes in the organization leave it cached. join=organization keeps
+	// the organization's scope.
+	s.KeyViewsByEntity("tasks")
+	s.RetireViews(func(p Project) []string { return []string{ViewScope(p.ID)} })
 	return s
 }
+
+// ViewScope is the cache scope of project id's views (GET /projects/{id}?join=tasks): the
+// project's writes and its tasks' bump it.
+func ViewScope(id uuid.UUID) string { return resource.ViewScope("project", id) }
 
 // Organization returns the organization of live project id, from the cache when it can, with no
 // tenant check: the tasks service asks it before checking the caller's membership itself. It
@@ -105,7 +114,7 @@ func (s *Service) Delete(ctx context.Context, user, id uuid.UUID, cond resource.
 	if err != nil {
 		return err
 	}
-	s.Changed(ctx, org, s.keys(id, tasks)...)
+	s.ChangedViews(ctx, org, []string{ViewScope(id)}, s.keys(id, tasks)...)
 	return nil
 }
 
@@ -122,7 +131,7 @@ func (s *Service) Recover(ctx context.Context, user, id uuid.UUID) (Project, err
 	if err != nil {
 		return Project{}, err
 	}
-	s.Changed(ctx, org, s.keys(id, tasks)...)
+	s.ChangedViews(ctx, org, []string{ViewScope(id)}, s.keys(id, tasks)...)
 	return p, nil
 }
 

@@ -513,6 +513,15 @@ func (q *Query) NoCache() bool { return q.noCache }
 // Schema returns the schema q was parsed against.
 func (q *Query) Schema() *Schema { return q.schema }
 
+// Joins returns the names of the relations q loads (join=…), in the order given.
+func (q *Query) Joins() []string {
+	names := make([]string, len(q.joins))
+	for i, j := range q.joins {
+		names[i] = j.rel.Name
+	}
+	return names
+}
+
 // Fields returns the selected fields in schema order (id included), for a store that scans
 // typed columns instead of the JSON of Item.
 func (q *Query) Fields() []Field {

@@ -81,6 +81,60 @@ type Core[T Entity] struct {
 	members  Members
 	opts     Options
 	notFound *fault.Error
+
+	// viewJoins, when not nil, are the joins a view may load and still be cached under the
+	// entity's own view scope; see KeyViewsByEntity.
+	viewJoins []string
+	// retires returns the view scopes a committed write of an entity changes; see RetireViews.
+	retires func(v T) []string
+}
+
+// ViewScope is the cache scope of the views of entity id of the resource named noun
+// ("views:project:{id}"), for a resource whose views are keyed by entity (KeyViewsByEntity).
+func ViewScope(noun string, id uuid.UUID) string { return "views:" + noun + ":" + id.String() }
+
+// KeyViewsByEntity caches the views (GET /{noun}s/{id}?fields=…&join=…) whose joins are all
+// among joins under the entity's own ViewScope instead of its organization's scope, so that a
+// write elsewhere in the organization no longer retires them: only writes that name the scope
+// (RetireViews) do. A view with any other join stays under the organization's scope.
+//
+// A project's view with join=tasks changes when the project or one of its tasks does, and both
+// services retire the project's view scope on those writes; under the organization's scope, any
+// of the organization's writes emptied it.
+func (c *Core[T]) KeyViewsByEntity(joins ...string) { c.viewJoins = append([]string{}, joins...) }
+
+// RetireViews has every committed write of an entity through this Core (Write, Created,
+// ChangedViews) also bump the view scopes retires names for the entity written: the project's own
+// for a project, its project's for a task.
+func (c *Core[T]) RetireViews(retires func(v T) []string) { c.retires = retires }
+
+// ViewsOf returns the view scopes that writes of vs retire (see RetireViews), without repeats.
+func (c *Core[T]) ViewsOf(vs ...T) []string {
+	if c.retires == nil {
+		return nil
+	}
+	var scopes []string
+	for _, v := range vs {
+		for _, s := range c.retires(v) {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	return scopes
+}
+
+// entityViews reports whether q's view is cached under the entity's own view scope.
+func (c *Core[T]) entityViews(q *query.Query) bool {
+	if c.viewJoins == nil {
+		return false
+	}
+	for _, j := range q.Joins() {
+		if !slices.Contains(c.viewJoins, j) {
+			return false
+		}
+	}
+	return true
 }
 
 // NewCore returns the Core of the resource named noun ("project"), reading through reads.
@@ -152,10 +206,20 @@ func (c *Core[T]) Find(ctx context.Context, id uuid.UUID) (T, error) {
 // path. The entity comes from the cache when it can; the membership check runs either way,
 // because a cache entry is shared by every user. Both cache reads share one Redis round trip.
 func (c *Core[T]) Document(ctx context.Context, user, id uuid.UUID) (Meta, json.RawMessage, error) {
+	return c.document(c.prefetch(ctx, user, id, nil), user, id)
+}
+
+// prefetch reads entity id and user's memberships, which don't depend on each other, and the
+// generations of scopes (a view's key needs one) in one round trip; see cache.Prefetch.
+func (c *Core[T]) prefetch(ctx context.Context, user, id uuid.UUID, scopes []string) context.Context {
 	if mk, ok := c.members.(membershipsKeyer); ok {
-		// The entity and the caller's memberships don't depend on each other: one round trip.
-		ctx = c.opts.Cache.Prefetch(ctx, []string{c.Key(id), mk.MembershipsKey(user)}, nil)
+		return c.opts.Cache.Prefetch(ctx, []string{c.Key(id), mk.MembershipsKey(user)}, scopes)
 	}
+	return c.opts.Cache.Prefetch(ctx, nil, scopes)
+}
+
+// document is Document after the prefetch.
+func (c *Core[T]) document(ctx context.Context, user, id uuid.UUID) (Meta, json.RawMessage, error) {
 	e, err := c.find(ctx, id)
 	if err == nil {
 		_, err = c.Authorize(ctx, user, e.Org, auth.RoleMember)
@@ -194,7 +258,8 @@ func (c *Core[T]) Write(ctx context.Context, user, id uuid.UUID, min auth.Role, 
 	if err != nil {
 		return zero, err
 	}
-	c.Changed(ctx, v.Meta().OrganizationID, c.Key(id))
+	// Both: a task moved to another project changes the views of the old project and the new.
+	c.ChangedViews(ctx, v.Meta().OrganizationID, c.ViewsOf(cur, v), c.Key(id))
 	return v, nil
 }
 
@@ -225,6 +290,19 @@ func (c *Core[T]) Hide(err error) error {
 // It is cached like a list of the entity's organization: a joined relation changes with any
 // write in the organization, which bumps its generation.
 func (c *Core[T]) View(ctx context.Context, user, id uuid.UUID, q *query.Query) (json.RawMessage, error) {
+	if c.entityViews(q) {
+		// Keyed by the entity's own view scope (KeyViewsByEntity), whose generation is read
+		// in the round trip that reads the entity and the caller's memberships.
+		scope := ViewScope(c.noun, id)
+		ctx = c.prefetch(ctx, user, id, []string{scope})
+		if _, _, err := c.document(ctx, user, id); err != nil {
+			return nil, err
+		}
+		key := c.opts.Cache.ListKey(ctx, scope, c.noun, q.Key())
+		return cache.Get(ctx, c.opts.Cache, key, c.opts.ListTTL, func(ctx context.Context) (json.RawMessage, error) {
+			return c.reads.View(ctx, id, q)
+		})
+	}
 	m, _, err := c.Document(ctx, user, id)
 	if err != nil {
 		return nil, err
@@ -312,13 +390,23 @@ const invalidateTimeout = time.Second
 // (a client that hung up), and a skipped invalidation would serve stale data for a whole TTL.
 // A failure is logged, not returned: the write has committed, and the TTLs bound the damage.
 func (c *Core[T]) Changed(ctx context.Context, org uuid.UUID, keys ...string) {
+	c.ChangedViews(ctx, org, nil, keys...)
+}
+
+// ChangedViews is Changed that also bumps views, the view scopes the write changed (ViewsOf the
+// entities written, see RetireViews).
+func (c *Core[T]) ChangedViews(ctx context.Context, org uuid.UUID, views []string, keys ...string) {
 	cc := c.opts.Cache
 	if cc == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidateTimeout)
 	defer cancel()
-	err := errors.Join(cc.Delete(ctx, keys...), cc.Bump(ctx, Scope(org)))
+	errs := []error{cc.Delete(ctx, keys...), cc.Bump(ctx, Scope(org))}
+	for _, v := range views {
+		errs = append(errs, cc.Bump(ctx, v))
+	}
+	err := errors.Join(errs...)
 	if err != nil {
 		c.opts.Log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed; stale entries expire by their TTL",
 			slog.String("resource", c.noun), slog.String("organizationId", org.String()), slog.String("error", err.Error()))
@@ -326,15 +414,18 @@ func (c *Core[T]) Changed(ctx context.Context, org uuid.UUID, keys ...string) {
 }
 
 // Created invalidates after a committed create of vs: their keys (a "not found" may be cached
-// for an id a client guessed or retried) and the scope of each organization they are in.
+// for an id a client guessed or retried), the scope of each organization they are in and the
+// view scopes they change (a new task, its project's).
 func (c *Core[T]) Created(ctx context.Context, vs []T) {
 	keys := make(map[uuid.UUID][]string, 1)
+	views := make(map[uuid.UUID][]T, 1)
 	for _, v := range vs {
 		m := v.Meta()
 		keys[m.OrganizationID] = append(keys[m.OrganizationID], c.Key(m.ID))
+		views[m.OrganizationID] = append(views[m.OrganizationID], v)
 	}
 	for org, k := range keys {
-		c.Changed(ctx, org, k...)
+		c.ChangedViews(ctx, org, c.ViewsOf(views[org]...), k...)
 	}
 }
 

@@ -38,6 +38,9 @@ var _ resource.Service[Task, Input, Patch] = (*Service)(nil)
 func NewService(store Store, projects Projects, members resource.Members, o resource.Options) *Service {
 	s := &Service{Core: resource.NewCore[Task](noun, store, members, o), store: store, projects: projects, members: members}
 	s.Creator = resource.NewCreator(s.create)
+	// A task's write changes its project's views (join=tasks; project.ViewScope), a move both
+	// projects'.
+	s.RetireViews(func(t Task) []string { return []string{resource.ViewScope("project", t.ProjectID)} })
 	return s
 }
 
@@ -172,14 +175,15 @@ func (s *Service) checkMove(ctx context.Context, user uuid.UUID, cur Task, proje
 
 // Delete soft-deletes a task.
 func (s *Service) Delete(ctx context.Context, user, id uuid.UUID, cond resource.Condition) error {
-	if _, _, err := s.Access(ctx, user, id, auth.RoleMember); err != nil {
+	cur, _, err := s.Access(ctx, user, id, auth.RoleMember)
+	if err != nil {
 		return err
 	}
 	org, err := s.store.Delete(ctx, user, id, cond)
 	if err != nil {
 		return err
 	}
-	s.Changed(ctx, org, s.Key(id))
+	s.ChangedViews(ctx, org, s.ViewsOf(cur), s.Key(id))
 	return nil
 }
 
@@ -196,6 +200,6 @@ func (s *Service) Recover(ctx context.Context, user, id uuid.UUID) (Task, error)
 	if err != nil {
 		return Task{}, err
 	}
-	s.Changed(ctx, org, s.Key(id))
+	s.ChangedViews(ctx, org, s.ViewsOf(t), s.Key(id))
 	return t, nil
 }
