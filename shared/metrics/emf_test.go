@@ -29,7 +29,7 @@ func referenceMarshal(e *Emitter, l Line) ([]byte, error) {
 		Timestamp         int64       `json:"Timestamp"`
 		CloudWatchMetrics []directive `json:"CloudWatchMetrics"`
 	}
-	class := statusClass(l.Status)
+	class := StatusClass(l.Status)
 	m := map[string]any{
 		"level":        "INFO",
 		"msg":          "request",

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"scaleapi/shared/metrics"
 )
 
 // DurationBuckets are the request duration histogram's upper bounds in milliseconds.
@@ -195,7 +197,7 @@ func (a *Aggregator) add(r *request) {
 	route, method := a.intern(r.route), a.intern(r.method)
 	class := a.intern(r.statusClass)
 	if class == "" {
-		class = statusClass(r.status)
+		class = metrics.StatusClass(r.status)
 	}
 	isErr := r.status >= 500
 	a.lines++
@@ -286,19 +288,6 @@ func routeLabel(method, route string) string {
 		return route
 	}
 	return method + " " + route
-}
-
-func statusClass(s int) string {
-	switch {
-	case s >= 500:
-		return "5xx"
-	case s >= 400:
-		return "4xx"
-	case s >= 300:
-		return "3xx"
-	default:
-		return "2xx"
-	}
 }
 
 // Writer returns an io.Writer that passes everything to out and feeds each line to a. It is
