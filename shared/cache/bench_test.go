@@ -23,7 +23,7 @@ func BenchmarkGetHit(b *testing.B) {
 			l := constLoader(want)
 			waitFor(b, 5*time.Second, "a first fill", func() bool {
 				Get(ctx, c, "project:bench", time.Hour, l.load)
-				return client.Exists(ctx, c.valueKey("project:bench")).Val() == 1
+				return client.Exists(ctx, c.vkey("project:bench")).Val() == 1
 			})
 			before := l.calls.Load()
 			b.ReportAllocs()

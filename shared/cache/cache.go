@@ -45,6 +45,13 @@ type Options struct {
 	// Cooldown is how long reads skip Redis after a connection-level failure. Negative
 	// disables it (every read then tries Redis and pays up to one timeout).
 	Cooldown time.Duration
+	// Epochs, if set, fences the cache (see the package comment): every key carries the current
+	// epoch, and an invalidation that fails advances it instead of leaving stale entries for a
+	// TTL. Functions set it (platform); without it a failed invalidation is only returned.
+	Epochs Epochs
+	// EpochInterval is how long an epoch read from Epochs is used before it is read again;
+	// zero takes DefaultEpochInterval.
+	EpochInterval time.Duration
 	// Observer, if set, is told about every hit, miss and error, for metrics.
 	Observer Observer
 	// Logger receives Redis errors at debug level; nil means slog.Default().
@@ -77,6 +84,8 @@ type Stats struct {
 	Discarded uint64
 	// Bypassed are reads that skipped the lookup because of WithBypass.
 	Bypassed uint64
+	// Fences are invalidations that failed in Redis and advanced the epoch instead.
+	Fences uint64
 }
 
 // Cache is a typed cache-aside over a go-redis client, safe for concurrent use. Build one per
@@ -93,10 +102,15 @@ type Cache struct {
 	observer Observer
 	logger   *slog.Logger
 
+	epochs     Epochs
+	epochEvery time.Duration
+	epoch      atomic.Pointer[epochState] // nil until first read
+	epochGroup singleflight.Group
+
 	group     singleflight.Group
 	downUntil atomic.Int64 // UnixNano until which reads skip Redis
 
-	hits, misses, errs, discarded, bypassed atomic.Uint64
+	hits, misses, errs, discarded, bypassed, fences atomic.Uint64
 
 	// hookJoined, when set by tests, runs after a read has joined (or started) the
 	// singleflight for its key.
@@ -115,6 +129,12 @@ func New(client redis.UniversalClient, o Options) *Cache {
 		cooldown: o.Cooldown,
 		observer: o.Observer,
 		logger:   o.Logger,
+
+		epochs:     o.Epochs,
+		epochEvery: o.EpochInterval,
+	}
+	if c.epochEvery <= 0 {
+		c.epochEvery = DefaultEpochInterval
 	}
 	if c.prefix == "" {
 		c.prefix = DefaultPrefix
@@ -149,53 +169,82 @@ func (c *Cache) Stats() Stats {
 		Errors:    c.errs.Load(),
 		Discarded: c.discarded.Load(),
 		Bypassed:  c.bypassed.Load(),
+		Fences:    c.fences.Load(),
 	}
 }
 
 // Delete invalidates keys (logical keys, as passed to Get). Call it after the write commits,
 // also after a create (a tombstone may be cached). It removes each value with its lease, so a
-// fill that loaded before the commit is discarded. The error is the Redis failure, if any: the
-// write has committed, so log it rather than fail the request; the entry's TTL bounds the damage.
+// fill that loaded before the commit is discarded.
+//
+// If Redis fails (twice: one retry), Delete advances the epoch (Options.Epochs), which retires
+// every entry at once, and returns nil: the invalidation is done by other means. It returns an
+// error only when that failed too, or without Epochs; the write has committed, so the caller
+// logs it rather than fails the request.
 func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	if c == nil || len(keys) == 0 {
 		return nil
 	}
-	// One pipeline, one DEL per key: a value and its lease share a slot, different keys
-	// usually do not, and go-redis routes each command of a cluster pipeline to its slot.
-	pipe := c.client.Pipeline()
+	name := nameOf(keys[0])
+	st, ok := c.keyPrefix(ctx)
+	if !ok {
+		// Which epoch other environments read under is unknown: deleting under ours may miss
+		// theirs.
+		return c.fence(ctx, name, errors.New("cache: invalidate: epoch unknown"))
+	}
 	vks := make([]string, 0, len(keys))
 	for _, k := range keys {
-		if k == "" {
-			continue
+		if k != "" {
+			vks = append(vks, c.valueKey(st.prefix, k))
 		}
-		vk := c.valueKey(k)
-		vks = append(vks, vk)
-		pipe.Del(ctx, vk, vk+leaseSuffix)
 	}
-	_, err := pipe.Exec(ctx)
+	err := c.retry(ctx, func(ctx context.Context) error {
+		// One pipeline, one DEL per key: a value and its lease share a slot, different keys
+		// usually do not, and go-redis routes each command of a cluster pipeline to its slot.
+		pipe := c.client.Pipeline()
+		for _, vk := range vks {
+			pipe.Del(ctx, vk, vk+leaseSuffix)
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	})
 	// Forget after the DEL: a read that starts after Delete returns must not join a load
 	// that started before the commit.
 	for _, vk := range vks {
 		c.group.Forget(vk)
 	}
 	if err != nil {
-		c.fail(ctx, nameOf(keys[0]), err, true)
-		return fmt.Errorf("cache: invalidate: %w", err)
+		c.fail(ctx, name, err, true)
+		return c.fence(ctx, name, fmt.Errorf("cache: invalidate: %w", err))
 	}
 	return nil
+}
+
+// retry runs an invalidation, and once more if it failed for a reason other than the caller's
+// context: one lost reply should not retire the whole cache.
+func (c *Cache) retry(ctx context.Context, op func(context.Context) error) error {
+	err := op(ctx)
+	if err != nil && ctx.Err() == nil && isConnError(err) {
+		err = op(ctx)
+	}
+	return err
 }
 
 // ListKey returns the logical key for a list of scope (typically "org:<id>") identified by
 // parts (a noun first, e.g. "projects", then the canonical query), with the scope's current
 // generation in it. Pass the key to Get; Bump(scope) makes every such key of the scope stale at
-// once. If the generation cannot be read (Redis down) ListKey counts the error and returns "",
-// which Get treats as "do not cache": a list must never be served under a generation that may be
-// out of date.
+// once. If the generation cannot be read (Redis down, or the epoch unknown) ListKey counts the
+// error and returns "", which Get treats as "do not cache": a list must never be served under a
+// generation that may be out of date.
 func (c *Cache) ListKey(ctx context.Context, scope string, parts ...string) string {
 	if c == nil || !c.up() {
 		return ""
 	}
-	gk := c.genKey(scope)
+	st, ok := c.keyPrefix(ctx)
+	if !ok {
+		return ""
+	}
+	gk := c.genKey(st.prefix, scope)
 	gen, err := c.get(ctx, gk).Result()
 	if errors.Is(err, redis.Nil) {
 		gen, err = genInitScript.Run(ctx, c.client, []string{gk},
@@ -223,17 +272,22 @@ func (c *Cache) ListKey(ctx context.Context, scope string, parts ...string) stri
 }
 
 // Bump invalidates every list of scope (see ListKey) by moving its generation forward. Call it
-// after the write commits. Like Delete, it returns the Redis error for the caller to log; the
-// lists' TTL bounds the damage.
+// after the write commits. Its failures are handled as Delete's: one retry, then the epoch.
 func (c *Cache) Bump(ctx context.Context, scope string) error {
 	if c == nil {
 		return nil
 	}
-	err := genBumpScript.Run(ctx, c.client, []string{c.genKey(scope)},
-		time.Now().UnixMicro(), c.genTTL.Milliseconds()).Err()
+	st, ok := c.keyPrefix(ctx)
+	if !ok {
+		return c.fence(ctx, genName, errors.New("cache: bump generation: epoch unknown"))
+	}
+	gk := c.genKey(st.prefix, scope)
+	err := c.retry(ctx, func(ctx context.Context) error {
+		return genBumpScript.Run(ctx, c.client, []string{gk}, time.Now().UnixMicro(), c.genTTL.Milliseconds()).Err()
+	})
 	if err != nil {
 		c.fail(ctx, genName, err, true)
-		return fmt.Errorf("cache: bump generation: %w", err)
+		return c.fence(ctx, genName, fmt.Errorf("cache: bump generation: %w", err))
 	}
 	return nil
 }
@@ -253,16 +307,17 @@ var partEscaper = strings.NewReplacer("%", "%25", ":", "%3A", "{", "%7B", "}", "
 // mapping stays one-to-one.
 var keyEscaper = strings.NewReplacer("%", "%25", "}", "%7D")
 
-// valueKey is <prefix>{key}; see the package comment.
-func (c *Cache) valueKey(key string) string {
+// valueKey is <prefix>{key}, prefix being an epoch's (epochState.prefix); see the package
+// comment.
+func (c *Cache) valueKey(prefix, key string) string {
 	if strings.ContainsAny(key, "%}") {
 		key = keyEscaper.Replace(key)
 	}
-	return c.prefix + "{" + key + "}"
+	return prefix + "{" + key + "}"
 }
 
-func (c *Cache) genKey(scope string) string {
-	return c.prefix + "gen:{" + partEscaper.Replace(scope) + "}"
+func (c *Cache) genKey(prefix, scope string) string {
+	return prefix + "gen:{" + partEscaper.Replace(scope) + "}"
 }
 
 // nameOf is the metric name of a logical key: its first ':'-separated segment.
@@ -302,14 +357,17 @@ func (c *Cache) fail(ctx context.Context, name string, err error, trip bool) {
 	if c.observer != nil {
 		c.observer.CacheError(ctx, name, err)
 	}
-	l := c.logger
-	if l == nil {
-		l = slog.Default()
-	}
-	l.LogAttrs(ctx, slog.LevelDebug, "cache error", slog.String("name", name), slog.String("error", err.Error()))
+	c.log().LogAttrs(ctx, slog.LevelDebug, "cache error", slog.String("name", name), slog.String("error", err.Error()))
 	if trip && c.cooldown > 0 && ctx.Err() == nil && isConnError(err) {
 		c.downUntil.Store(time.Now().Add(c.cooldown).UnixNano())
 	}
+}
+
+func (c *Cache) log() *slog.Logger {
+	if c.logger == nil {
+		return slog.Default()
+	}
+	return c.logger
 }
 
 // isConnError tells a Redis that is unreachable or too slow (worth skipping for a while) from a

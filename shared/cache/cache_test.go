@@ -52,7 +52,7 @@ func TestGet(t *testing.T) {
 					if _, err := Get(ctx, c, key, ttl, constLoader(i).load); err != nil {
 						t.Fatal(err)
 					}
-					pttl, err := client.PTTL(ctx, c.valueKey(key)).Result()
+					pttl, err := client.PTTL(ctx, c.vkey(key)).Result()
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -75,7 +75,7 @@ func TestGet(t *testing.T) {
 					t.Fatal(err)
 				}
 				waitFor(t, 5*time.Second, "the entry to expire", func() bool {
-					return client.Exists(ctx, c.valueKey("project:exp")).Val() == 0
+					return client.Exists(ctx, c.vkey("project:exp")).Val() == 0
 				})
 				if _, err := Get(ctx, c, "project:exp", time.Minute, l.load); err != nil {
 					t.Fatal(err)
@@ -139,7 +139,7 @@ func TestGet(t *testing.T) {
 				if n := l.calls.Load(); n != 1 {
 					t.Errorf("loader ran %d times, want 1", n)
 				}
-				pttl := client.PTTL(ctx, c.valueKey("project:missing")).Val()
+				pttl := client.PTTL(ctx, c.vkey("project:missing")).Val()
 				if pttl <= 0 || pttl > 3300*time.Millisecond {
 					t.Errorf("tombstone TTL %v, want about NegativeTTL (3s), not the entry TTL", pttl)
 				}
@@ -167,7 +167,7 @@ func TestGet(t *testing.T) {
 					t.Errorf("loader ran %d times, want 2", n)
 				}
 				// The lease is released, so the next environment can fill without waiting for it.
-				if n := client.Exists(ctx, c.valueKey("project:err")+leaseSuffix).Val(); n != 0 {
+				if n := client.Exists(ctx, c.vkey("project:err")+leaseSuffix).Val(); n != 0 {
 					t.Error("lease left behind after a failed load")
 				}
 			})
@@ -249,7 +249,7 @@ func TestGet(t *testing.T) {
 					}
 				}
 				// The bump touched one key: the scope's generation.
-				gk := c.genKey("org:A")
+				gk := c.gkey("org:A")
 				if ttl := client.PTTL(ctx, gk).Val(); ttl <= 0 {
 					t.Errorf("generation key %s has TTL %v, want DefaultGenerationTTL", gk, ttl)
 				}
@@ -265,12 +265,12 @@ func TestGet(t *testing.T) {
 				bumped := c.ListKey(ctx, "org:E", "projects")
 				// Redis under memory pressure may evict the generation key; the next one must not
 				// reuse a number that lists still cached (up to their TTL) were built with.
-				client.Del(ctx, c.genKey("org:E"))
+				client.Del(ctx, c.gkey("org:E"))
 				fresh := c.ListKey(ctx, "org:E", "projects")
 				if fresh == old || fresh == bumped {
 					t.Errorf("after eviction the generation came back as an old one: %q (old %q, %q)", fresh, old, bumped)
 				}
-				client.Del(ctx, c.genKey("org:E"))
+				client.Del(ctx, c.gkey("org:E"))
 				if err := c.Bump(ctx, "org:E"); err != nil {
 					t.Fatal(err)
 				}
@@ -326,7 +326,7 @@ func TestGet(t *testing.T) {
 				l := constLoader(1)
 				Get(ctx, c, "project:o", time.Minute, l.load)
 				Get(ctx, c, "project:o", time.Minute, l.load)
-				client.Set(ctx, c.valueKey("task:bad"), "{not json", time.Minute)
+				client.Set(ctx, c.vkey("task:bad"), "{not json", time.Minute)
 				Get(ctx, c, "task:bad", time.Minute, l.load)
 				want := []string{"miss:project", "hit:project", "error:task", "miss:task"}
 				if got := rec.list(); !slices.Equal(got, want) {
@@ -355,7 +355,7 @@ func TestGet(t *testing.T) {
 						t.Errorf("%q: delete: %v", key, err)
 					}
 					if cc, ok := client.(*redis.ClusterClient); ok {
-						vk := c.valueKey(key)
+						vk := c.vkey(key)
 						s1, s2 := cc.ClusterKeySlot(ctx, vk).Val(), cc.ClusterKeySlot(ctx, vk+leaseSuffix).Val()
 						if s1 != s2 {
 							t.Errorf("%q: value in slot %d, lease in slot %d", key, s1, s2)

@@ -8,9 +8,12 @@
 //
 // A logical key such as "project:0190..." is stored as
 //
-//	<prefix>{project:0190...}        the value: JSON, or a tombstone for a cached "not found"
-//	<prefix>{project:0190...}:lease  the fill lease (see below)
-//	<prefix>gen:{org:42}             the generation number of scope "org:42"
+//	<prefix><epoch>:{project:0190...}        the value: JSON, or a tombstone for a cached "not found"
+//	<prefix><epoch>:{project:0190...}:lease  the fill lease (see below)
+//	<prefix><epoch>:gen:{org:42}             the generation number of scope "org:42"
+//
+// where <epoch> is the fence's current epoch in base 36 (see Failures), or nothing for a Cache
+// without Options.Epochs.
 //
 // The braces are a Redis Cluster hash tag, deliberately: a value and its lease always hash to the
 // same slot, so the fill script and Delete's DEL touch two keys without CROSSSLOT. Nothing else
@@ -81,8 +84,27 @@
 // request's context, and after a connection-level failure the Cache skips Redis for Cooldown, so a
 // dead or blackholed Redis costs one request one timeout, and the requests after it nothing.
 //
-// Invalidations (Delete, Bump) do return their errors, because a lost invalidation means stale
-// data: the caller has already committed, so it should not fail the request, but it should log
-// the error. The damage is bounded by the TTL (60 s for lists); callers should also invalidate
-// on create, since a tombstone may be cached for the key.
+// Invalidations (Delete, Bump) can't be answered from anywhere else: a lost one would leave
+// Redis serving what the committed write replaced, for a whole TTL, and after Redis is reachable
+// again it would hold them still. So an invalidation that fails (after one retry, and also when
+// the caller's context ended after its commit) falls back to the fence: Options.Epochs, a row in
+// PostgreSQL whose epoch every key carries. Delete and Bump advance it, which retires every entry
+// at once, and return nil. The guarantee, tested in TestFailedInvalidationFences against real
+// Redis and PostgreSQL:
+//
+//   - the environment that wrote reads nothing older than its write from then on;
+//   - every other environment reads the epoch again at most EpochInterval (1 s) after it last
+//     did, so none reads a retired entry later than EpochInterval after the write returned.
+//
+// Reading the epoch costs one indexed single-row query per environment per interval, not per
+// request. If it can't be read, the cache is skipped (reads go to the database and nothing is
+// filled) until it can: an epoch older than the interval is never trusted. Delete and Bump
+// return an error only when the fence could not be advanced either (the database unreachable
+// right after the write committed), and the caller logs it.
+//
+// Advancing retires the whole cache, not just the keys concerned: it happens only when Redis
+// failed, and a cold cache afterwards costs database reads, never correctness. A successful
+// invalidation is seen at once by every environment on the current epoch; in the interval after
+// an advance, an environment still on the retired epoch may read entries of it until its own
+// interval ends.
 package cache

@@ -31,9 +31,17 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		return load(ctx)
 	}
 	name := nameOf(key)
+	st, ok := c.keyPrefix(ctx)
+	if !ok {
+		// The epoch is unknown, so what Redis holds may have been retired: neither read it nor
+		// fill it.
+		c.miss(ctx, name)
+		return load(ctx)
+	}
+	vk := c.valueKey(st.prefix, key)
 	if Bypassed(ctx) {
 		c.bypassed.Add(1)
-		v, _, err := fill(ctx, c, key, name, ttl, true, load)
+		v, _, err := fill(ctx, c, vk, name, ttl, true, load)
 		return v, err
 	}
 	if !c.up() {
@@ -41,7 +49,6 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		return load(ctx)
 	}
 
-	vk := c.valueKey(key)
 	data, err := c.get(ctx, vk).Bytes()
 	switch {
 	case err == nil:
@@ -80,7 +87,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 				payload, err = nil, errLoaderPanicked
 			}
 		}()
-		v, p, err := fill(ctx, c, key, name, ttl, false, load)
+		v, p, err := fill(ctx, c, vk, name, ttl, false, load)
 		mine = v
 		return p, err
 	})
@@ -98,7 +105,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		if r.Err != nil {
 			if isContextErr(r.Err) && ctx.Err() == nil {
 				// The leader's request ended, not ours: load for ourselves.
-				v, _, err := fill(ctx, c, key, name, ttl, false, load)
+				v, _, err := fill(ctx, c, vk, name, ttl, false, load)
 				return v, err
 			}
 			return zero, r.Err
@@ -119,13 +126,12 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 // that ran it gets the panic itself.
 var errLoaderPanicked = errors.New("cache: loader panicked")
 
-// fill loads a value under a lease and writes it back if the lease survived the load. It
-// returns the loaded value, its payload (for singleflight's other callers; nil if it did not
+// fill loads a value under a lease and writes it back to vk (the Redis key of the value) if
+// the lease survived the load. It returns the loaded value, its payload (for singleflight's other callers; nil if it did not
 // encode or the load failed) and the loader's error. bypass takes the lease even from another
 // reader.
-func fill[T any](ctx context.Context, c *Cache, key, name string, ttl time.Duration, bypass bool, load func(context.Context) (T, error)) (T, []byte, error) {
+func fill[T any](ctx context.Context, c *Cache, vk, name string, ttl time.Duration, bypass bool, load func(context.Context) (T, error)) (T, []byte, error) {
 	var zero T
-	vk := c.valueKey(key)
 	lk := vk + leaseSuffix
 
 	// The lease must be taken before load reads the database: a write that commits after

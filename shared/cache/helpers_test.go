@@ -120,3 +120,15 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// vkey is the Redis key of logical key under c's current epoch.
+func (c *Cache) vkey(key string) string {
+	st, _ := c.keyPrefix(context.Background())
+	return c.valueKey(st.prefix, key)
+}
+
+// gkey is the Redis key of scope's generation under c's current epoch.
+func (c *Cache) gkey(scope string) string {
+	st, _ := c.keyPrefix(context.Background())
+	return c.genKey(st.prefix, scope)
+}

@@ -41,7 +41,7 @@ func TestRedisStopped(t *testing.T) {
 			l := constLoader(project{ID: "p1", Name: "from the database"})
 			waitFor(t, 5*time.Second, "a first fill", func() bool {
 				Get(ctx, c, "project:p1", time.Minute, l.load)
-				return client.Exists(ctx, c.valueKey("project:p1")).Val() == 1
+				return client.Exists(ctx, c.vkey("project:p1")).Val() == 1
 			})
 
 			if err := r.Stop(); err != nil {

@@ -32,16 +32,20 @@ func (c *Cache) Prefetch(ctx context.Context, keys, scopes []string) context.Con
 	if len(keys)+len(scopes) == 0 {
 		return ctx
 	}
+	st, ok := c.keyPrefix(ctx)
+	if !ok {
+		return ctx // Get and ListKey will not read Redis either
+	}
 	p := &prefetched{c: c, replies: make(map[string]*redis.StringCmd, len(keys)+len(scopes))}
 	pipe := c.client.Pipeline()
 	for _, k := range keys {
 		if k != "" {
-			vk := c.valueKey(k)
+			vk := c.valueKey(st.prefix, k)
 			p.replies[vk] = pipe.Get(ctx, vk)
 		}
 	}
 	for _, s := range scopes {
-		gk := c.genKey(s)
+		gk := c.genKey(st.prefix, s)
 		p.replies[gk] = pipe.Get(ctx, gk)
 	}
 	// Each command carries its own error (redis.Nil for a missing key), which the Get or

@@ -74,7 +74,7 @@ func TestPrefetch(t *testing.T) {
 				if err != nil || got.Name != "from the database" || l.calls.Load() != 1 {
 					t.Fatalf("cold read: %+v, %v, %d loads", got, err, l.calls.Load())
 				}
-				if client.Exists(bg, c.valueKey("project:cold")).Val() != 1 {
+				if client.Exists(bg, c.vkey("project:cold")).Val() != 1 {
 					t.Error("a prefetched miss was not filled")
 				}
 				// A missing generation is initialised as ListKey always does it.

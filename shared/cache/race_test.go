@@ -98,7 +98,7 @@ func TestStaleFillRace(t *testing.T) {
 					t.Fatalf("racing read got %q", r.v)
 				}
 				// ...but must not have cached it.
-				if err := client.Get(ctx, c.valueKey(key)).Err(); !errors.Is(err, redis.Nil) {
+				if err := client.Get(ctx, c.vkey(key)).Err(); !errors.Is(err, redis.Nil) {
 					t.Fatalf("stale value cached: GET err %v", err)
 				}
 				if s := c.Stats(); s.Discarded != 1 {

@@ -24,6 +24,10 @@ type redisSpec struct {
 	bin     string
 	dir     string // --dir: the server's working directory, owned by acct
 	cluster bool
+	// persist keeps the data in dir across restarts (append-only file); otherwise nothing is
+	// written to disk.
+	persist bool
+	logPath string // "": dir/redis.log
 	log     io.Writer
 	acct    *account
 }
@@ -39,12 +43,21 @@ func startRedisServer(ctx context.Context, spec redisSpec) (*proc, int, error) {
 		args := []string{
 			"--port", strconv.Itoa(port),
 			"--bind", "127.0.0.1",
-			// Nothing is persisted: test data lives as long as the server.
-			"--save", "",
-			"--appendonly", "no",
 			"--dir", spec.dir,
 			"--daemonize", "no",
 			"--logfile", "",
+			// No RDB snapshots either way: test data lives as long as the server, and
+			// persistent data is in the append-only file.
+			"--save", "",
+		}
+		if spec.persist {
+			// fsync once a second, as ElastiCache's own AOF did: a crash loses at most the last
+			// second, a clean stop (SIGTERM) nothing. The pid file lets the next start tell a
+			// server still running on the directory from one that died.
+			args = append(args, "--appendonly", "yes", "--appendfsync", "everysec",
+				"--pidfile", filepath.Join(spec.dir, redisPidFile))
+		} else {
+			args = append(args, "--appendonly", "no")
 		}
 		if spec.cluster {
 			args = append(args,
@@ -53,9 +66,13 @@ func startRedisServer(ctx context.Context, spec redisSpec) (*proc, int, error) {
 				"--cluster-node-timeout", "5000",
 			)
 		}
+		logPath := spec.logPath
+		if logPath == "" {
+			logPath = filepath.Join(spec.dir, "redis.log")
+		}
 		p, err := startProc(procSpec{
 			name: spec.name, path: spec.bin, args: args,
-			dir: spec.dir, logPath: filepath.Join(spec.dir, "redis.log"), log: spec.log, acct: spec.acct,
+			dir: spec.dir, logPath: logPath, log: spec.log, acct: spec.acct,
 			stopSig: syscall.SIGTERM,
 		})
 		if err != nil {
@@ -134,11 +151,7 @@ type Redis struct {
 // StartRedis starts one standalone Redis in a new subdirectory of dir, or in a new temporary
 // directory (removed by Stop) if dir is "". The server is stopped by Stop or when ctx is done.
 func StartRedis(ctx context.Context, dir string) (*Redis, error) {
-	bin, err := findBinary("redis-server", hintRedis)
-	if err != nil {
-		return nil, err
-	}
-	acct, err := serverAccount()
+	bin, acct, err := redisBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +190,22 @@ func StartRedis(ctx context.Context, dir string) (*Redis, error) {
 		return fail(err)
 	}
 	r.URL, r.proc = redisURL(port), p
+	r.stopWhenDone(ctx)
+	return r, nil
+}
+
+// redisBinary finds redis-server and the account to run it as.
+func redisBinary() (string, *account, error) {
+	bin, err := findBinary("redis-server", hintRedis)
+	if err != nil {
+		return "", nil, err
+	}
+	acct, err := serverAccount()
+	return bin, acct, err
+}
+
+// stopWhenDone stops r when ctx is done, unless Stop came first.
+func (r *Redis) stopWhenDone(ctx context.Context) {
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -184,7 +213,69 @@ func StartRedis(ctx context.Context, dir string) (*Redis, error) {
 		case <-r.stopped:
 		}
 	}()
+}
+
+// redisPidFile is the pid file of a persistent server, in its data directory.
+const redisPidFile = "redis-server.pid"
+
+// StartPersistentRedis starts a standalone Redis whose data lives in dataDir (created if missing)
+// and survives restarts: the append-only file is fsynced every second and on a clean Stop, and
+// loaded again by the next start on the same directory. It listens on a new free loopback port
+// each time; its log is dataDir+".log". This is `make run`'s embedded Redis: a real server, so
+// that the functions run exactly as against ElastiCache. The server is stopped by Stop or when
+// ctx is done, so pass a context that lives as long as the server should.
+//
+// A server of an earlier start that still runs on dataDir (its pid file names a live
+// redis-server) is an error: two servers appending to one file would corrupt it.
+func StartPersistentRedis(ctx context.Context, dataDir string) (*Redis, error) {
+	bin, acct, err := redisBinary()
+	if err != nil {
+		return nil, err
+	}
+	if dataDir == "" {
+		return nil, errors.New("devservices: StartPersistentRedis needs a data directory")
+	}
+	if dataDir, err = filepath.Abs(dataDir); err != nil {
+		return nil, err
+	}
+	if err := acct.mkdir(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := acct.checkReachable(dataDir); err != nil {
+		return nil, err
+	}
+	if pid, live := liveRedis(filepath.Join(dataDir, redisPidFile)); live {
+		return nil, fmt.Errorf("%s is in use by redis-server pid %d (another `make run` on the same directory?): stop it first", dataDir, pid)
+	}
+	p, port, err := startRedisServer(ctx, redisSpec{name: "redis", bin: bin, dir: dataDir, persist: true, logPath: dataDir + ".log", acct: acct})
+	if err != nil {
+		return nil, err
+	}
+	r := &Redis{URL: redisURL(port), proc: p, stopped: make(chan struct{})}
+	r.stopWhenDone(ctx)
 	return r, nil
+}
+
+// liveRedis reports whether the pid file at path names a running redis-server. A pid file that a
+// killed server left behind names a process that is gone (or, rarely, a reused pid of another
+// program), which is no obstacle.
+func liveRedis(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return 0, false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return pid, true // no /proc (macOS): a live process under that pid is taken as the server
+	}
+	// "pid (comm) state ...": a killed server that its new parent has not reaped yet is a
+	// zombie, which holds no file.
+	name, rest, _ := strings.Cut(string(stat), ") ")
+	return pid, strings.Contains(name, "(redis-server") && !strings.HasPrefix(rest, "Z")
 }
 
 // Stop stops the server and waits until it has exited; clients see connection errors from then on.

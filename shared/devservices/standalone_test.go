@@ -169,3 +169,70 @@ func TestMissingBinaryNamesWhatToInstall(t *testing.T) {
 		t.Fatalf("error %v does not say what to install", err)
 	}
 }
+
+func TestStartPersistentRedis(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(sharedTempDir(t), "redis")
+	connect := func(t *testing.T, r *Redis) *redis.Client {
+		t.Helper()
+		opt, err := redis.ParseURL(r.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := redis.NewClient(opt)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	start := func(t *testing.T) *Redis {
+		t.Helper()
+		r, err := StartPersistentRedis(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Stop() })
+		return r
+	}
+
+	first := start(t)
+	if err := connect(t, first).Set(ctx, "sess:{a}", "kept", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("SecondServerOnTheDirectoryRefused", func(t *testing.T) {
+		_, err := StartPersistentRedis(ctx, dir)
+		if err == nil || !strings.Contains(err.Error(), "in use by redis-server") {
+			t.Fatalf("second start: %v, want refused", err)
+		}
+	})
+
+	t.Run("DataSurvivesACleanStop", func(t *testing.T) {
+		if err := first.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		r := start(t)
+		c := connect(t, r)
+		if v := c.Get(ctx, "sess:{a}").Val(); v != "kept" {
+			t.Fatalf("after restart: %q, want kept", v)
+		}
+		if ttl := c.PTTL(ctx, "sess:{a}").Val(); ttl <= 59*time.Minute {
+			t.Errorf("TTL after restart %v, want kept", ttl)
+		}
+		if err := c.Set(ctx, "sess:{b}", "synced", time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		// A crash: the kernel kills the server, as it does when `make run` is killed.
+		time.Sleep(1500 * time.Millisecond) // past the once-a-second fsync
+		r.proc.kill()
+
+		t.Run("AndAKill", func(t *testing.T) {
+			r := start(t)
+			if v := connect(t, r).Get(ctx, "sess:{b}").Val(); v != "synced" {
+				t.Fatalf("after a kill: %q, want the write of more than a second before", v)
+			}
+			if err := r.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			gone(t, r.proc)
+		})
+	})
+}

@@ -126,7 +126,7 @@ func invalidate(ctx context.Context, log *slog.Logger, steps ...func(context.Con
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed; stale entries expire by their TTL",
+		log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed and the cache epoch could not be advanced; stale entries expire by their TTL",
 			slog.String("error", err.Error()))
 	}
 }

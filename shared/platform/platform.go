@@ -114,7 +114,13 @@ func (d *Deps) open(ctx context.Context, needs Needs) error {
 			return err
 		}
 		d.Redis = guard
-		d.Cache = cache.New(fast, cache.Options{Logger: d.Log, Observer: cacheMetrics{}})
+		o := cache.Options{Logger: d.Log, Observer: cacheMetrics{}}
+		if d.Primary != nil {
+			// The fence is read from the primary: after an advance, a replica may still answer
+			// the old epoch.
+			o.Epochs = db.CacheEpochs{Pool: d.Primary}
+		}
+		d.Cache = cache.New(fast, o)
 	}
 	if needs.Auth {
 		key, err := d.signingKey(ctx)

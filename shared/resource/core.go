@@ -388,7 +388,8 @@ const invalidateTimeout = time.Second
 // cached) and bumps the organization's scope, which retires every cached list of the
 // organization. It runs on a context of its own: the request's may end right after the commit
 // (a client that hung up), and a skipped invalidation would serve stale data for a whole TTL.
-// A failure is logged, not returned: the write has committed, and the TTLs bound the damage.
+// A failure that the cache could not fence (see package cache) is logged, not returned: the
+// write has committed.
 func (c *Core[T]) Changed(ctx context.Context, org uuid.UUID, keys ...string) {
 	c.ChangedViews(ctx, org, nil, keys...)
 }
@@ -408,7 +409,7 @@ func (c *Core[T]) ChangedViews(ctx context.Context, org uuid.UUID, views []strin
 	}
 	err := errors.Join(errs...)
 	if err != nil {
-		c.opts.Log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed; stale entries expire by their TTL",
+		c.opts.Log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed and the cache epoch could not be advanced; stale entries expire by their TTL",
 			slog.String("resource", c.noun), slog.String("organizationId", org.String()), slog.String("error", err.Error()))
 	}
 }
