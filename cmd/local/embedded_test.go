@@ -36,7 +36,7 @@ func TestEmbeddedDefaults(t *testing.T) {
 	}
 
 	first := startEmbedded(t, bin, dir, 5*time.Minute, "-seed")
-	for _, want := range []string{"Database: embedded PostgreSQL postgres://scaleapi@127.0.0.1:", "Redis:    embedded miniredis redis://127.0.0.1:", "Demo data: loaded now", "POST    /projects "} {
+	for _, want := range []string{"Database: embedded PostgreSQL postgres://scaleapi@127.0.0.1:", "Redis:    embedded redis-server redis://127.0.0.1:", "Demo data: loaded now", "POST    /projects "} {
 		if !strings.Contains(first.banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, first.banner)
 		}
@@ -77,7 +77,7 @@ func TestEmbeddedDefaults(t *testing.T) {
 	first.stop(t)
 
 	second := startEmbedded(t, bin, dir, time.Minute, "-seed", "-skip-build")
-	for _, want := range []string{"Demo data: already there", "restored"} {
+	for _, want := range []string{"Demo data: already there", "keys restored, cache epoch advanced"} {
 		if !strings.Contains(second.banner, want) {
 			t.Errorf("second banner lacks %q:\n%s", want, second.banner)
 		}
@@ -254,14 +254,22 @@ func (r *localRun) processes(t *testing.T) map[int]string {
 	if _, ok := procs[postmaster]; !ok {
 		t.Errorf("the embedded PostgreSQL (pid %d) is not a child of cmd/local: %v", postmaster, procs)
 	}
-	functions := 0
+	functions, redises := 0, 0
 	for _, cmdline := range procs {
-		if f := strings.Fields(cmdline); len(f) > 0 && strings.HasSuffix(f[0], "/bootstrap") {
+		f := strings.Fields(cmdline)
+		switch {
+		case len(f) == 0:
+		case strings.HasSuffix(f[0], "/bootstrap"):
 			functions++
+		case strings.HasPrefix(filepath.Base(f[0]), "redis-server"):
+			redises++
 		}
 	}
 	if functions == 0 {
 		t.Errorf("no function process among cmd/local's children: %v", procs)
+	}
+	if redises != 1 {
+		t.Errorf("%d redis-server processes among cmd/local's children, want the embedded one: %v", redises, procs)
 	}
 	return procs
 }

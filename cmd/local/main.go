@@ -9,8 +9,9 @@
 //
 // Backing services (services.go): without DATABASE_URL in the environment, a private PostgreSQL
 // from the machine's binaries, with its data in <data-dir>/pgdata kept between runs, migrated at
-// every start; without REDIS_URL, an in-process Redis (miniredis); without JWT_SECRET, a signing
-// key kept in <data-dir>/jwt-secret. With DATABASE_URL or REDIS_URL set, what they point at is
+// every start; without REDIS_URL, a redis-server from the machine's binaries, with its data in
+// <data-dir>/redis kept between runs; without JWT_SECRET, a signing key kept in
+// <data-dir>/jwt-secret. With DATABASE_URL or REDIS_URL set, what they point at is
 // used, and an external database is migrated only with -migrate. -seed loads demo data once and
 // prints a login. The banner lists the routes, the URL and which database and Redis are in use.
 //

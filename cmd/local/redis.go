@@ -1,183 +1,98 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
-	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"scaleapi/shared/db"
+	"scaleapi/shared/devservices"
 )
 
-// sessionsFile is where the embedded Redis's sessions wait between runs, next to the database
-// whose users they belong to.
-const sessionsFile = "redis-sessions.json"
+// redisDir is the embedded Redis's data directory under DataDir; its log is redisDir+".log".
+const redisDir = "redis"
 
-// sessionPrefix is shared/auth's key prefix for sessions (sess:{id}, a hash) and their dead
-// refresh tokens (sess:{id}:dead, a sorted set).
-const sessionPrefix = "sess:"
+// legacySessionsFile is where an earlier, in-process Redis kept its sessions between runs. The
+// real server keeps everything in redisDir, so the file is only removed.
+const legacySessionsFile = "redis-sessions.json"
 
-// startRedis serves an in-process miniredis on a free loopback port and points host at it.
+// startRedis runs a real redis-server from the machine's binaries on a free loopback port, with
+// its data in <DataDir>/redis, and points host at it. The functions then run exactly as they do
+// against ElastiCache: the same commands, scripts, timeouts and code paths, at a real server's
+// speed.
 //
-// miniredis implements what the functions use: EVALSHA and EVAL (go-redis scripts fall back from
-// one to the other), the commands the scripts call, and TIME inside a script (the rate limiter's
-// GCRA). It is made for tests, though, and by default its TTLs only move when told to
-// (FastForward); ClockTTL makes them follow the wall clock, so cache entries, locks,
-// idempotency records, rate-limit state and sessions expire as on a real server.
+// The server persists with its own append-only file (fsynced every second and on a clean stop),
+// so sessions, refresh-token families, idempotency records and rate-limit state survive a
+// restart, as they would on a server that kept running. What it holds is only kept when it
+// belongs with the database: with the embedded database that this run did not create, the data
+// is kept and the cache's epoch is advanced (see package cache), because the last run may have
+// been killed within a second of an invalidation the file never got, and the entries cached
+// before must not be read again. With a database this run created, or an external one, the
+// server is emptied: its sessions would name users that database does not have.
 //
-// Nothing in it survives the process except the sessions: with the embedded database, the
-// sessions are written to <DataDir>/redis-sessions.json on a clean stop and read back at the next
-// start, so that logins (whose tokens the persistent signing key keeps valid) survive a restart.
-// Caches, rate limits and idempotency records start empty, which is what a restarted cache would
-// hold anyway. A cluster created by this run (freshDB) has none of the saved sessions' users, so
-// the file is dropped then instead of read.
-func (s *services) startRedis(host map[string]string, opts serviceOptions, embeddedDB, freshDB bool) error {
-	m := miniredis.NewMiniRedis()
-	m.ClockTTL(true)
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
-		return fmt.Errorf("embedded Redis: %w", err)
-	}
-	snapshot := filepath.Join(opts.DataDir, sessionsFile)
-	// Sessions belong with the embedded database's users: with an external database they are
-	// not kept, and a cluster created by this run has none of the saved sessions' users.
-	keep := embeddedDB
-	restored := 0
-	if keep && !freshDB {
-		n, err := restoreSessions(m, snapshot)
-		if err != nil {
-			// Losing sessions only means logging in again: say so, and carry on.
-			fmt.Fprintf(opts.Log, "local: sessions from the last run not restored: %v\n", err)
-		}
-		restored = n
-	} else if err := os.Remove(snapshot); err != nil && !errors.Is(err, os.ErrNotExist) {
+// The server is stopped, and its data flushed to disk, by Stop.
+func (s *services) startRedis(ctx context.Context, host map[string]string, opts serviceOptions, embeddedDB, freshDB bool) error {
+	if err := os.Remove(filepath.Join(opts.DataDir, legacySessionsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(opts.Log, "local: %v\n", err)
 	}
-	s.stops = append(s.stops, func() {
-		if keep {
-			if err := saveSessions(m, snapshot); err != nil {
-				fmt.Fprintf(opts.Log, "local: sessions not saved: %v\n", err)
-			}
-		}
-		m.Close()
-	})
-	url := "redis://" + m.Addr() + "/0"
-	host["REDIS_URL"] = url
-	host["REDIS_CLUSTER"] = "false"
-	s.Redis = "embedded miniredis " + url + " (in-process"
-	if keep {
-		s.Redis += fmt.Sprintf("; sessions kept in %s, %d restored", rel(snapshot), restored)
-	} else {
-		s.Redis += ", nothing kept"
+	dir, err := filepath.Abs(filepath.Join(opts.DataDir, redisDir))
+	if err != nil {
+		return err
 	}
-	s.Redis += ")"
+	// As with the database: the server outlives the first Ctrl-C until the functions have
+	// stopped (Stop), so its context is its own.
+	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r, err := devservices.StartPersistentRedis(life, dir)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("embedded Redis: %w", err)
+	}
+	s.stops = append(s.stops, func() {
+		if err := r.Stop(); err != nil {
+			fmt.Fprintln(opts.Log, "local: embedded Redis:", err)
+		}
+		cancel()
+	})
+	state, err := prepareRedis(ctx, r.URL, host["DATABASE_URL"], embeddedDB && !freshDB)
+	if err != nil {
+		return fmt.Errorf("embedded Redis: %w", err)
+	}
+	host["REDIS_URL"] = r.URL
+	host["REDIS_CLUSTER"] = "false"
+	s.Redis = fmt.Sprintf("embedded redis-server %s (data in %s, log %s.log; %s)", r.URL, rel(dir), rel(dir), state)
 	return nil
 }
 
-// storedKey is one Redis key in the sessions file.
-type storedKey struct {
-	Key  string             `json:"key"`
-	Hash map[string]string  `json:"hash,omitempty"`
-	ZSet map[string]float64 `json:"zset,omitempty"`
-	// TTLMillis is the time to live left at save time; 0 for none.
-	TTLMillis int64 `json:"ttlMillis,omitempty"`
-}
-
-// saveSessions writes the session keys to path, replacing it atomically so a crash mid-write
-// leaves the previous file.
-func saveSessions(m *miniredis.Miniredis, path string) error {
-	var keys []storedKey
-	for _, k := range m.Keys() {
-		if !strings.HasPrefix(k, sessionPrefix) {
-			continue
-		}
-		sk := storedKey{Key: k, TTLMillis: m.TTL(k).Milliseconds()}
-		switch m.Type(k) {
-		case "hash":
-			fields, err := m.HKeys(k)
-			if err != nil {
-				continue // expired between Keys and HKeys
-			}
-			sk.Hash = make(map[string]string, len(fields))
-			for _, f := range fields {
-				sk.Hash[f] = m.HGet(k, f)
-			}
-		case "zset":
-			set, err := m.SortedSet(k)
-			if err != nil {
-				continue
-			}
-			sk.ZSet = set
-		default:
-			continue // not a shape shared/auth writes
-		}
-		keys = append(keys, sk)
-	}
-	b, err := json.Marshal(keys)
+// prepareRedis keeps or empties what the server at redisURL loaded (see startRedis) and says
+// which, for the banner.
+func prepareRedis(ctx context.Context, redisURL, databaseURL string, keep bool) (string, error) {
+	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
-		return err
+		return "", err
 	}
-	tmp := path + ".tmp"
-	// 0600: refresh tokens are stored hashed, but a session id and its user id are still nobody
-	// else's business.
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if !keep {
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			return "", err
+		}
+		return "emptied: its data belongs with another database", nil
 	}
-	return os.Rename(tmp, path)
-}
-
-// restoreSessions loads the keys saveSessions wrote. A key whose TTL ran out while nothing was
-// running is skipped: the time between runs counts, as it would on a server that kept running.
-func restoreSessions(m *miniredis.Miniredis, path string) (int, error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
+	n, err := rdb.DBSize(ctx).Result()
 	if err != nil {
-		return 0, err
+		return "", err
 	}
-	b, err := os.ReadFile(path)
+	pool, err := db.Open(ctx, db.Options{URL: databaseURL, MaxConns: 1})
 	if err != nil {
-		return 0, err
+		return "", err
 	}
-	var keys []storedKey
-	if err := json.Unmarshal(b, &keys); err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
+	defer pool.Close()
+	if _, err := (db.CacheEpochs{Pool: pool}).Advance(ctx); err != nil {
+		return "", err
 	}
-	away := time.Since(fi.ModTime())
-	n := 0
-	for _, k := range keys {
-		if !strings.HasPrefix(k.Key, sessionPrefix) {
-			continue
-		}
-		ttl := time.Duration(k.TTLMillis) * time.Millisecond
-		if ttl > 0 {
-			if ttl -= away; ttl <= 0 {
-				continue
-			}
-		}
-		switch {
-		case k.Hash != nil:
-			for f, v := range k.Hash {
-				m.HSet(k.Key, f, v)
-			}
-		case k.ZSet != nil:
-			for member, score := range k.ZSet {
-				if _, err := m.ZAdd(k.Key, score, member); err != nil {
-					return n, err
-				}
-			}
-		default:
-			continue
-		}
-		if ttl > 0 {
-			m.SetTTL(k.Key, ttl)
-		}
-		if !strings.HasSuffix(k.Key, ":dead") {
-			n++
-		}
-	}
-	return n, nil
+	return fmt.Sprintf("%d keys restored, cache epoch advanced", n), nil
 }

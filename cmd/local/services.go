@@ -19,8 +19,8 @@ import (
 
 // serviceOptions are the command-line choices about the backing services.
 type serviceOptions struct {
-	// DataDir keeps what outlives a run: the embedded database (pgdata), its log, the JWT
-	// signing key and the embedded Redis's sessions.
+	// DataDir keeps what outlives a run: the embedded database (pgdata) and Redis (redis),
+	// their logs, and the JWT signing key.
 	DataDir string
 	// Migrate applies the migrations to an external DATABASE_URL too. The embedded database is
 	// always migrated: it is ours, and a fresh one is useless without the schema.
@@ -70,8 +70,9 @@ type services struct {
 //     schema should be asked for. Migrations need the primary itself, not a transaction-mode
 //     pooler (see package migrations): with a PgBouncer URL, run `make migrate` against the
 //     primary instead.
-//   - Without REDIS_URL, it serves an in-process miniredis on a free loopback port and sets
-//     REDIS_URL (and REDIS_CLUSTER=false) to it.
+//   - Without REDIS_URL, it runs a real redis-server from the machine's binaries on a free
+//     loopback port, with its data in <DataDir>/redis (redis.go), and sets REDIS_URL (and
+//     REDIS_CLUSTER=false) to it.
 //   - Without JWT_SECRET, it sets one kept in <DataDir>/jwt-secret, so tokens survive a restart.
 //   - Without DATABASE_IAM_AUTH, it sets it to false: the template's default (true) is for RDS
 //     Proxy, and a local database has no IAM.
@@ -136,7 +137,7 @@ func startServices(ctx context.Context, host map[string]string, opts serviceOpti
 	switch {
 	case !needRedis:
 	case host["REDIS_URL"] == "":
-		if err := s.startRedis(host, opts, embeddedDB, freshDB); err != nil {
+		if err := s.startRedis(ctx, host, opts, embeddedDB, freshDB); err != nil {
 			return nil, err
 		}
 	default:
