@@ -72,7 +72,7 @@ func run(args []string) error {
 		region       = fs.String("region", envOr("AWS_REGION", "us-east-1"), "AWS::Region and the functions' AWS_REGION")
 		integration  = fs.Duration("integration-timeout", 29*time.Second, "how long API Gateway waits for a function before it answers 504")
 		grace        = fs.Duration("shutdown-grace", 2*time.Second, "how long a function process gets after SIGTERM before it is killed")
-		dataDir      = fs.String("data-dir", ".local", "the `directory` for the embedded database, its log, the JWT signing key and saved sessions")
+		dataDir      = fs.String("data-dir", ".local", "the `directory` for the embedded database and Redis, their logs and the JWT signing key")
 		migrate      = fs.Bool("migrate", false, "apply the migrations to an external DATABASE_URL as well (the embedded database is always migrated)")
 		seedDemo     = fs.Bool("seed", false, "load demo organizations, users, projects and tasks (once) and print a login")
 	)
