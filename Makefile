@@ -58,7 +58,7 @@ build-TasksFunction: ; $(MAKE) --no-print-directory build-tasks
 build-ReportsFunction: ; $(MAKE) --no-print-directory build-reports
 build-HealthFunction: ; $(MAKE) --no-print-directory build-health
 
-bench: deps ## load-test a stack it starts itself against the targets; report in bench-results/
+bench: deps ## load-test a stack it starts itself, then make run's embedded defaults, against the targets; report in bench-results/
 	$(GO) run ./cmd/loadgen bench $(BENCH_FLAGS)
 
 bench-go: deps ## the hot paths' Go benchmarks (benchstat-friendly), against real services

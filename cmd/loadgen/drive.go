@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,30 +28,40 @@ type target struct {
 	collector *emf.Collector // nil: the functions' lines are not available
 	localPID  int            // 0: cmd/local's instances can't be found
 	redisURL  string         // "": the uncached summary scenario is skipped
-	fresh     bool           // no function has served a request yet: probe the cold starts
-	ownStack  bool           // PostgreSQL, PgBouncer and Redis are this process's children
+	fresh     bool           // probe the cold starts: no function has served a request yet, and they are the report's
+	ownStack  bool           // PostgreSQL, PgBouncer and Redis are this process's descendants
 	notes     []string
 }
 
 // drainWait bounds the wait for the functions' lines of a window still in the pipe.
 const drainWait = 2 * time.Second
 
-// drive runs every scenario against t and writes the report.
-func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
-	scenarios, err := plan(o)
-	if err != nil {
-		return nil, err
+// later is what a run still has to do after the phase being driven, which the phase leaves room
+// for in make bench's budget.
+type later struct {
+	scenarios []*load.Scenario // shortened alike with the phase's own when the budget is short
+	setup     time.Duration    // the later phases' set-up before their first scenario
+}
+
+// newReport starts the report of a run whose first stack is t.
+func newReport(o *options, t *target) *report.Report {
+	return &report.Report{
+		Started: time.Now().UTC(), Command: o.command, BaseURL: t.base, Machine: report.ThisMachine(),
+		Data: report.Data{Organizations: len(t.data.Orgs), Users: len(t.data.Users), Projects: t.data.Projects(), Tasks: t.data.Tasks,
+			LoggedIn: len(sample(t.data.Users, o.logins))},
 	}
+}
+
+// drive runs scenarios against t into rep: it logs the users in, primes the cache and runs the
+// scenarios, within make bench's budget less what next needs. It fails only before the first
+// scenario.
+func drive(ctx context.Context, o *options, t *target, rep *report.Report, scenarios []*load.Scenario, next later) error {
 	conns := o.workers
 	for _, s := range scenarios {
 		conns = max(conns, s.Mode.Concurrency)
 	}
 	client := load.NewClient(conns, o.timeout)
-	rep := &report.Report{
-		Started: time.Now().UTC(), Command: o.command, BaseURL: t.base, Machine: report.ThisMachine(),
-		Data:  report.Data{Organizations: len(t.data.Orgs), Users: len(t.data.Users), Projects: t.data.Projects(), Tasks: t.data.Tasks},
-		Notes: t.notes,
-	}
+	rep.Notes = append(rep.Notes, t.notes...)
 
 	if t.fresh {
 		rep.ColdStarts = probeColdStarts(ctx, client, t)
@@ -60,20 +71,15 @@ func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
 	start := time.Now()
 	sessions, err := load.Login(ctx, client, t.base, users, seed.Password, 2)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	progress(fmt.Sprintf("logged %d users in through POST /auth/login in %s", len(sessions), time.Since(start).Round(time.Millisecond)))
-	rep.Data.LoggedIn = len(sessions)
 
 	workload := &load.Workload{Base: t.base, Data: t.data, Sessions: sessions}
 	if o.prime {
-		start := time.Now()
-		n, failed, err := load.Prime(ctx, client, workload, o.single)
-		if err != nil {
-			return nil, fmt.Errorf("prime the cache: %w", err)
+		if err := prime(ctx, o, client, workload, rep, need(scenarios)+need(next.scenarios)+next.setup); err != nil {
+			return err
 		}
-		progress(fmt.Sprintf("primed the cache: GET of %d projects in %s (%d failed)", n, time.Since(start).Round(time.Millisecond), failed))
-		rep.Notes = append(rep.Notes, fmt.Sprintf("before the scenarios every seeded project was read once (%d GETs), so that they start from the warm cache of a long-running stack (entries live 300 s), not an empty one", n))
 	}
 
 	var mu sync.Mutex
@@ -90,38 +96,28 @@ func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
 		}
 	}
 
-	deadline := time.Now().Add(o.maxTotal)
+	if o.endBy.IsZero() {
+		o.endBy = time.Now().Add(o.maxTotal)
+	}
+	deadline := o.endBy
 	if !o.finishBy.IsZero() {
 		// make bench promises an end within its budget: when the set-up (a cold build cache,
 		// a busy machine) left less time than the scenarios need, shorten them all alike
 		// rather than drop the last ones.
 		deadline = minTime(deadline, o.finishBy.Add(-finishReserve))
-		need := time.Duration(0)
-		for _, sc := range scenarios {
-			need += sc.Warmup + sc.Duration + drainWait/4
-		}
-		if left := time.Until(deadline); left < need {
-			f := max(float64(left)/float64(need), 0.25)
-			for _, sc := range scenarios {
-				sc.Warmup = time.Duration(float64(sc.Warmup) * f).Round(100 * time.Millisecond)
-				sc.Duration = max(time.Duration(float64(sc.Duration)*f).Round(100*time.Millisecond), time.Second)
-			}
-			note := fmt.Sprintf("the set-up left %s of the %s budget: every scenario was shortened to %.0f %% of its -warmup and -duration", left.Round(time.Second), o.budget, f*100)
-			rep.Notes = append(rep.Notes, note)
-			progress("note: " + note)
-		}
+		fit(o, rep, deadline, scenarios, next)
 	}
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
 			break
 		}
 		if left := time.Until(deadline); left < sc.Warmup+sc.Duration {
-			rep.Scenarios = append(rep.Scenarios, &report.Scenario{Name: sc.Name, Title: sc.Title, Skipped: fmt.Sprintf("-max-total %s reached", o.maxTotal)})
+			rep.Scenarios = append(rep.Scenarios, skipped(sc, fmt.Sprintf("-max-total %s reached", o.maxTotal)))
 			continue
 		}
 		if sc.Name == scSummaryUncached {
 			if t.redisURL == "" {
-				rep.Scenarios = append(rep.Scenarios, &report.Scenario{Name: sc.Name, Title: sc.Title, Skipped: "needs -redis-url"})
+				rep.Scenarios = append(rep.Scenarios, skipped(sc, "needs -redis-url"))
 				continue
 			}
 			sc.Around = evictSummaries(t.redisURL, t.data.Orgs)
@@ -149,14 +145,84 @@ func drive(ctx context.Context, o *options, t *target) (*report.Report, error) {
 		rep.Scenarios = append(rep.Scenarios, s)
 		progress(line(s))
 	}
+	return nil
+}
 
-	if t.localPID > 0 {
-		rep.Memory = report.MemoryOf(emf.Instances(t.localPID))
+// prime reads every seeded project once, so that the scenarios start from the warm cache of a
+// long-running stack (entries live 300 s), not an empty one. Within make bench's budget it stops
+// once only ahead (what the scenarios still to run and the set-up between them need) is left,
+// though not before primeAtLeast: a stack too slow to prime in time then starts its scenarios
+// from a partly warm cache instead of missing them.
+func prime(ctx context.Context, o *options, client *http.Client, w *load.Workload, rep *report.Report, ahead time.Duration) error {
+	start := time.Now()
+	pctx := ctx
+	if !o.finishBy.IsZero() {
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithDeadline(ctx, maxTime(o.finishBy.Add(-finishReserve-ahead), start.Add(primeAtLeast)))
+		defer cancel()
 	}
+	n, failed, err := load.Prime(pctx, client, w, o.single)
+	cut := err != nil && ctx.Err() == nil && pctx.Err() != nil
+	if err != nil && !cut {
+		return fmt.Errorf("prime the cache: %w", err)
+	}
+	progress(fmt.Sprintf("primed the cache: GET of %d projects in %s (%d failed)", n, time.Since(start).Round(time.Millisecond), failed))
+	note := fmt.Sprintf("before the scenarios every seeded project was read once (%d GETs), so that they start from the warm cache of a long-running stack (entries live 300 s), not an empty one", n)
+	if cut {
+		note = fmt.Sprintf("priming %s was cut short after %s and %d GETs, to leave the budget to the scenarios: they started from a partly warm cache", w.Base, time.Since(start).Round(time.Second), n)
+		progress("note: " + note)
+	}
+	if !slices.Contains(rep.Notes, note) { // every phase primes alike
+		rep.Notes = append(rep.Notes, note)
+	}
+	return nil
+}
+
+// primeAtLeast is the least time prime gets when the budget is short: at the default sizes it
+// needs about 12 s (10,000 GETs, mostly cache misses, at 800-900/s on 2 cores), and the
+// scenarios are better shortened a little than run on a cold cache.
+const primeAtLeast = 30 * time.Second
+
+// need is how long scenarios take.
+func need(scenarios []*load.Scenario) time.Duration {
+	var d time.Duration
+	for _, sc := range scenarios {
+		d += sc.Warmup + sc.Duration + drainWait/4
+	}
+	return d
+}
+
+// fit shortens scenarios, and next's, alike when what is left until deadline, less next's
+// set-up, can't hold them all.
+func fit(o *options, rep *report.Report, deadline time.Time, scenarios []*load.Scenario, next later) {
+	all := slices.Concat(scenarios, next.scenarios)
+	left := time.Until(deadline) - next.setup
+	n := need(all)
+	if left >= n {
+		return
+	}
+	f := max(float64(left)/float64(n), 0.25)
+	for _, sc := range all {
+		sc.Warmup = time.Duration(float64(sc.Warmup) * f).Round(100 * time.Millisecond)
+		sc.Duration = max(time.Duration(float64(sc.Duration)*f).Round(100*time.Millisecond), time.Second)
+	}
+	note := fmt.Sprintf("the set-up left %s of the %s budget for scenarios that need %s: all %d were shortened alike to %.0f %% of their warm-up and duration",
+		max(left, 0).Round(time.Second), o.budget, n.Round(time.Second), len(all), f*100)
+	rep.Notes = append(rep.Notes, note)
+	progress("note: " + note)
+}
+
+// skipped is the report's entry for a scenario that did not run.
+func skipped(sc *load.Scenario, why string) *report.Scenario {
+	return &report.Scenario{Name: sc.Name, Title: sc.Title, Skipped: why}
+}
+
+// finish sets the figures beside their targets, adds how they were taken and writes the report.
+func finish(o *options, rep *report.Report) error {
 	rep.Checks = checks(rep)
 	rep.Finished = time.Now().UTC()
 	rep.Notes = append(rep.Notes, methodNotes(o)...)
-	return rep, write(o.out, rep)
+	return write(o.out, rep)
 }
 
 // finishReserve is kept from make bench's budget for writing the report and stopping the stack.
@@ -164,6 +230,13 @@ const finishReserve = 15 * time.Second
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
 		return a
 	}
 	return b
@@ -326,7 +399,7 @@ func line(s *report.Scenario) string {
 	if len(s.Errors) > 0 {
 		errs = fmt.Sprintf(" errors %v", s.Errors)
 	}
-	return fmt.Sprintf("%-22s %-8s %8.0f ok/s  p50 %6.2fms p99 %7.2fms max %7.1fms%s%s",
+	return fmt.Sprintf("%-23s %-8s %8.0f ok/s  p50 %6.2fms p99 %7.2fms max %7.1fms%s%s",
 		s.Name, mode, s.OKRPS, s.Latency.P50, s.Latency.P99, s.Latency.Max, extra, errs)
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"scaleapi/cmd/loadgen/internal/load"
 	"scaleapi/cmd/loadgen/internal/report"
 	"scaleapi/cmd/local/samtemplate"
 )
@@ -25,7 +26,7 @@ func TestPlanFiltersScenarios(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := map[string]bool{}
-	for _, s := range all {
+	for _, s := range all.harness {
 		names[s.Name] = true
 	}
 	for _, want := range []string{scGetProject, scPerInstance, "mix-c1", "mix-c32", scMixOpen, scCreateProject, scSummaryUncached} {
@@ -38,17 +39,61 @@ func TestPlanFiltersScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, s := range some {
-		got = append(got, s.Name)
-	}
-	if strings.Join(got, " ") != "get-project mix-c1 mix-c32 mix-open" {
+	if got := scenarioNames(some.harness); got != "get-project mix-c1 mix-c32 mix-open" {
 		t.Errorf("-scenarios get-project,mix* ran %v", got)
 	}
 	o.only = "nothing"
 	if _, err := plan(o); err == nil {
 		t.Error("a filter matching nothing was accepted")
 	}
+}
+
+func TestPlanPicksDefaultsScenariosWithTheirHarnessScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		only              string
+		off               bool // -defaults=false
+		harness, defaults string
+	}{
+		{name: "no filter runs all three", only: "", defaults: "defaults-get-project defaults-list-projects defaults-create-project"},
+		{name: "harness names pick their defaults runs", only: "get-project,list-projects,create-project",
+			harness: "get-project list-projects create-project", defaults: "defaults-get-project defaults-list-projects defaults-create-project"},
+		{name: "a defaults name brings its harness scenario", only: "defaults-list-projects",
+			harness: "list-projects", defaults: "defaults-list-projects"},
+		{name: "a defaults prefix brings all three harness scenarios", only: "defaults*",
+			harness: "get-project list-projects create-project", defaults: "defaults-get-project defaults-list-projects defaults-create-project"},
+		{name: "other scenarios start no defaults phase", only: "mix*", harness: "mix-c32 mix-open"},
+		{name: "-defaults=false starts no defaults phase", only: "get-project", off: true, harness: "get-project"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := plan(&options{concurrency: "32", single: 32, workers: 8, only: tc.only, defaults: !tc.off})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := scenarioNames(p.harness); tc.harness != "" && got != tc.harness {
+				t.Errorf("harness phase: %s, want %s", got, tc.harness)
+			}
+			if got := scenarioNames(p.defaults); got != tc.defaults {
+				t.Errorf("defaults phase: %q, want %q", got, tc.defaults)
+			}
+			for _, d := range p.defaults {
+				if !strings.Contains(d.Title, "make run's embedded defaults") || d.Mode.Concurrency != 32 {
+					t.Errorf("%s: title %q, concurrency %d", d.Name, d.Title, d.Mode.Concurrency)
+				}
+			}
+		})
+	}
+	if _, err := plan(&options{concurrency: "32", only: "defaults-get-project"}); err == nil {
+		t.Error("-defaults=false -scenarios defaults-get-project was accepted")
+	}
+}
+
+func scenarioNames(scs []*load.Scenario) string {
+	var names []string
+	for _, s := range scs {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, " ")
 }
 
 func TestChecksMarkWhatDidNotRun(t *testing.T) {
@@ -64,5 +109,60 @@ func TestChecksMarkWhatDidNotRun(t *testing.T) {
 	}
 	if !sawAim || !sawMissing {
 		t.Errorf("aim met: %v, unrun scenario missing: %v", sawAim, sawMissing)
+	}
+}
+
+func TestDefaultsChecksHoldEachToItsHarnessFigure(t *testing.T) {
+	ran := func(name string, okrps float64, requests, ok int64) *report.Scenario {
+		return &report.Scenario{Name: name, OKRPS: okrps, Requests: requests, OK: ok}
+	}
+	harness := ran(scGetProject, 2000, 16000, 16000)
+	for _, tc := range []struct {
+		name                     string
+		scenarios                []*report.Scenario
+		throughput, failed       string // ok, MISSED or n/a
+		throughputValue, failedN float64
+	}{
+		{name: "within 20 % passes", scenarios: []*report.Scenario{harness, ran("defaults-get-project", 1700, 13600, 13600)},
+			throughput: "ok", failed: "ok", throughputValue: 1700},
+		{name: "below 80 % misses", scenarios: []*report.Scenario{harness, ran("defaults-get-project", 130, 1040, 1040)},
+			throughput: "MISSED", failed: "ok", throughputValue: 130},
+		{name: "a failed request misses", scenarios: []*report.Scenario{harness, ran("defaults-get-project", 1900, 15300, 15200)},
+			throughput: "ok", failed: "MISSED", throughputValue: 1900, failedN: 100},
+		{name: "serving nothing misses", scenarios: []*report.Scenario{harness, ran("defaults-get-project", 0, 0, 0)},
+			throughput: "MISSED", failed: "ok"},
+		{name: "without the defaults run it is n/a", scenarios: []*report.Scenario{harness, {Name: "defaults-get-project", Skipped: "defaults phase: boom"}},
+			throughput: "n/a", failed: "n/a"},
+		{name: "without the harness figure it is n/a", scenarios: []*report.Scenario{ran("defaults-get-project", 1700, 13600, 13600)},
+			throughput: "n/a", failed: "ok", throughputValue: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			verdict := func(c report.Check) string {
+				switch {
+				case c.Missing:
+					return "n/a"
+				case c.Pass:
+					return "ok"
+				}
+				return "MISSED"
+			}
+			var seen int
+			for _, c := range checks(&report.Report{Scenarios: tc.scenarios}) {
+				if c.Source != "issue 9" || c.Scenario != "defaults-get-project" {
+					continue
+				}
+				seen++
+				want, value := tc.failed, tc.failedN
+				if c.Unit == "req/s" {
+					want, value = tc.throughput, tc.throughputValue
+				}
+				if verdict(c) != want || !c.Missing && c.Value != value {
+					t.Errorf("%s: %s, value %v (target %s); want %s, %v", c.Metric, verdict(c), c.Value, c.Target, want, value)
+				}
+			}
+			if seen != 2 {
+				t.Errorf("%d issue 9 checks on defaults-get-project, want throughput and failures", seen)
+			}
+		})
 	}
 }

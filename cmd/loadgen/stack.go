@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +22,7 @@ import (
 
 	"scaleapi/cmd/loadgen/internal/emf"
 	"scaleapi/cmd/loadgen/internal/load"
+	"scaleapi/cmd/loadgen/internal/report"
 	"scaleapi/cmd/loadgen/internal/seed"
 	"scaleapi/cmd/local/bootstrap"
 	"scaleapi/cmd/local/samtemplate"
@@ -32,12 +35,18 @@ import (
 // sending thousands of requests a second must not be throttled by a guard against abuse.
 const rateLimit = "100000000"
 
-// bench starts everything `make run` would, on free ports and in its own directories, runs the
-// scenarios and stops it all again.
+// bench runs the harness phase, then the defaults phase, and writes one report of both. A failed
+// defaults phase still gets the report written, with its scenarios marked skipped, and fails the
+// run: that phase exists to catch a `make run` that no longer serves.
 func bench(ctx context.Context, o *options) error {
 	begun := time.Now()
 	if o.budget > 0 {
 		o.finishBy = begun.Add(o.budget)
+	}
+	// Before the set-up: a -scenarios that matches nothing fails at once.
+	p, err := plan(o)
+	if err != nil {
+		return err
 	}
 	if _, err := os.Stat(o.template); err != nil {
 		return fmt.Errorf("%w (run from the repository root)", err)
@@ -53,10 +62,38 @@ func bench(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
+	rep, localBin, err := benchHarness(ctx, o, tpl, buildDir, begun, p)
+	if err != nil {
+		return err
+	}
+	var phaseErr error
+	if len(p.defaults) > 0 && ctx.Err() == nil {
+		if err := benchDefaults(ctx, o, localBin, buildDir, rep, p.defaults); err != nil {
+			phaseErr = fmt.Errorf("defaults phase: %w", err)
+			progress(phaseErr.Error())
+			// drive fails only before its first scenario, so none of them ran.
+			for _, sc := range p.defaults {
+				rep.Scenarios = append(rep.Scenarios, skipped(sc, phaseErr.Error()))
+			}
+		}
+	}
+	if err := finish(o, rep); err != nil {
+		return err
+	}
+	progress(fmt.Sprintf("make bench took %s", time.Since(begun).Round(time.Second)))
+	return phaseErr
+}
+
+// benchHarness is the harness phase: it starts everything `make run` would with a real stack
+// behind it (PostgreSQL primary and replica, PgBouncer, Redis from shared/devservices), on free
+// ports and in its own directories, builds the functions and cmd/local, runs p's harness
+// scenarios and stops it all again, so that the defaults phase has the machine to itself. It
+// returns the report so far and the cmd/local binary it built.
+func benchHarness(ctx context.Context, o *options, tpl *samtemplate.Template, buildDir string, begun time.Time, p phases) (*report.Report, string, error) {
 	stackDir := filepath.Join(buildDir, "stack")
 	_ = os.RemoveAll(stackDir) // devservices wants a directory without an earlier stack's servers
 	if err := os.MkdirAll(stackDir, 0o755); err != nil {
-		return err
+		return nil, "", err
 	}
 	if !o.keepStack {
 		defer os.RemoveAll(stackDir)
@@ -97,7 +134,7 @@ func bench(ctx context.Context, o *options) error {
 		progress(fmt.Sprintf("built cmd/local and %d functions in %s", len(tpl.Functions), time.Since(start).Round(time.Millisecond)))
 		return nil
 	})
-	err = g.Wait()
+	err := g.Wait()
 	if stack != nil {
 		defer func() {
 			if err := stack.Stop(); err != nil {
@@ -106,19 +143,19 @@ func bench(ctx context.Context, o *options) error {
 		}()
 	}
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 
 	data, err := seed.Seed(ctx, stack.PrimaryURL, o.sizes, progress)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	// Reports read the replica: wait until it has the data set.
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	err = devservices.WaitReplay(wctx, stack.PrimaryURL, stack.ReplicaURL)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("replica: %w", err)
+		return nil, "", fmt.Errorf("replica: %w", err)
 	}
 
 	t := &target{data: data, redisURL: stack.RedisURL, fresh: true, ownStack: true}
@@ -128,30 +165,93 @@ func bench(ctx context.Context, o *options) error {
 		t.notes = append(t.notes, note)
 		progress("note: " + note)
 	}
-	diag, err := os.Create(filepath.Join(o.out, "local.log"))
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	local, err := startLocal(ctx, o, localSpec{bin: localBin, buildDir: buildDir, log: "local.log", env: append(os.Environ(),
+		"DATABASE_URL="+stack.PoolerURL,
+		"DATABASE_READER_URL="+stack.ReplicaURL,
+		"DATABASE_IAM_AUTH=false",
+		"REDIS_URL="+stack.RedisURL,
+		"REDIS_CLUSTER=false",
+		"JWT_SECRET="+hex.EncodeToString(secret),
+	)})
+	if err != nil {
+		return nil, "", err
+	}
+	defer local.stop()
+	t.base, t.localPID, t.collector = local.base, local.cmd.Process.Pid, local.collector
+	progress(fmt.Sprintf("cmd/local serving %s (pid %d), setup took %s", t.base, t.localPID, time.Since(begun).Round(time.Millisecond)))
+
+	rep := newReport(o, t)
+	next := later{scenarios: p.defaults}
+	if len(p.defaults) > 0 {
+		next.setup = defaultsSetup
+	}
+	if err := drive(ctx, o, t, rep, p.harness, next); err != nil {
+		return nil, "", err
+	}
+	rep.Memory = report.MemoryOf(emf.Instances(t.localPID))
+	return rep, localBin, nil
+}
+
+// defaultsSetup is what the defaults phase is expected to take before its first scenario, at
+// the default sizes on a 2-core machine: cmd/local's initdb, start and migrations (about 1 s),
+// seeding (5-15 s), 200 logins (about 4 s) and the priming (about 12 s). The harness phase keeps
+// it from the budget it fits its scenarios in.
+const defaultsSetup = 35 * time.Second
+
+// makeRunConfig are the variables that, set, make cmd/local use something other than its
+// embedded defaults (cmd/local/services.go). The defaults phase runs it without them, whatever
+// the shell make bench runs in holds.
+var makeRunConfig = []string{"DATABASE_URL", "DATABASE_READER_URL", "DATABASE_IAM_AUTH", "REDIS_URL", "REDIS_CLUSTER", "JWT_SECRET"}
+
+// benchDefaults is the defaults phase (issue 9): cmd/local as `make run` runs it with nothing
+// configured, on its own PostgreSQL from the machine's binaries under a fresh -data-dir
+// (migrated by cmd/local) and its embedded Redis. It is seeded like the harness stack, through
+// the database URL cmd/local's banner shows, and scenarios are driven into rep.
+func benchDefaults(ctx context.Context, o *options, bin, buildDir string, rep *report.Report, scenarios []*load.Scenario) error {
+	begun := time.Now()
+	dataDir, err := os.MkdirTemp(buildDir, "defaults-")
 	if err != nil {
 		return err
 	}
-	defer diag.Close()
-	t.collector = emf.NewCollector(diag)
-
-	local, err := startLocal(ctx, o, o.template, localBin, buildDir, stack, t.collector)
+	if !o.keepStack {
+		defer os.RemoveAll(dataDir)
+	}
+	// As root, the embedded PostgreSQL runs as the postgres user, who must reach its pgdata in
+	// here; MkdirTemp makes it 0700.
+	if err := os.Chmod(dataDir, 0o755); err != nil {
+		return err
+	}
+	local, err := startLocal(ctx, o, localSpec{bin: bin, buildDir: buildDir, log: "local-defaults.log",
+		env: without(os.Environ(), makeRunConfig...), args: []string{"-data-dir", dataDir}})
 	if err != nil {
 		return err
 	}
 	defer local.stop()
-	t.base, t.localPID = local.base, local.cmd.Process.Pid
-	progress(fmt.Sprintf("cmd/local serving %s (pid %d), setup took %s", t.base, t.localPID, time.Since(begun).Round(time.Millisecond)))
-
-	if _, err := drive(ctx, o, t); err != nil {
+	dbURL, err := embeddedDatabaseURL(local.banner)
+	if err != nil {
 		return err
 	}
-	progress(fmt.Sprintf("make bench took %s", time.Since(begun).Round(time.Second)))
-	return nil
+	redisLine, _ := bannerValue(local.banner, "Redis:")
+	progress(fmt.Sprintf("defaults: cmd/local serving %s (pid %d) on its embedded PostgreSQL %s and %s, up in %s",
+		local.base, local.cmd.Process.Pid, dbURL, redisLine, time.Since(begun).Round(time.Millisecond)))
+	data, err := seed.Seed(ctx, dbURL, o.sizes, progress)
+	if err != nil {
+		return err
+	}
+	t := &target{base: local.base, data: data, collector: local.collector, localPID: local.cmd.Process.Pid, ownStack: true,
+		notes: []string{fmt.Sprintf("%s* ran through cmd/local on make run's embedded defaults (none of %s in its environment) at %s: PostgreSQL %s, Redis %s; no replica and no PgBouncer, the functions talk to the embedded server directly",
+			defaultsPrefix, strings.Join(makeRunConfig, ", "), local.base, dbURL, redisLine)}}
+	return drive(ctx, o, t, rep, scenarios, later{})
 }
 
 // runAgainst drives a stack someone else started.
 func runAgainst(ctx context.Context, o *options) error {
+	p, err := plan(o)
+	if err != nil {
+		return err
+	}
 	base, err := load.CheckLoopback(o.baseURL)
 	if err != nil {
 		return err
@@ -188,8 +288,14 @@ func runAgainst(ctx context.Context, o *options) error {
 	} else {
 		t.notes = append(t.notes, "no -function-log: cache hit rates, query times, cold starts and instances are not reported")
 	}
-	_, err = drive(ctx, o, t)
-	return err
+	rep := newReport(o, t)
+	if err := drive(ctx, o, t, rep, p.harness, later{}); err != nil {
+		return err
+	}
+	if t.localPID > 0 {
+		rep.Memory = report.MemoryOf(emf.Instances(t.localPID))
+	}
+	return finish(o, rep)
 }
 
 // follower reads a file that another process keeps appending to, like tail -f, until ctx ends.
@@ -285,34 +391,39 @@ func declares(tpl *samtemplate.Template, name string) bool {
 	return len(tpl.Functions) > 0
 }
 
-// localProcess is a running cmd/local.
-type localProcess struct {
-	cmd  *exec.Cmd
-	base string
-	done chan struct{}
+// localSpec is what one phase's cmd/local runs with beyond what every phase's gets (the
+// template, a free loopback port, -skip-build, -max-instances, the raised rate limit).
+type localSpec struct {
+	bin, buildDir string
+	env           []string // the whole environment: it selects the backing services
+	args          []string
+	log           string // the file in -out its diagnostic lines go to
 }
 
-// startLocal runs cmd/local on a free loopback port against the stack, its stderr (the
-// functions' lines and its own) into the collector, and waits until it listens.
-func startLocal(ctx context.Context, o *options, template, bin, buildDir string, stack *devservices.Stack, c *emf.Collector) (*localProcess, error) {
+// localProcess is a running cmd/local.
+type localProcess struct {
+	cmd       *exec.Cmd
+	base      string
+	banner    []string       // its stdout up to the "Listening on" line
+	collector *emf.Collector // its stderr: the functions' lines and its own
+	diag      *os.File
+	done      chan struct{}
+}
+
+// localStartWait bounds cmd/local's start: with no DATABASE_URL it runs initdb and the
+// migrations before it listens.
+const localStartWait = time.Minute
+
+// startLocal runs cmd/local on a free loopback port, its stderr into a collector whose
+// diagnostic lines go to spec.log, and waits until it listens.
+func startLocal(ctx context.Context, o *options, spec localSpec) (*localProcess, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	cmd := exec.Command(bin, "-template", template, "-addr", addr, "-build-dir", buildDir, "-skip-build",
-		"-max-instances", fmt.Sprint(o.maxInstances))
-	cmd.Env = append(os.Environ(),
-		"DATABASE_URL="+stack.PoolerURL,
-		"DATABASE_READER_URL="+stack.ReplicaURL,
-		"DATABASE_IAM_AUTH=false",
-		"REDIS_URL="+stack.RedisURL,
-		"REDIS_CLUSTER=false",
-		"JWT_SECRET="+hex.EncodeToString(secret),
-		"RATE_LIMIT_PER_MINUTE="+rateLimit,
-		"LOG_LEVEL=info",
-	)
+	cmd := exec.Command(spec.bin, append([]string{"-template", o.template, "-addr", addr, "-build-dir", spec.buildDir, "-skip-build",
+		"-max-instances", fmt.Sprint(o.maxInstances)}, spec.args...)...)
+	cmd.Env = append(slices.Clip(spec.env), "RATE_LIMIT_PER_MINUTE="+rateLimit, "LOG_LEVEL=info")
 	// cmd/local and its functions die with loadgen even if it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -323,46 +434,56 @@ func startLocal(ctx context.Context, o *options, template, bin, buildDir string,
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	logPath := filepath.Join(o.out, spec.log)
+	diag, err := os.Create(logPath)
+	if err != nil {
 		return nil, err
 	}
-	p := &localProcess{cmd: cmd, base: "http://" + addr, done: make(chan struct{})}
-	go func() { _ = c.Consume(stderr, nil) }()
+	if err := cmd.Start(); err != nil {
+		_ = diag.Close()
+		return nil, err
+	}
+	p := &localProcess{cmd: cmd, base: "http://" + addr, collector: emf.NewCollector(diag), diag: diag, done: make(chan struct{})}
+	go func() { _ = p.collector.Consume(stderr, nil) }()
 	listening := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		once := false
-		for sc.Scan() {
-			if !once && strings.Contains(sc.Text(), "Listening on") {
-				once = true
+		found := false
+		for sc.Scan() { // to the end: a full pipe would block cmd/local's writes
+			if found {
+				continue
+			}
+			p.banner = append(p.banner, sc.Text())
+			if found = strings.Contains(sc.Text(), "Listening on"); found {
 				close(listening)
 			}
 		}
-		if !once {
-			close(listening)
-		}
 	}()
 	go func() { _ = cmd.Wait(); close(p.done) }()
+	fail := func(err error) (*localProcess, error) {
+		p.stop()
+		return nil, err
+	}
+	exited := func() error { return fmt.Errorf("cmd/local exited: %v (see %s)", cmd.ProcessState, logPath) }
 	select {
 	case <-listening:
 	case <-p.done:
-		return nil, fmt.Errorf("cmd/local exited: %v (see %s/local.log)", cmd.ProcessState, o.out)
-	case <-time.After(30 * time.Second):
-		p.stop()
-		return nil, errors.New("cmd/local did not start listening within 30 s")
+		return fail(exited())
+	case <-time.After(localStartWait):
+		return fail(fmt.Errorf("cmd/local did not start listening within %s (see %s)", localStartWait, logPath))
 	case <-ctx.Done():
-		p.stop()
-		return nil, ctx.Err()
+		return fail(ctx.Err())
 	}
 	select {
 	case <-p.done:
-		return nil, fmt.Errorf("cmd/local exited: %v (see %s/local.log)", cmd.ProcessState, o.out)
+		return fail(exited())
 	default:
 	}
 	return p, nil
 }
 
-// stop asks cmd/local to stop its functions and exit, and kills it if it does not in time.
+// stop asks cmd/local to stop its functions (and its embedded services) and exit, and kills it
+// if it does not in time.
 func (p *localProcess) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -371,6 +492,55 @@ func (p *localProcess) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+	_ = p.diag.Close()
+}
+
+// without returns env without the variables named.
+func without(env []string, names ...string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(names, k)
+	})
+}
+
+// bannerValue returns what follows label ("Redis:") on the first line of a cmd/local banner that
+// starts with it.
+func bannerValue(banner []string, label string) (string, bool) {
+	for _, l := range banner {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), label); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// embeddedDatabaseURL returns the URL of cmd/local's embedded database from its banner line
+// "Database: embedded PostgreSQL postgres://scaleapi@127.0.0.1:PORT/scaleapi?sslmode=disable
+// (data in …)": cmd/local tells nowhere else where the server it started listens. It fails when
+// there is no such line, when another database is in use (a DATABASE_URL got through), and when
+// the URL is not a loopback one or shows a password (the banner redacts passwords).
+func embeddedDatabaseURL(banner []string) (string, error) {
+	const label, embedded = "Database:", "embedded PostgreSQL "
+	v, ok := bannerValue(banner, label)
+	if !ok {
+		return "", fmt.Errorf("cmd/local's banner has no %q line (has its format changed?)", label)
+	}
+	rest, ok := strings.CutPrefix(v, embedded)
+	if !ok {
+		return "", fmt.Errorf("cmd/local is not on its embedded PostgreSQL: %q", label+" "+v)
+	}
+	raw, _, _ := strings.Cut(rest, " ")
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" || u.Host == "" {
+		return "", fmt.Errorf("cmd/local's banner: no database URL in %q", label+" "+v)
+	}
+	if h := u.Hostname(); h != "localhost" && !net.ParseIP(h).IsLoopback() {
+		return "", fmt.Errorf("cmd/local's banner: %s is not on the loopback", u.Redacted())
+	}
+	if _, set := u.User.Password(); set {
+		return "", fmt.Errorf("cmd/local's banner: %s has its password redacted", u.Redacted())
+	}
+	return raw, nil
 }
 
 func freePort() (string, error) {

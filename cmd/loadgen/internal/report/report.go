@@ -1,6 +1,6 @@
 // Package report turns measured scenarios into the benchmark's report: a terminal table, a JSON
-// document and an SVG chart, each figure beside the targets it answers to (the seed's, DESIGN.md's
-// and issue 5's).
+// document and an SVG chart, each figure beside the targets it answers to (the seed's, DESIGN.md's,
+// issue 5's and issue 9's).
 package report
 
 import (
@@ -178,7 +178,7 @@ type SeedFigure struct {
 
 // Check is one figure against one target.
 type Check struct {
-	Source   string  `json:"source"` // seed, design, issue
+	Source   string  `json:"source"` // seed, design, issue (5), issue 9
 	Metric   string  `json:"metric"`
 	Scenario string  `json:"scenario"`
 	Target   string  `json:"target"`
