@@ -17,7 +17,8 @@ import (
 const MaxBody = 1 << 20
 
 // Decode reads r's JSON body into v: 415 unless the body is JSON, 413 over MaxBody, 400 for bad
-// syntax, a wrong type, an unknown field or trailing data. v must be a pointer.
+// syntax, a wrong type, an unknown field, trailing data or a string that is not text (checkText).
+// v must be a pointer.
 func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -43,6 +44,9 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 func DecodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fault.E(fault.BadRequest, "request body is empty; a JSON object is required")
+	}
+	if err := checkText(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -154,6 +154,23 @@ func TestRegister(t *testing.T) {
 		}
 	})
 
+	t.Run("TextThatIsNotText400", func(t *testing.T) {
+		// encoding/json alone would store U+FFFD in place of each: a password that is not the
+		// one the client sent.
+		for _, body := range []string{
+			`{"email":"surrogate@example.com","password":"secret-\ud800-pass","name":"S"}`,
+			"{\"email\":\"bytes@example.com\",\"password\":\"secret-\xff-pass\",\"name\":\"B\"}",
+		} {
+			p := e.do("POST", "/auth/register", "", body).problem(t, http.StatusBadRequest)
+			if len(p.Errors) != 1 || p.Errors[0].Field != "password" {
+				t.Fatalf("errors %v, want password named", p.Errors)
+			}
+		}
+		for _, email := range []string{"surrogate@example.com", "bytes@example.com"} {
+			e.do("POST", "/auth/login", "", map[string]string{"email": email, "password": "secret-\ufffd-pass"}).problem(t, http.StatusUnauthorized)
+		}
+	})
+
 	t.Run("UnknownField400", func(t *testing.T) {
 		e.do("POST", "/auth/register", "", `{"email":"x@example.com","password":"12345678","name":"x","admin":true}`).problem(t, http.StatusBadRequest)
 	})
