@@ -72,7 +72,7 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h handlers) list(w http.ResponseWriter, r *http.Request) {
-	q, err := query.Parse(r.URL.Query(), Schema)
+	q, err := query.ParseRequest(r, Schema)
 	if err != nil {
 		api.WriteError(w, r, err)
 		return
@@ -82,7 +82,17 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, page)
+	b, err := page.MarshalJSON()
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	status, body, err := q.Respond(w.Header(), b) // the dialect's shape
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	api.WriteRaw(w, status, body)
 }
 
 func (h handlers) get(w http.ResponseWriter, r *http.Request) {

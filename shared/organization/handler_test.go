@@ -272,7 +272,29 @@ func TestList(t *testing.T) {
 			t.Fatalf("item %v, want id and name", p.Data[0])
 		}
 	})
-	for _, q := range []string{"filter=plan||$eq||gold", "filter=name||$regex||x", "sort=version,ASC", "join=projects", "limit=-1", "filter=id||$eq||nope"} {
+	t.Run("SortOnEveryField", func(t *testing.T) {
+		if got := strings.Join(list(t, "sort=version,DESC&sort=updatedAt,DESC").names(), ","); got != "Shared,Apex,Alpha" {
+			t.Fatalf("names %s", got)
+		}
+	})
+	t.Run("PostgREST", func(t *testing.T) {
+		r := e.do(req{method: "GET", path: "/organizations?select=name&name=like.A*&order=name.desc&limit=1", token: a.Token,
+			header: map[string]string{"Prefer": "count=exact"}}).status(http.StatusPartialContent)
+		var got []map[string]string
+		r.decode(&got)
+		if len(got) != 1 || got[0]["name"] != "Apex" || len(got[0]) != 1 || r.Header().Get("Content-Range") != "0-0/2" {
+			t.Fatalf("PostgREST list %v, Content-Range %q", got, r.Header().Get("Content-Range"))
+		}
+		// The tenant scope holds in this dialect too: Bravo is b's alone.
+		r = e.do(req{method: "GET", path: "/organizations?or=(name.eq.Bravo,name.eq.Shared)", token: a.Token}).status(http.StatusOK)
+		var all []Organization
+		r.decode(&all)
+		if len(all) != 1 || all[0] != shared || r.Header().Get("Content-Range") != "0-0/*" || r.Header().Get("X-Crud-Dialect") != "postgrest" {
+			t.Fatalf("PostgREST or: %s %q", r.Body.String(), r.Header().Get("Content-Range"))
+		}
+	})
+	for _, q := range []string{"filter=plan||$eq||gold", "filter=name||$regex||x", "sort=plan,ASC", "join=projects", "limit=-1", "filter=id||$eq||nope",
+		"select=name&filter=name||$eq||x", "plan=eq.gold&select=name", "order=name.up"} {
 		t.Run("BadRequest/"+q, func(t *testing.T) {
 			e.do(req{method: "GET", path: "/organizations?" + url.PathEscape(q), token: a.Token}).problem(http.StatusBadRequest)
 		})

@@ -61,14 +61,13 @@ type Membership struct {
 	Role           auth.Role `json:"role"`
 }
 
-// Schema is the allow-list of GET /organizations' query syntax. version is selectable (so a
-// list item has the same fields as GET /organizations/{id}) but neither sortable nor filterable:
-// nobody has asked for it, and every sortable field is an index to think about.
+// Schema is the allow-list of GET /organizations' query syntax: the fields of GET
+// /organizations/{id}, each of which a client can select, filter and sort on.
 var Schema = query.NewSchema("organizations",
-	query.Field{Name: "id", Column: "id", Type: query.UUID, Sort: true, Filter: true},
-	query.Field{Name: "name", Column: "name", Type: query.Text, Sort: true, Filter: true},
-	query.Field{Name: "createdAt", Column: "created_at", Type: query.Timestamptz, Sort: true, Filter: true},
-	query.Field{Name: "updatedAt", Column: "updated_at", Type: query.Timestamptz, Sort: true, Filter: true},
+	query.Field{Name: "id", Column: "id", Type: query.UUID},
+	query.Field{Name: "name", Column: "name", Type: query.Text},
+	query.Field{Name: "createdAt", Column: "created_at", Type: query.Timestamptz},
+	query.Field{Name: "updatedAt", Column: "updated_at", Type: query.Timestamptz},
 	query.Field{Name: "version", Column: "version", Type: query.Int},
 )
 

@@ -3,7 +3,7 @@ package project_test
 import (
 	"context"
 	"net/http"
-	"net/url"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -202,7 +202,7 @@ func TestRedisDownServesFromDatabase(t *testing.T) {
 	if _, body, err := svc.Document(ctx, alice.ID, id); err != nil || !strings.Contains(string(body), "Apollo") {
 		t.Fatalf("Document with Redis down: %s %v", body, err)
 	}
-	q, err := query.Parse(url.Values{"filter": {"name||$eq||Apollo"}}, schema.Projects)
+	q, err := query.ParseRequest(httptest.NewRequest("GET", "/projects?filter=name||$eq||Apollo", nil), schema.Projects)
 	if err != nil {
 		t.Fatal(err)
 	}

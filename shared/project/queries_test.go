@@ -3,6 +3,7 @@ package project_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	rt "scaleapi/shared/resource/resourcetest"
@@ -54,4 +55,99 @@ func TestJoinIsOneStatement(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestListQuerySyntax runs issue 10's list query syntax through the projects and tasks
+// routes, the cache included: sorting on every field, null in s, filters on joined relations,
+// Unicode case folding, text that isn't text, and the PostgREST dialect.
+func TestListQuerySyntax(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice := app.User(t, "Alice")
+	org := app.Org(t, alice)
+	apollo := app.Project(t, alice, org, "Apollo")
+	zeta := app.Project(t, alice, org, "Zeta")
+	echelle := app.Project(t, alice, org, "ÉCHELLE")
+	app.Do(alice, rt.Request{Method: "PATCH", Path: "/projects/" + zeta.String(), Body: `{"description":"the last"}`}).Expect(t, http.StatusOK, "describe")
+	todo := app.Task(t, alice, apollo, "todo")
+	done := app.Task(t, alice, apollo, "done")
+	app.Do(alice, rt.Request{Method: "PATCH", Path: "/tasks/" + done.String(), Body: `{"status":"done"}`}).Expect(t, http.StatusOK, "finish")
+	app.Task(t, alice, zeta, "other")
+
+	names := func(p rt.Page) string {
+		var out []string
+		for _, it := range p.Data {
+			out = append(out, it.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct{ path, want string }{
+		{"/projects?sort=description,ASC&sort=name,DESC", "Zeta,ÉCHELLE,Apollo"}, // NULLs last with ASC
+		{"/projects?sort=description,DESC&sort=name,ASC", "Apollo,ÉCHELLE,Zeta"}, // and first with DESC
+		{"/projects?sort=organizationId,DESC&sort=name", "Apollo,ÉCHELLE,Zeta"},  // ICU order: É sorts with E
+		{"/projects?sort=version,DESC&sort=name,DESC", "Zeta,ÉCHELLE,Apollo"},
+		{`/projects?s={"description":null}&sort=name`, "Apollo,ÉCHELLE"},
+		{`/projects?s={"description":{"$ne":null}}&sort=name`, "Apollo,ÉCHELLE"}, // null means IS NULL, whatever the operator
+		{"/projects?filter=name||$contL||échel", "ÉCHELLE"},
+		{"/projects?join=tasks&filter=tasks.status||$eq||done", "Apollo"},
+	} {
+		if got := names(app.List(t, alice, strings.ReplaceAll(c.path, `"`, "%22"))); got != c.want {
+			t.Errorf("GET %s: %s, want %s", c.path, got, c.want)
+		}
+	}
+
+	// A project listed by a task filter holds only the matching tasks.
+	p := app.List(t, alice, "/projects?join=tasks&filter=tasks.status||$eq||done")
+	if len(p.Data) != 1 || len(p.Data[0].Tasks) != 1 || p.Data[0].Tasks[0].ID != done {
+		t.Fatalf("join=tasks&filter=tasks.status: %+v", p.Data)
+	}
+	// And through a task's many-to-one relation.
+	tasks := app.List(t, alice, "/tasks?join=project&filter=project.name||$eqL||apollo&sort=title,ASC")
+	if len(tasks.Data) != 2 || tasks.Data[0].ID != done || tasks.Data[1].ID != todo || tasks.Data[0].Project == nil || tasks.Data[0].Project.ID != apollo {
+		t.Fatalf("join=project&filter=project.name: %+v", tasks.Data)
+	}
+
+	for _, c := range []struct{ path, want string }{
+		{"/projects?filter=tasks.status||$eq||done", `filter: field \"tasks.status\": relation \"tasks\" is not joined (add join=tasks)`},
+		{"/projects?filter=name||$eq||%FF%FE", `filter: field \"name\": \"name||$eq||\\xff\\xfe\" is not UTF-8 text without NUL bytes`},
+		{"/tasks?title=eq.x&filter=title||$eq||y", `nestjsx parameters (filter) and PostgREST parameters (title)`},
+		{"/projects?select=name&tasks.status=eq.done", `relation \"tasks\" is not embedded`},
+	} {
+		r := app.Do(alice, rt.Request{Method: "GET", Path: c.path})
+		r.Problem(t, http.StatusBadRequest, "", "GET "+c.path)
+		if !strings.Contains(r.Body.String(), c.want) {
+			t.Errorf("GET %s: %s does not name %s", c.path, r.Body, c.want)
+		}
+	}
+
+	t.Run("PostgREST", func(t *testing.T) {
+		path := "/projects?select=id,name,tasks(id,status)&tasks.status=eq.done&order=name.asc"
+		r := app.Do(alice, rt.Request{Method: "GET", Path: path, Header: rt.Header("Prefer", "count=exact")}).Expect(t, http.StatusOK, "GET "+path)
+		var items []rt.Item
+		r.JSON(t, &items)
+		if len(items) != 3 || items[0].ID != apollo || items[1].ID != echelle || items[2].ID != zeta ||
+			len(items[0].Tasks) != 1 || items[0].Tasks[0].ID != done || len(items[2].Tasks) != 0 {
+			t.Fatalf("GET %s: %s", path, r.Body)
+		}
+		if r.Header().Get("Content-Range") != "0-2/3" || r.Header().Get("X-Crud-Dialect") != "postgrest" {
+			t.Fatalf("GET %s: Content-Range %q", path, r.Header().Get("Content-Range"))
+		}
+		r = app.Do(alice, rt.Request{Method: "GET", Path: "/projects/" + apollo.String() + "/tasks?select=title&order=title.desc&limit=1", Header: rt.Header("Prefer", "count=exact")}).
+			Expect(t, http.StatusPartialContent, "a project's tasks")
+		if r.Body.String() != `[{"title":"todo"}]` || r.Header().Get("Content-Range") != "0-0/2" {
+			t.Fatalf("a project's tasks: %s %q", r.Body, r.Header().Get("Content-Range"))
+		}
+
+		// The same page in both dialects is one cache entry: the second dialect's read runs no
+		// statement, and answers in its own shape.
+		app.List(t, alice, "/tasks?filter=title||$eq||other")
+		before := app.Queries()
+		r = app.Do(alice, rt.Request{Method: "GET", Path: "/tasks?title=eq.other", Header: rt.Header("Prefer", "count=exact")}).Expect(t, http.StatusOK, "PostgREST read")
+		if n := app.Queries() - before; n != 0 {
+			t.Errorf("the PostgREST spelling of a cached list ran %d statements", n)
+		}
+		if !strings.HasPrefix(r.Body.String(), `[{"id":`) || r.Header().Get("Content-Range") != "0-0/1" {
+			t.Errorf("PostgREST answer from the cache: %s %q", r.Body, r.Header().Get("Content-Range"))
+		}
+	})
 }

@@ -1,9 +1,6 @@
 package query
 
-import (
-	"net/url"
-	"testing"
-)
+import "testing"
 
 // typicalList is a list query as a dashboard sends it: two filters, a case-insensitive search,
 // a sort, a page, a field selection and a join.
@@ -11,13 +8,10 @@ const typicalList = "filter=status||$in||active,planning&filter=createdAt||$gte|
 	"&filter=name||$contL||apo&sort=createdAt,DESC&limit=20&page=2&fields=name,status,createdAt&join=tasks||title,status"
 
 func BenchmarkParse(b *testing.B) {
-	v, err := url.ParseQuery(typicalList)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := request(typicalList)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Parse(v, testProjects); err != nil {
+		if _, err := ParseRequest(r, testProjects); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -25,14 +19,11 @@ func BenchmarkParse(b *testing.B) {
 
 // BenchmarkParseBuild is the whole per-request cost: parse, then render the statement.
 func BenchmarkParseBuild(b *testing.B) {
-	v, err := url.ParseQuery(typicalList)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := request(typicalList)
 	scope := Scope{Alias: "p", Where: "p.organization_id = ANY($1) AND p.deleted_at IS NULL", Args: []any{[]string{id1}}}
 	b.ReportAllocs()
 	for b.Loop() {
-		q, err := Parse(v, testProjects)
+		q, err := ParseRequest(r, testProjects)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -6,16 +6,20 @@ import (
 	"strings"
 )
 
-// node is a boolean expression over conditions: a leaf (cond set) or an AND/OR group.
+// node is a boolean expression over conditions: a leaf (cond set) or an AND/OR group. There is
+// no NOT node: a dialect's negations are pushed down to the leaves when parsing (see
+// postgrest.go), so that equal queries are equal trees, whatever their spelling.
 type node struct {
 	or   bool
 	kids []*node
 	cond *cond
 }
 
-// cond is one validated condition: an allow-listed field, an operator that applies to it, and
-// canonical values (for the LIKE family, the escaped pattern).
+// cond is one validated condition: an allow-listed field, of the query's own schema (rel nil) or
+// of a joined relation, an operator that applies to it, and canonical values (for the LIKE
+// family, the escaped pattern).
 type cond struct {
+	rel   *Relation
 	field *Field
 	op    *operator
 	vals  []string
@@ -50,6 +54,51 @@ func group(or bool, kids []*node) *node {
 	return &node{or: or, kids: out}
 }
 
+// related reports whether n names a field of a relation.
+func (n *node) related() bool {
+	if n.cond != nil {
+		return n.cond.rel != nil
+	}
+	return slices.ContainsFunc(n.kids, (*node).related)
+}
+
+// relations adds the relations n names to set.
+func (n *node) relations(set map[*Relation]bool) {
+	if n.cond != nil {
+		if n.cond.rel != nil {
+			set[n.cond.rel] = true
+		}
+		return
+	}
+	for _, k := range n.kids {
+		k.relations(set)
+	}
+}
+
+// split separates the top-level conjuncts of n that name only the schema's own fields (own)
+// from those that name a relation's (related): own goes in the WHERE as it is, where an index
+// can serve it, and only related needs the relations (see Query.writeRelated).
+func split(n *node) (own, related *node) {
+	switch {
+	case n == nil:
+		return nil, nil
+	case n.cond != nil || n.or:
+		if n.related() {
+			return nil, n
+		}
+		return n, nil
+	}
+	var o, r []*node
+	for _, k := range n.kids {
+		if k.related() {
+			r = append(r, k)
+		} else {
+			o = append(o, k)
+		}
+	}
+	return group(false, o), group(false, r)
+}
+
 // Args is the list of values bound to a statement: the n-th value is $n. A store puts its own
 // values first (its tenant scope) and hands the list to the methods of Query, which append
 // theirs, so that the placeholders of both never collide.
@@ -61,10 +110,41 @@ func (a *Args) Add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
-// sql writes n as a boolean SQL expression over the columns of alias, binding every value.
-func (n *node) sql(b *strings.Builder, alias string, args *Args) {
+// collation is the collation text sorts, compares by order and folds case under: ICU's root
+// locale, present on every PostgreSQL built with ICU (Debian's, RDS and Aurora, Homebrew's), so
+// that the answers are the same on every database the project runs on whatever locale it was
+// created with. It is a fixed identifier, never client text.
+const collation = `"und-x-icu"`
+
+// aliases names the tables a condition may refer to in the statement being written: the
+// schema's own (own) and the joined relations in scope.
+type aliases struct {
+	own  string
+	rels map[*Relation]string
+}
+
+// of returns the alias of the table of c's field.
+func (a aliases) of(c *cond) string {
+	if c.rel == nil {
+		return a.own
+	}
+	return a.rels[c.rel]
+}
+
+// with returns a copy of a that also names r as ra.
+func (a aliases) with(r *Relation, ra string) aliases {
+	rels := make(map[*Relation]string, len(a.rels)+1)
+	for k, v := range a.rels {
+		rels[k] = v
+	}
+	rels[r] = ra
+	return aliases{own: a.own, rels: rels}
+}
+
+// sql writes n as a boolean SQL expression over the tables of as, binding every value.
+func (n *node) sql(b *strings.Builder, as aliases, args *Args) {
 	if n.cond != nil {
-		n.cond.sql(b, alias, args)
+		n.cond.sql(b, as.of(n.cond), args)
 		return
 	}
 	sep := " AND "
@@ -76,16 +156,22 @@ func (n *node) sql(b *strings.Builder, alias string, args *Args) {
 		if i > 0 {
 			b.WriteString(sep)
 		}
-		k.sql(b, alias, args)
+		k.sql(b, as, args)
 	}
 	b.WriteByte(')')
 }
 
-// sql writes one condition. Each placeholder carries a cast to the field's type (see
-// Type.cast); comparisons are written so that NULL never satisfies a negative operator
-// (<>, NOT LIKE and <> ALL are all NULL, hence false, on a NULL column).
+// sql writes one condition on the columns of alias. Each placeholder carries a cast to the
+// field's type (see Type.cast); comparisons are written so that NULL never satisfies a
+// negative operator (<>, NOT LIKE and <> ALL are all NULL, hence false, on a NULL column).
+//
+// Text is compared by order, and case-folded, under collation, on both sides: the column's
+// own collation (the database's locale) would make lower() fold ASCII only on a C database
+// and $gt disagree with the sort. Equality and LIKE keep the column's collation: with a
+// deterministic collation they compare bytes either way, and so can still use a plain index.
 func (c *cond) sql(b *strings.Builder, alias string, args *Args) {
 	cast := c.field.Type.cast()
+	collate := c.field.Type.textual() && (c.op.lower || c.op.ordered())
 	col := func() {
 		if c.op.lower {
 			b.WriteString("lower(")
@@ -93,6 +179,9 @@ func (c *cond) sql(b *strings.Builder, alias string, args *Args) {
 		b.WriteString(alias)
 		b.WriteByte('.')
 		b.WriteString(c.field.Column)
+		if collate {
+			b.WriteString(" COLLATE " + collation)
+		}
 		if c.op.lower {
 			b.WriteByte(')')
 		}
@@ -129,9 +218,7 @@ func (c *cond) sql(b *strings.Builder, alias string, args *Args) {
 		}
 		vals := slices.Clone(c.vals) // the caller owns args; the query stays immutable
 		if c.op.lower {
-			// lower() runs in SQL, on both sides, so that it is the database's notion of lower
-			// case (its collation), the one applied to the column.
-			b.WriteString("SELECT lower(v) FROM unnest(")
+			b.WriteString("SELECT lower(v COLLATE " + collation + ") FROM unnest(")
 			b.WriteString(args.Add(vals))
 			b.WriteString("::text[]) AS v)")
 			return
@@ -153,7 +240,7 @@ func (c *cond) sql(b *strings.Builder, alias string, args *Args) {
 		if c.op.lower {
 			b.WriteString("lower(")
 			param(c.vals[0])
-			b.WriteByte(')')
+			b.WriteString(" COLLATE " + collation + ")")
 		} else {
 			param(c.vals[0])
 		}

@@ -126,7 +126,8 @@ func (q *Query) keyExpr(alias string) string {
 }
 
 // After returns the keyset condition "the row sorts after the cursor", or "" when there is no
-// cursor (no cursor mode, or its first page). Values are bound to args.
+// cursor (no cursor mode, or its first page). Values are bound to args; text compares under
+// the collation it sorts by (see sortExpr), or pages would skip and repeat rows.
 //
 // When every sort term has the same direction and no sort column is nullable, it is a row
 // comparison, (a, id) > ($1, $2), which PostgreSQL answers with a single index range scan.
@@ -135,9 +136,9 @@ func (q *Query) keyExpr(alias string) string {
 //	a > $1 OR a IS NULL OR (a = $1 AND id > $2)       -- a ASC NULLS LAST, nullable
 //	a < $1 OR (a = $1 AND id < $2)                     -- a DESC NULLS FIRST
 //
-// with NULL cursor values handled by IS [NOT] NULL: after a NULL in an ASC (NULLS LAST)
-// column only other NULLs with a later tiebreak follow; after a NULL in a DESC (NULLS FIRST)
-// column come those NULLs and then every non-NULL value.
+// with NULL cursor values handled by IS [NOT] NULL: after a NULL in a NULLS LAST column only
+// other NULLs with a later tiebreak follow; after a NULL in a NULLS FIRST column come those
+// NULLs and then every non-NULL value.
 func (q *Query) After(alias string, args *Args) string {
 	if q.after == nil {
 		return ""
@@ -151,7 +152,7 @@ func (q *Query) After(alias string, args *Args) string {
 		cols := make([]string, len(q.sort))
 		vals := make([]string, len(q.sort))
 		for i, k := range q.sort {
-			cols[i] = alias + "." + k.field.Column
+			cols[i] = sortExpr(alias, k.field)
 			vals[i] = args.Add(*q.after[i]) + "::" + k.field.Type.cast()
 		}
 		cmp := " > "
@@ -169,13 +170,13 @@ func (q *Query) After(alias string, args *Args) string {
 // afterFrom is the expanded keyset condition over sort terms i and later; "" means FALSE.
 func (q *Query) afterFrom(i int, alias string, args *Args) string {
 	k := q.sort[i]
-	col := alias + "." + k.field.Column
+	col := sortExpr(alias, k.field)
 	v := q.after[i]
 	last := i == len(q.sort)-1
 	var terms []string
 	var eq string
 	if v == nil {
-		if k.desc {
+		if k.nullsFirst {
 			terms = append(terms, col+" IS NOT NULL")
 		}
 		eq = col + " IS NULL"
@@ -185,9 +186,9 @@ func (q *Query) afterFrom(i int, alias string, args *Args) string {
 			terms = append(terms, col+" < "+p)
 		} else {
 			terms = append(terms, col+" > "+p)
-			if k.field.Nullable {
-				terms = append(terms, col+" IS NULL")
-			}
+		}
+		if k.field.Nullable && !k.nullsFirst {
+			terms = append(terms, col+" IS NULL")
 		}
 		eq = col + " = " + p
 	}

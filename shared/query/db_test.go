@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"slices"
@@ -22,29 +24,31 @@ import (
 )
 
 // The database tests run every operator, combination, sort and pagination mode of the query
-// syntax on a table of their own (so they don't depend on the migrations' tables), and compare
-// each result with an independent oracle: a Go predicate over the rows the test inserted, or a
-// hand-written SQL query for orders that depend on the database's collation.
+// syntax, in both dialects, on tables of their own (so they don't depend on the migrations'
+// tables), and compare each result with an independent oracle: a Go predicate over the rows the
+// test inserted, a hand-written order, or a hand-written SQL query for orders of the fixture's
+// many punctuated names under the ICU collation. The database is initialised as the harness
+// initialises every one (UTF8, locale C), whose own lower() and order are ASCII's.
 
 var (
 	dbChildren = query.NewSchema("qchildren",
-		query.Field{Name: "itemId", Column: "item_id", Type: query.UUID, Sort: true, Filter: true},
-		query.Field{Name: "title", Column: "title", Type: query.Text, Sort: true, Filter: true},
+		query.Field{Name: "itemId", Column: "item_id", Type: query.UUID},
+		query.Field{Name: "title", Column: "title", Type: query.Text},
 	)
 	dbOwners = query.NewSchema("qowners",
-		query.Field{Name: "name", Column: "name", Type: query.Text, Sort: true, Filter: true},
+		query.Field{Name: "name", Column: "name", Type: query.Text},
 	)
 	dbItems = query.NewSchema("qitems",
-		query.Field{Name: "name", Column: "name", Type: query.Text, Sort: true, Filter: true},
-		query.Field{Name: "note", Column: "note", Type: query.Text, Nullable: true, Sort: true, Filter: true},
-		query.Field{Name: "status", Column: "status", Type: query.Enum, Values: []string{"new", "open", "closed"}, Sort: true, Filter: true},
-		query.Field{Name: "rank", Column: "rank", Type: query.Int, Nullable: true, Sort: true, Filter: true},
-		query.Field{Name: "score", Column: "score", Type: query.Int, Sort: true, Filter: true},
-		query.Field{Name: "due", Column: "due", Type: query.Date, Nullable: true, Sort: true, Filter: true},
-		query.Field{Name: "createdAt", Column: "created_at", Type: query.Timestamptz, Sort: true, Filter: true},
-		query.Field{Name: "doneAt", Column: "done_at", Type: query.Timestamptz, Nullable: true, Sort: true, Filter: true},
-		query.Field{Name: "flag", Column: "flag", Type: query.Bool, Nullable: true, Sort: true, Filter: true},
-		query.Field{Name: "ref", Column: "ref", Type: query.UUID, Nullable: true, Sort: true, Filter: true},
+		query.Field{Name: "name", Column: "name", Type: query.Text},
+		query.Field{Name: "note", Column: "note", Type: query.Text, Nullable: true},
+		query.Field{Name: "status", Column: "status", Type: query.Enum, Values: []string{"new", "open", "closed"}},
+		query.Field{Name: "rank", Column: "rank", Type: query.Int, Nullable: true},
+		query.Field{Name: "score", Column: "score", Type: query.Int},
+		query.Field{Name: "due", Column: "due", Type: query.Date, Nullable: true},
+		query.Field{Name: "createdAt", Column: "created_at", Type: query.Timestamptz},
+		query.Field{Name: "doneAt", Column: "done_at", Type: query.Timestamptz, Nullable: true},
+		query.Field{Name: "flag", Column: "flag", Type: query.Bool, Nullable: true},
+		query.Field{Name: "ref", Column: "ref", Type: query.UUID, Nullable: true},
 	).
 		Join(query.Relation{Name: "children", Many: true, Schema: dbChildren, Local: "id", Foreign: "item_id", DeletedAt: "deleted_at"}).
 		Join(query.Relation{Name: "owner", Schema: dbOwners, Local: "ref", Foreign: "id", DeletedAt: "deleted_at"})
@@ -306,11 +310,21 @@ func ids(t *testing.T, p *query.Page) []uuid.UUID {
 	return out
 }
 
-func parse(t *testing.T, v url.Values) *query.Query {
+func parse(t *testing.T, v url.Values, header ...string) *query.Query {
 	t.Helper()
-	q, err := query.Parse(v, dbItems)
+	return parseIn(t, dbItems, v, header...)
+}
+
+// parseIn parses v against s with ParseRequest, with header key, value pairs.
+func parseIn(t *testing.T, s *query.Schema, v url.Values, header ...string) *query.Query {
+	t.Helper()
+	r := httptest.NewRequest("GET", "/?"+v.Encode(), nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Add(header[i], header[i+1])
+	}
+	q, err := query.ParseRequest(r, s)
 	if err != nil {
-		t.Fatalf("Parse(%s): %v", v.Encode(), err)
+		t.Fatalf("ParseRequest(%s): %v", v.Encode(), err)
 	}
 	return q
 }
@@ -443,6 +457,12 @@ func TestDatabase(t *testing.T) {
 	})
 
 	t.Run("Rendering", func(t *testing.T) { testRendering(t, ctx, cs["PoolerExec"], fx) })
+	t.Run("RelationFilters", func(t *testing.T) {
+		for name, conn := range cs {
+			t.Run(name, func(t *testing.T) { testRelationFilters(t, ctx, conn, fx) })
+		}
+	})
+	t.Run("Dialects", func(t *testing.T) { testDialects(t, ctx, cs["PoolerExec"], fx) })
 	t.Run("KeysetUsesIndex", func(t *testing.T) { testKeysetPlan(t, ctx, cs["PrimaryExec"]) })
 }
 
@@ -488,6 +508,9 @@ var cursorSpecs = [][]string{
 	{"sort", "name,DESC", "sort", "createdAt,ASC"},
 	{"sort", "ref,ASC", "sort", "due,DESC"},
 	{"sort", "due,ASC", "filter", "status||$ne||open"},
+	{"sort", "note,DESC", "sort", "name,ASC", "sort", "status,DESC"},
+	{"sort", "name,ASC", "join", "children", "filter", "children.title||$ends||-1"},
+	{"sort", "ref,DESC", "join", "owner", "or", "owner.name||$isnull", "or", "score||$gt||20"},
 }
 
 // sortCases pair a sort with the hand-written ORDER BY that defines it, NULL placement and id
@@ -499,10 +522,16 @@ var sortCases = []struct {
 	{nil, "id"},
 	{[]string{"sort", "rank,ASC"}, "rank ASC NULLS LAST, id ASC"},
 	{[]string{"sort", "rank,DESC"}, "rank DESC NULLS FIRST, id DESC"},
-	{[]string{"sort", "note,ASC"}, "note ASC NULLS LAST, id ASC"},
-	{[]string{"sort", "note,DESC"}, "note DESC NULLS FIRST, id DESC"},
-	{[]string{"sort", "name,ASC"}, "name ASC, id ASC"},
-	{[]string{"sort", "status,ASC", "sort", "score,DESC"}, "status::text ASC, score DESC, id DESC"},
+	{[]string{"sort", "note,ASC"}, `note COLLATE "und-x-icu" ASC NULLS LAST, id ASC`},
+	{[]string{"sort", "note,DESC"}, `note COLLATE "und-x-icu" DESC NULLS FIRST, id DESC`},
+	{[]string{"sort", "name,ASC"}, `name COLLATE "und-x-icu" ASC, id ASC`},
+	{[]string{"sort", "status,ASC", "sort", "score,DESC"}, `status COLLATE "und-x-icu" ASC, score DESC, id DESC`},
+	{[]string{"sort", "ref,DESC", "sort", "name,DESC"}, `ref DESC NULLS FIRST, name COLLATE "und-x-icu" DESC, id DESC`},
+	{[]string{"sort", "doneAt,ASC"}, "done_at ASC NULLS LAST, id ASC"},
+	// PostgREST's order, with its NULL placement overrides.
+	{[]string{"order", "rank.asc.nullsfirst"}, "rank ASC NULLS FIRST, id ASC"},
+	{[]string{"order", "note.desc.nullslast,score"}, `note COLLATE "und-x-icu" DESC NULLS LAST, score ASC, id ASC`},
+	{[]string{"order", "due.desc,flag.nullsfirst"}, "due DESC NULLS FIRST, flag ASC NULLS FIRST, id ASC"},
 	{[]string{"sort", "flag,DESC", "sort", "due,ASC", "sort", "doneAt,DESC"}, "flag DESC NULLS FIRST, due ASC NULLS LAST, done_at DESC NULLS FIRST, id DESC"},
 	{[]string{"sort", "createdAt,ASC"}, "created_at, id"},
 	{[]string{"sort", "id,DESC", "sort", "name,ASC"}, "id DESC"},
@@ -581,9 +610,10 @@ func filterCases(fx *fixture) []filterCase {
 		c("GtTime", func(it item) bool { return it.CreatedAt.After(mid.CreatedAt) }, "filter", "createdAt||$gt||"+midTime),
 		c("GteDate", func(it item) bool { return it.Due != nil && !it.Due.Before(someDue) }, "filter", "due||$gte||"+someDue.Format(time.DateOnly)),
 		c("LtNullableTime", func(it item) bool { return it.DoneAt != nil && it.DoneAt.Before(mid.CreatedAt) }, "filter", "doneAt||$lt||"+midTime),
-		sql("GtText", "name > 'Zeta'", "filter", "name||$gt||Zeta"),
-		sql("LtTextNullable", "note < 'beta'", "filter", "note||$lt||beta"),
-		sql("GteTextMixedCase", "name >= 'apollo'", "filter", "name||$gte||apollo"),
+		sql("GtText", `name COLLATE "und-x-icu" > 'Mercury'`, "filter", "name||$gt||Mercury"),
+		sql("LtTextNullable", `note COLLATE "und-x-icu" < 'beta'`, "filter", "note||$lt||beta"),
+		sql("GteTextMixedCase", `name COLLATE "und-x-icu" >= 'apollo'`, "filter", "name||$gte||apollo"),
+		sql("BetweenText", `name COLLATE "und-x-icu" BETWEEN 'apollo' AND 'Mercury'`, "filter", "name||$between||apollo,Mercury"),
 		c("GtEnumAsText", func(it item) bool { return it.Status > "new" }, "filter", "status||$gt||new"),
 		c("LteUUID", func(it item) bool { return bytes.Compare(it.ID[:], someID[:]) <= 0 }, "filter", "id||$lte||"+someID.String()),
 
@@ -644,6 +674,14 @@ func filterCases(fx *fixture) []filterCase {
 			"s", `{"note":{"$or":{"$isnull":true,"$startsL":"ALPHA"}}}`),
 		c("SearchLists", func(it item) bool { return in(it.Status, "new", "open") && it.Flag != nil && !*it.Flag },
 			"s", `{"status":{"$in":["new","open"]},"flag":false}`),
+		// A null value in s means IS NULL, whatever the operator; $notnull ignores its value.
+		c("SearchNull", func(it item) bool { return it.Note == nil }, "s", `{"note":null}`),
+		c("SearchEqNull", func(it item) bool { return it.Rank == nil }, "s", `{"rank":{"$eq":null}}`),
+		c("SearchNeNull", func(it item) bool { return it.Flag == nil }, "s", `{"flag":{"$ne":null}}`),
+		c("SearchInNull", func(it item) bool { return it.Due == nil }, "s", `{"due":{"$in":null}}`),
+		c("SearchContLNull", func(it item) bool { return it.Note == nil }, "s", `{"note":{"$contL":null}}`),
+		c("SearchNotNullNull", func(it item) bool { return it.Ref != nil }, "s", `{"ref":{"$notnull":null}}`),
+		c("SearchNullInOr", func(it item) bool { return it.Rank == nil || it.Score > 30 }, "s", `{"$or":[{"rank":null},{"score":{"$gt":30}}]}`),
 		c("SearchBetweenTimes", func(it item) bool {
 			return !it.CreatedAt.Before(fx.items[10].CreatedAt) && !it.CreatedAt.After(fx.items[30].CreatedAt)
 		}, "s", fmt.Sprintf(`{"createdAt":{"$between":[%q,%q]}}`, fx.items[10].CreatedAt.Format(time.RFC3339Nano), fx.items[30].CreatedAt.Format(time.RFC3339Nano))),
@@ -773,4 +811,521 @@ func testKeysetPlan(t *testing.T, ctx context.Context, conn *pgx.Conn) {
 	if !strings.Contains(plan, "qitems_keyset_idx") || strings.Contains(plan, "Sort") {
 		t.Fatalf("the keyset page is not an ordered index scan:\n%s\n%s", st.List, plan)
 	}
+}
+
+// relView is how a test reads an item with its joined relations.
+type relView struct {
+	ID       uuid.UUID
+	Children []struct{ ID uuid.UUID }
+	Owner    *struct{ ID uuid.UUID }
+}
+
+// liveChildren returns the live children of it, in id order; liveOwner its live owner or nil.
+func (fx *fixture) liveChildren(it item) []child {
+	var out []child
+	for _, c := range fx.children {
+		if c.ItemID == it.ID && !c.Deleted {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b child) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
+}
+
+func (fx *fixture) liveOwner(it item) *owner {
+	for _, o := range fx.owners {
+		if it.Ref != nil && o.ID == *it.Ref && !o.Deleted {
+			return &o
+		}
+	}
+	return nil
+}
+
+// relWant is what a list with joined relations answers for one visible row: whether it is
+// listed, the ids of the children it holds and the id of its owner (nil for null).
+type relWant func(it item) (keep bool, children []uuid.UUID, owner *uuid.UUID)
+
+// perRow is the reference's semantics of a condition on a relation's fields, written out: the
+// condition is evaluated on every combination of the row with one live child and its live
+// owner (nil for none, as the reference's LEFT JOIN gives NULLs); the row is listed when one
+// combination passes, and holds the children and owner of the combinations that pass.
+func perRow(fx *fixture, pred func(it item, c *child, o *owner) bool) relWant {
+	return func(it item) (bool, []uuid.UUID, *uuid.UUID) {
+		cs := []*child{nil}
+		if live := fx.liveChildren(it); len(live) > 0 {
+			cs = nil
+			for i := range live {
+				cs = append(cs, &live[i])
+			}
+		}
+		o := fx.liveOwner(it)
+		keep, ownerShown := false, false
+		var shown []uuid.UUID
+		for _, c := range cs {
+			if pred(it, c, o) {
+				keep = true
+				if c != nil {
+					shown = append(shown, c.ID)
+				}
+				ownerShown = ownerShown || o != nil
+			}
+		}
+		var oid *uuid.UUID
+		if ownerShown {
+			oid = &o.ID
+		}
+		return keep, shown, oid
+	}
+}
+
+// embeddedOnly is PostgREST's semantics of an embedded filter: every row is listed, holding the
+// children and the owner that pass their filters.
+func embeddedOnly(fx *fixture, childOK func(c child) bool, ownerOK func(o owner) bool) relWant {
+	return func(it item) (bool, []uuid.UUID, *uuid.UUID) {
+		var shown []uuid.UUID
+		for _, c := range fx.liveChildren(it) {
+			if childOK(c) {
+				shown = append(shown, c.ID)
+			}
+		}
+		var oid *uuid.UUID
+		if o := fx.liveOwner(it); o != nil && ownerOK(*o) {
+			oid = &o.ID
+		}
+		return true, shown, oid
+	}
+}
+
+// testRelationFilters checks filters on joined relations' fields (issue 10): the rows listed,
+// the related rows they hold, the total, and the keyset walk, in both dialects.
+func testRelationFilters(t *testing.T, ctx context.Context, conn *pgx.Conn, fx *fixture) {
+	var someTitle string
+	for _, it := range fx.items {
+		if it.Tenant == 1 && !it.Deleted {
+			if cs := fx.liveChildren(it); len(cs) > 0 {
+				someTitle = cs[0].Title
+				break
+			}
+		}
+	}
+	has := func(c *child, suffix string) bool { return c != nil && strings.HasSuffix(c.Title, suffix) }
+	named := func(o *owner, name string) bool { return o != nil && o.Name == name }
+	all := func(child) bool { return true }
+	anyOwner := func(owner) bool { return true }
+	cases := []struct {
+		name     string
+		params   []string
+		children bool // children is joined
+		owner    bool // owner is joined
+		want     relWant
+	}{
+		{"ChildEq", []string{"join", "children", "filter", "children.title||$eq||" + someTitle}, true, false,
+			perRow(fx, func(_ item, c *child, _ *owner) bool { return c != nil && c.Title == someTitle })},
+		{"ChildEndsHoldsOnlyMatching", []string{"join", "children||title", "filter", "children.title||$ends||-1"}, true, false,
+			perRow(fx, func(_ item, c *child, _ *owner) bool { return has(c, "-1") })},
+		{"ChildAndOwnFilter", []string{"join", "children", "filter", "children.title||$ends||-0", "filter", "score||$gt||0"}, true, false,
+			perRow(fx, func(it item, c *child, _ *owner) bool { return has(c, "-0") && it.Score > 0 })},
+		// An OR of a row's own condition and a relation's: the row is listed when the OR holds,
+		// and holds the children for which it holds: all of them when its own side does.
+		{"ChildInOr", []string{"join", "children", "filter", "name||$eq||Zeta", "or", "children.title||$ends||-2"}, true, false,
+			perRow(fx, func(it item, c *child, _ *owner) bool { return it.Name == "Zeta" || has(c, "-2") })},
+		{"ChildIsNullIsNoChild", []string{"join", "children", "filter", "children.id||$isnull"}, true, false,
+			perRow(fx, func(_ item, c *child, _ *owner) bool { return c == nil })},
+		{"ChildNeSkipsNull", []string{"join", "children", "filter", "children.title||$ne||nothing"}, true, false,
+			perRow(fx, func(_ item, c *child, _ *owner) bool { return c != nil && c.Title != "nothing" })},
+		{"SearchChild", []string{"join", "children", "s", `{"children.title":{"$startsL":"CHILD-1"},"score":{"$gt":-20}}`}, true, false,
+			perRow(fx, func(it item, c *child, _ *owner) bool {
+				return c != nil && strings.HasPrefix(c.Title, "child-1") && it.Score > -20
+			})},
+		{"SearchOrOfRelationAndOwn", []string{"join", "children", "s", `{"$or":[{"children.title":{"$endsL":"-3"}},{"rank":null}]}`}, true, false,
+			perRow(fx, func(it item, c *child, _ *owner) bool { return has(c, "-3") || it.Rank == nil })},
+		{"OwnerEq", []string{"join", "owner", "filter", "owner.name||$eq||owner-1"}, false, true,
+			perRow(fx, func(_ item, _ *child, o *owner) bool { return named(o, "owner-1") })},
+		{"OwnerContL", []string{"join", "owner||name", "filter", "owner.name||$contL||ER-0"}, false, true,
+			perRow(fx, func(_ item, _ *child, o *owner) bool { return named(o, "owner-0") })},
+		{"OwnerNullIsNone", []string{"join", "owner", "s", `{"owner.name":null}`}, false, true,
+			perRow(fx, func(_ item, _ *child, o *owner) bool { return o == nil })},
+		{"TwoRelationsOr", []string{"join", "children", "join", "owner", "or", "children.title||$ends||-1", "or", "owner.name||$eq||owner-0"}, true, true,
+			perRow(fx, func(_ item, c *child, o *owner) bool { return has(c, "-1") || named(o, "owner-0") })},
+		{"TwoRelationsAnd", []string{"join", "children", "join", "owner", "filter", "children.title||$ends||-0", "filter", "owner.name||$eq||owner-1"}, true, true,
+			perRow(fx, func(_ item, c *child, o *owner) bool { return has(c, "-0") && named(o, "owner-1") })},
+
+		// PostgREST: an embedded filter narrows the embedded rows only; !inner also the rows.
+		{"EmbedFilterKeepsRows", []string{"select", "id,children(id,title)", "children.title", "like.*-1"}, true, false,
+			embeddedOnly(fx, func(c child) bool { return strings.HasSuffix(c.Title, "-1") }, anyOwner)},
+		{"EmbedManyToOneFilter", []string{"select", "id,owner(id,name)", "owner.name", "eq.owner-1"}, false, true,
+			embeddedOnly(fx, all, func(o owner) bool { return o.Name == "owner-1" })},
+		{"EmbedOrFilter", []string{"select", "id,children(id)", "children.or", "(title.like.*-0,title.like.*-2)"}, true, false,
+			embeddedOnly(fx, func(c child) bool { return strings.HasSuffix(c.Title, "-0") || strings.HasSuffix(c.Title, "-2") }, anyOwner)},
+		{"EmbedInner", []string{"select", "id,children!inner(id,title)", "children.title", "like.*-1"}, true, false,
+			perRow(fx, func(_ item, c *child, _ *owner) bool { return has(c, "-1") })},
+		{"EmbedInnerInOr", []string{"select", "id,name,children!inner(id)", "or", "(name.eq.Zeta,children.title.like.*-2)"}, true, false,
+			perRow(fx, func(it item, c *child, _ *owner) bool { return it.Name == "Zeta" || has(c, "-2") })},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := list(t, ctx, conn, parse(t, qs(append(c.params, "limit", "100")...)))
+			var wantIDs []uuid.UUID
+			wantOf := map[uuid.UUID][2]any{}
+			for _, id := range fx.visible(nil) {
+				var it item
+				for _, x := range fx.items {
+					if x.ID == id {
+						it = x
+					}
+				}
+				keep, children, owner := c.want(it)
+				if keep {
+					wantIDs = append(wantIDs, id)
+					wantOf[id] = [2]any{children, owner}
+				}
+			}
+			if got := ids(t, p); !slices.Equal(got, wantIDs) {
+				t.Fatalf("%v: rows\n got %v\nwant %v", c.params, got, wantIDs)
+			}
+			if len(wantIDs) == 0 {
+				t.Fatalf("%v: the oracle lists nothing; the case proves little", c.params)
+			}
+			for _, raw := range p.Data {
+				var v relView
+				if err := json.Unmarshal(raw, &v); err != nil {
+					t.Fatal(err)
+				}
+				w := wantOf[v.ID]
+				if c.children {
+					var got []uuid.UUID
+					for _, ch := range v.Children {
+						got = append(got, ch.ID)
+					}
+					if want := w[0].([]uuid.UUID); !slices.Equal(got, want) {
+						t.Fatalf("%v: children of %s\n got %v\nwant %v", c.params, v.ID, got, want)
+					}
+				}
+				if c.owner {
+					want := w[1].(*uuid.UUID)
+					if (v.Owner == nil) != (want == nil) || v.Owner != nil && v.Owner.ID != *want {
+						t.Fatalf("%v: owner of %s: %v, want %v", c.params, v.ID, v.Owner, want)
+					}
+				}
+			}
+			// The count statement counts the rows listed, not the combinations.
+			small := list(t, ctx, conn, parse(t, qs(append(c.params, "limit", "2")...), "Prefer", "count=exact"))
+			if small.Total() != int64(len(wantIDs)) {
+				t.Fatalf("%v: total %d, want %d", c.params, small.Total(), len(wantIDs))
+			}
+		})
+	}
+}
+
+// dialectPairs are queries in the nestjsx dialect and their PostgREST spelling, with the rows
+// both must answer.
+func dialectPairs(fx *fixture) []struct {
+	name, nestjsx, postgrest string
+	want                     func(item) bool
+} {
+	low := strings.ToLower
+	note := func(it item) string {
+		if it.Note == nil {
+			return ""
+		}
+		return *it.Note
+	}
+	return []struct {
+		name, nestjsx, postgrest string
+		want                     func(item) bool
+	}{
+		{"Eq", "filter=status||$eq||open", "status=eq.open", func(it item) bool { return it.Status == "open" }},
+		{"Ne", "filter=name||$ne||Apollo", "name=neq.Apollo", func(it item) bool { return it.Name != "Apollo" }},
+		{"NotEq", "filter=rank||$ne||3", "rank=not.eq.3", func(it item) bool { return it.Rank != nil && *it.Rank != 3 }},
+		{"NotNeq", "filter=rank||$eq||3", "rank=not.neq.3", func(it item) bool { return it.Rank != nil && *it.Rank == 3 }},
+		{"Gt", "filter=score||$gt||10", "score=gt.10", func(it item) bool { return it.Score > 10 }},
+		{"Gte", "filter=score||$gte||-5", "score=gte.-5", func(it item) bool { return it.Score >= -5 }},
+		{"Lt", "filter=rank||$lt||4", "rank=lt.4", func(it item) bool { return it.Rank != nil && *it.Rank < 4 }},
+		{"Lte", "filter=rank||$lte||4", "rank=lte.4", func(it item) bool { return it.Rank != nil && *it.Rank <= 4 }},
+		{"NotGtSkipsNull", "filter=rank||$lte||4", "rank=not.gt.4", func(it item) bool { return it.Rank != nil && *it.Rank <= 4 }},
+		{"NotLtSkipsNull", "filter=rank||$gte||4", "rank=not.lt.4", func(it item) bool { return it.Rank != nil && *it.Rank >= 4 }},
+		{"In", "filter=rank||$in||1,2", "rank=in.(1,2)", func(it item) bool { return it.Rank != nil && (*it.Rank == 1 || *it.Rank == 2) }},
+		{"InQuoted", "filter=name||$in||x||y,O'Brien", `name=in.("x||y","O'Brien")`, func(it item) bool { return it.Name == "x||y" || it.Name == "O'Brien" }},
+		{"NotIn", "filter=status||$notin||new,closed", "status=not.in.(new,closed)", func(it item) bool { return it.Status == "open" }},
+		{"IsNull", "filter=note||$isnull", "note=is.null", func(it item) bool { return it.Note == nil }},
+		{"NotIsNull", "filter=note||$notnull", "note=not.is.null", func(it item) bool { return it.Note != nil }},
+		{"IsTrue", "filter=flag||$eq||true", "flag=is.true", func(it item) bool { return it.Flag != nil && *it.Flag }},
+		{"IsFalse", "filter=flag||$eq||false", "flag=is.false", func(it item) bool { return it.Flag != nil && !*it.Flag }},
+		{"NotIsTrueHoldsForNull", `s={"$or":[{"flag":false},{"flag":null}]}`, "flag=not.is.true", func(it item) bool { return it.Flag == nil || !*it.Flag }},
+		{"LikeStarts", "filter=name||$starts||100%25", "name=like.100%25*", func(it item) bool { return strings.HasPrefix(it.Name, "100%") }},
+		{"LikeEnds", "filter=name||$ends||_b", "name=like.*_b", func(it item) bool { return strings.HasSuffix(it.Name, "_b") }},
+		{"LikeCont", "filter=note||$cont||%25", "note=like.*%25*", func(it item) bool { return strings.Contains(note(it), "%") }},
+		{"LikeExact", "filter=name||$eq||a_b", "name=like.a_b", func(it item) bool { return it.Name == "a_b" }},
+		{"NotLike", "filter=note||$excl||note", "note=not.like.*note*", func(it item) bool { return it.Note != nil && !strings.Contains(*it.Note, "note") }},
+		{"ILikeCont", "filter=name||$contL||EMI", "name=ilike.*emi*", func(it item) bool { return strings.Contains(low(it.Name), "emi") }},
+		{"ILikeStarts", "filter=name||$startsL||AP", "name=ilike.aP*", func(it item) bool { return strings.HasPrefix(low(it.Name), "ap") }},
+		{"ILikeExact", "filter=name||$eqL||APOLLO", "name=ilike.apollo", func(it item) bool { return low(it.Name) == "apollo" }},
+		{"NotILike", "filter=note||$exclL||NOTE", "note=not.ilike.*note*", func(it item) bool { return it.Note != nil && !strings.Contains(low(*it.Note), "note") }},
+		{"FiltersAnd", "filter=status||$eq||open&filter=score||$gt||0", "status=eq.open&score=gt.0", func(it item) bool { return it.Status == "open" && it.Score > 0 }},
+		{"SameFieldTwice", "filter=score||$gte||-10&filter=score||$lte||10", "score=gte.-10&score=lte.10", func(it item) bool { return it.Score >= -10 && it.Score <= 10 }},
+		{"Between", "filter=score||$between||-10,10", "and=(score.gte.-10,score.lte.10)", func(it item) bool { return it.Score >= -10 && it.Score <= 10 }},
+		{"Or", "or=status||$eq||open&or=score||$gt||40", "or=(status.eq.open,score.gt.40)", func(it item) bool { return it.Status == "open" || it.Score > 40 }},
+		{"OrNested", `s={"$or":[{"score":{"$lt":-30}},{"$and":[{"status":"open"},{"$or":[{"rank":null},{"rank":{"$gte":8}}]}]}]}`,
+			"or=(score.lt.-30,and(status.eq.open,or(rank.is.null,rank.gte.8)))",
+			func(it item) bool {
+				return it.Score < -30 || (it.Status == "open" && (it.Rank == nil || *it.Rank >= 8))
+			}},
+		{"NotAnd", `s={"$or":[{"status":{"$ne":"open"}},{"score":{"$lte":0}}]}`, "not.and=(status.eq.open,score.gt.0)",
+			func(it item) bool { return it.Status != "open" || it.Score <= 0 }},
+		{"NotOrInAnd", `s={"flag":true,"status":{"$ne":"new"},"score":{"$gte":0}}`, "and=(flag.is.true,not.or(status.eq.new,score.lt.0))",
+			func(it item) bool { return it.Flag != nil && *it.Flag && it.Status != "new" && it.Score >= 0 }},
+		{"TreeQuotedValue", "or=name||$eq||x||y&or=name||$eq||100%25 sure", `or=(name.eq."x||y",name.eq."100%25 sure",name.eq."a,b")`,
+			func(it item) bool { return it.Name == "x||y" || it.Name == "100% sure" }},
+		{"Null", `s={"note":null,"rank":{"$ne":null}}`, "note=is.null&rank=is.null", func(it item) bool { return it.Note == nil && it.Rank == nil }},
+		{"Dates", "filter=due||$lt||2024-02-01&filter=createdAt||$gte||2024-03-01T12:00:00Z", "due=lt.2024-02-01&createdAt=gte.2024-03-01T12:00:00Z",
+			func(it item) bool {
+				return it.Due != nil && it.Due.Before(time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)) && !it.CreatedAt.Before(time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
+			}},
+		{"UUID", "filter=ref||$eq||" + fx.owners[0].ID.String(), "ref=eq." + fx.owners[0].ID.String(), func(it item) bool { return it.Ref != nil && *it.Ref == fx.owners[0].ID }},
+	}
+}
+
+// testDialects runs equivalent queries in both dialects: the same rows, rendered the same, as
+// the hand-written oracle; the same cache key where the answers are the same; and the
+// PostgREST response shape.
+func testDialects(t *testing.T, ctx context.Context, conn *pgx.Conn, fx *fixture) {
+	count := []string{"Prefer", "count=exact"}
+	values := func(raw string) url.Values {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range dialectPairs(fx) {
+		t.Run(c.name, func(t *testing.T) {
+			nq := parse(t, values(c.nestjsx+"&limit=100"))
+			pq := parse(t, values(c.postgrest+"&limit=100"), count...)
+			np, pp := list(t, ctx, conn, nq), list(t, ctx, conn, pq)
+			want := fx.visible(c.want)
+			if got := ids(t, np); !slices.Equal(got, want) {
+				t.Fatalf("nestjsx %s: got %v\nwant %v", c.nestjsx, got, want)
+			}
+			if len(want) == 0 {
+				t.Fatalf("%s: the oracle matches nothing; the case proves little", c.name)
+			}
+			nb, _ := json.Marshal(np)
+			pb, _ := json.Marshal(pp)
+			if !bytes.Equal(nb, pb) {
+				t.Fatalf("the dialects answer different pages:\nnestjsx   %s\npostgrest %s", nb, pb)
+			}
+		})
+	}
+
+	// Sort, paging, fields and joins.
+	for _, c := range []struct{ nestjsx, postgrest string }{
+		{"filter=status||$eq||open&sort=name,ASC&limit=5", "status=eq.open&order=name.asc&limit=5"},
+		{"sort=rank,DESC&sort=name,ASC&limit=7&offset=3", "order=rank.desc,name.asc&limit=7&offset=3"},
+		{"sort=note,ASC&limit=6&page=3", "order=note.asc.nullslast&limit=6&page=3"},
+		{"sort=createdAt,DESC&limit=1000", "order=createdAt.desc.nullsfirst&limit=1000"},
+		{"join=children&join=owner&limit=100", "select=*,children(*),owner(*)&limit=100"},
+		{"join=children||title&fields=name,score&filter=children.title||$ends||-1&sort=score,DESC", "select=id,name,score,children!inner(id,title)&children.title=like.*-1&order=score.desc"},
+		{"join=owner||name&or=owner.name||$eq||owner-0&or=name||$eq||Zeta&limit=50", "select=*,owner!inner(id,name)&or=(owner.name.eq.owner-0,name.eq.Zeta)&limit=50"},
+	} {
+		nq := parse(t, values(c.nestjsx))
+		pq := parse(t, values(c.postgrest), count...)
+		nb, _ := json.Marshal(list(t, ctx, conn, nq))
+		pb, _ := json.Marshal(list(t, ctx, conn, pq))
+		if !bytes.Equal(nb, pb) {
+			t.Errorf("%s ≢ %s:\nnestjsx   %s\npostgrest %s", c.nestjsx, c.postgrest, nb, pb)
+		}
+		if len(nb) < 60 {
+			t.Errorf("%s: %s proves little", c.nestjsx, nb)
+		}
+		if nq.Key() != pq.Key() {
+			t.Errorf("%s and %s answer the same page under different cache keys", c.nestjsx, c.postgrest)
+		}
+	}
+
+	t.Run("Response", func(t *testing.T) {
+		open := fx.visible(func(it item) bool { return it.Status == "open" })
+		respond := func(q *query.Query) (int, http.Header, []json.RawMessage) {
+			t.Helper()
+			page, err := json.Marshal(list(t, ctx, conn, q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := http.Header{}
+			status, body, err := q.Respond(h, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var items []json.RawMessage
+			if err := json.Unmarshal(body, &items); err != nil {
+				t.Fatalf("body %s is not a JSON array: %v", body, err)
+			}
+			return status, h, items
+		}
+		status, h, items := respond(parse(t, values("status=eq.open&limit=5&offset=2&select=id"), count...))
+		want := fmt.Sprintf("2-6/%d", len(open))
+		if status != http.StatusPartialContent || h.Get("Content-Range") != want || len(items) != 5 || h.Get(query.DialectHeader) != "postgrest" {
+			t.Fatalf("partial page: %d %q (want %q) %d items", status, h.Get("Content-Range"), want, len(items))
+		}
+		status, h, _ = respond(parse(t, values("status=eq.open&limit=5&offset=2")))
+		if status != http.StatusOK || h.Get("Content-Range") != "2-6/*" {
+			t.Fatalf("without count=exact: %d %q", status, h.Get("Content-Range"))
+		}
+		status, h, items = respond(parse(t, values("status=eq.open&limit=100"), count...))
+		if status != http.StatusOK || h.Get("Content-Range") != fmt.Sprintf("0-%d/%d", len(open)-1, len(open)) || len(items) != len(open) {
+			t.Fatalf("whole list: %d %q %d items", status, h.Get("Content-Range"), len(items))
+		}
+		status, h, items = respond(parse(t, values("name=eq.nobody"), count...))
+		if status != http.StatusOK || h.Get("Content-Range") != "*/0" || len(items) != 0 {
+			t.Fatalf("empty list: %d %q %d items", status, h.Get("Content-Range"), len(items))
+		}
+		status, h, items = respond(parse(t, values("status=eq.open&limit=0"), count...))
+		if status != http.StatusPartialContent || h.Get("Content-Range") != fmt.Sprintf("*/%d", len(open)) || len(items) != 0 {
+			t.Fatalf("limit=0, the count alone: %d %q %d items", status, h.Get("Content-Range"), len(items))
+		}
+	})
+}
+
+// dbWords is a table of names for the Unicode tests: tenant 1 holds names to fold, tenant 2
+// names to sort.
+var dbWords = query.NewSchema("qwords", query.Field{Name: "name", Column: "name", Type: query.Text})
+
+// TestDatabaseUnicode checks that the …L operators fold Unicode case and that text sorts in
+// ICU root order, on a database initialised like the harness's (UTF8, locale C), whose own
+// lower() folds ASCII only and whose own order is the bytes'.
+func TestDatabaseUnicode(t *testing.T) {
+	d := devtest.NewDatabase(t)
+	ctx := context.Background()
+	conn := conns(t, ctx, d)["PoolerExec"]
+	folds := []string{"ÜBERMENSCH", "übermensch", "Uber", "ÉCOLE", "école", "Ecole", "ΩMEGA", "ωmega", "Omega", "Zebra"}
+	// ICU root order: base letters first, then accents, then case (lower before upper);
+	// Greek after Latin.
+	sorted := []string{"apfel", "Äpfel", "bar", "Bar", "bär", "Bär", "baz", "ecole", "Ecole", "école",
+		"uber", "Übermensch", "Zoe", "zoë", "ωmega", "Ωmega"}
+	if _, err := conn.Exec(ctx, `CREATE TABLE qwords (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), tenant integer NOT NULL, name text NOT NULL, deleted_at timestamptz)`); err != nil {
+		t.Fatal(err)
+	}
+	b := &pgx.Batch{}
+	for _, n := range folds {
+		b.Queue("INSERT INTO qwords (tenant, name) VALUES (1, $1)", n)
+	}
+	shuffled := slices.Clone(sorted)
+	rand.New(rand.NewPCG(3, 5)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for _, n := range shuffled {
+		b.Queue("INSERT INTO qwords (tenant, name) VALUES (2, $1)", n)
+	}
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The database's own collation is C: without the package's collation, both tests fail.
+	var lowered string
+	if err := conn.QueryRow(ctx, "SELECT lower('ÜBERMENSCH')").Scan(&lowered); err != nil || lowered == "übermensch" {
+		t.Fatalf("lower() folds Ü on this database (%q, %v): the test would prove nothing", lowered, err)
+	}
+
+	names := func(t *testing.T, tenant int, q *query.Query) ([]string, string) {
+		t.Helper()
+		st := q.Build(query.Scope{Alias: "i", Where: scopeWhere, Args: []any{tenant}})
+		rows, err := conn.Query(ctx, st.List, st.ListArgs...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, st.List)
+		}
+		page, err := q.ReadPage(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, raw := range page.Data {
+			var v struct{ Name string }
+			if err := json.Unmarshal(raw, &v); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v.Name)
+		}
+		return out, page.NextCursor
+	}
+	but := func(drop ...string) []string {
+		return slices.DeleteFunc(slices.Clone(folds), func(n string) bool { return slices.Contains(drop, n) })
+	}
+
+	t.Run("Folding", func(t *testing.T) {
+		for _, c := range []struct {
+			params []string
+			want   []string
+		}{
+			{[]string{"filter", "name||$eqL||übermensch"}, []string{"ÜBERMENSCH", "übermensch"}},
+			{[]string{"filter", "name||$eqL||ÜBERMENSCH"}, []string{"ÜBERMENSCH", "übermensch"}},
+			{[]string{"filter", "name||$eqL||École"}, []string{"ÉCOLE", "école"}},
+			{[]string{"filter", "name||$eqL||ωMEGA"}, []string{"ΩMEGA", "ωmega"}},
+			{[]string{"filter", "name||$neL||Übermensch"}, but("ÜBERMENSCH", "übermensch")},
+			{[]string{"filter", "name||$startsL||üBER"}, []string{"ÜBERMENSCH", "übermensch"}},
+			{[]string{"filter", "name||$endsL||COLE"}, []string{"ÉCOLE", "école", "Ecole"}},
+			{[]string{"filter", "name||$endsL||éCOLE"}, []string{"ÉCOLE", "école"}},
+			{[]string{"filter", "name||$contL||Ωme"}, []string{"ΩMEGA", "ωmega"}},
+			{[]string{"filter", "name||$contL||BERMENSCH"}, []string{"ÜBERMENSCH", "übermensch"}},
+			{[]string{"filter", "name||$exclL||É"}, but("ÉCOLE", "école")},
+			{[]string{"filter", "name||$exclL||ω"}, but("ΩMEGA", "ωmega")},
+			{[]string{"filter", "name||$inL||übermensch,ΩMEGA"}, []string{"ÜBERMENSCH", "übermensch", "ΩMEGA", "ωmega"}},
+			{[]string{"filter", "name||$notinL||école,omega"}, but("ÉCOLE", "école", "Omega")},
+			{[]string{"s", `{"name":{"$eqL":"ωmega"}}`}, []string{"ΩMEGA", "ωmega"}},
+			{[]string{"name", "ilike.*ÉCO*"}, []string{"ÉCOLE", "école"}},
+			{[]string{"name", "ilike.übermensch"}, []string{"ÜBERMENSCH", "übermensch"}},
+			{[]string{"name", "not.ilike.*Ω*"}, but("ΩMEGA", "ωmega")},
+		} {
+			got, _ := names(t, 1, parseIn(t, dbWords, qs(append(c.params, "limit", "100")...)))
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(c.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("%v: got %v, want %v", c.params, got, want)
+			}
+		}
+	})
+
+	t.Run("Order", func(t *testing.T) {
+		desc := slices.Clone(sorted)
+		slices.Reverse(desc)
+		for _, c := range []struct {
+			params []string
+			want   []string
+		}{
+			{[]string{"sort", "name,ASC"}, sorted},
+			{[]string{"sort", "name,DESC"}, desc},
+			{[]string{"order", "name.asc"}, sorted},
+			{[]string{"order", "name.desc"}, desc},
+			{[]string{"filter", "name||$gt||Bär", "sort", "name,ASC"}, sorted[6:]},
+			{[]string{"filter", "name||$lte||ecole", "sort", "name,DESC"}, desc[len(desc)-8:]},
+			{[]string{"filter", "name||$between||bar,baz", "sort", "name,ASC"}, sorted[2:7]},
+		} {
+			if got, _ := names(t, 2, parseIn(t, dbWords, qs(append(c.params, "limit", "100")...))); !slices.Equal(got, c.want) {
+				t.Errorf("%v:\n got %v\nwant %v", c.params, got, c.want)
+			}
+		}
+		// The keyset compares under the order's collation: a walk of small pages neither skips
+		// nor repeats a name.
+		for _, dir := range []struct {
+			sort string
+			want []string
+		}{{"name,ASC", sorted}, {"name,DESC", desc}} {
+			var walked []string
+			cursor := ""
+			for range len(sorted) + 1 {
+				page, next := names(t, 2, parseIn(t, dbWords, qs("sort", dir.sort, "limit", "3", "cursor", cursor)))
+				walked = append(walked, page...)
+				if cursor = next; cursor == "" {
+					break
+				}
+			}
+			if !slices.Equal(walked, dir.want) {
+				t.Errorf("cursor walk by %s:\n got %v\nwant %v", dir.sort, walked, dir.want)
+			}
+		}
+		// Without the collation, the database's own order (C) would differ.
+		rows, err := conn.Query(ctx, "SELECT name FROM qwords WHERE tenant = 2 ORDER BY name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if own, err := pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || slices.Equal(own, sorted) {
+			t.Fatalf("the database's own order is ICU's (%v): the test would prove nothing", err)
+		}
+	})
 }

@@ -3,9 +3,9 @@ package query
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,13 +14,15 @@ import (
 	"scaleapi/shared/fault"
 )
 
-// FuzzParse feeds arbitrary query strings to Parse and, when they parse, checks the statement
-// Build makes against three invariants that together mean "no client text reaches the SQL":
+// FuzzParse feeds arbitrary query strings to ParseRequest, in both dialects (each input is
+// parsed as the parameters choose, and with X-Crud-Dialect set to each), and, when they parse,
+// checks the statement Build makes against three invariants that together mean "no client text
+// reaches the SQL":
 //
 //  1. Lexical: every token of the SQL outside string literals is a key word or function of the
 //     package's fixed vocabulary, or an identifier of the schemas (table, column, alias); every
-//     string literal is one of the package's fixed literals or an API name of the schemas; there
-//     are no quoted identifiers, comments, semicolons or numbers.
+//     string literal is one of the package's fixed literals or an API name of the schemas; the
+//     only quoted identifier is the collation; there are no comments, semicolons or numbers.
 //  2. Value independence: replacing every client value held by the parsed query with a constant
 //     leaves the SQL text byte-for-byte unchanged, so values can only reach the database as
 //     arguments.
@@ -35,11 +37,26 @@ func FuzzParse(f *testing.F) {
 		"or=name||$contL||apo&or=description||$isnull&fields=name,status&join=tasks||title,status&join=organization",
 		`s={"$or":[{"name":{"$startsL":"a%_"}},{"$and":[{"version":{"$between":[1,5]}},{"status":{"$notin":["archived"]}}]}]}`,
 		`s={"description":{"$or":{"$isnull":true,"$exclL":"x"}},"createdAt":{"$gte":"2024-01-01T00:00:00Z"}}`,
+		`s={"description":null,"name":{"$ne":null},"version":{"$in":null}}`,
 		"filter=id||$notin||" + id1 + "," + id2 + "&offset=30&limit=1000&cache=0",
 		"filter[0]=name||ne||x&filter[1]=version||lte||3&select=name&per_page=5&sort=name,asc&sort=id,DESC",
 		"cursor=&sort=status,ASC&sort=version,DESC&limit=3",
 		"filter=name||$eq||x'); DROP TABLE projects; --&sort=name,ASC",
 		"filter=name||$in||a\"b,c\\d,$1&filter=name||$endsL||%00",
+		"join=tasks&join=organization&filter=tasks.status||$eq||done&or=organization.name||$contL||acme&or=name||$gt||m",
+		`join=tasks||title&s={"$or":[{"tasks.title":{"$startsL":"x"}},{"name":null}],"tasks.dueDate":{"$lt":"2024-01-01"}}`,
+		"join=children&join=owner&filter=children.title||$exclL||y&filter=owner.name||$isnull&sort=note,DESC",
+		"filter=name||$eq||%FF%FE&sort=description,ASC",
+
+		// PostgREST.
+		"select=id,name,tasks(id,title)&status=eq.active&order=name.asc&limit=5",
+		"select=*,tasks!inner(*)&tasks.status=eq.done&or=(name.ilike.*apo*,tasks.priority.in.(high,urgent))",
+		"select=name,organization(name)&organization.name=like.Acme*&version=not.gt.3&description=is.null",
+		"and=(name.neq.x,or(version.lt.2,not.and(status.eq.archived,description.not.is.null)))&order=version.desc.nullslast,name",
+		"not.or=(name.eq.\"a,b\",name.in.(\"c)\",d))&createdAt=gte.2024-01-01&offset=10",
+		"select=id,children(title)&children.or=(title.like.a*,title.is.null)&flag=not.is.true&rank=in.(1,2,3)&order=rank.asc.nullsfirst",
+		"select=tasks(title)&tasks.title=ilike.*%25_*&limit=0",
+		"name=eq.x');DROP TABLE projects;--&select=name",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -51,8 +68,7 @@ func FuzzParse(f *testing.F) {
 		{"sort=flag,ASC&sort=rank,DESC", `[true,null,"` + id1 + `"]`},
 		{"sort=name,DESC", `["it's",  "` + id1 + `"]`},
 	} {
-		v, _ := url.ParseQuery(c.sort + "&cursor=")
-		q, err := Parse(v, testItems)
+		q, err := parse(c.sort+"&cursor=", testItems)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -65,16 +81,21 @@ func FuzzParse(f *testing.F) {
 	vocab := vocabulary(testProjects, testTasks, testOrganizations, testItems)
 
 	f.Fuzz(func(t *testing.T, raw string) {
-		values, _ := url.ParseQuery(raw) // a partly malformed query still yields its good pairs
 		for _, s := range []*Schema{testProjects, testTasks, testItems} {
-			checkQuery(t, values, s, vocab)
+			for _, header := range []string{"", "nestjsx", "postgrest"} {
+				checkQuery(t, raw, header, s, vocab)
+			}
 		}
 	})
 }
 
-// checkQuery checks the invariants of FuzzParse for one schema.
-func checkQuery(t *testing.T, values url.Values, s *Schema, vocab vocab) {
-	q, err := Parse(values, s)
+// checkQuery checks the invariants of FuzzParse for one schema and X-Crud-Dialect header.
+func checkQuery(t *testing.T, raw, header string, s *Schema, vocab vocab) {
+	var h []string
+	if header != "" {
+		h = []string{DialectHeader, header}
+	}
+	q, err := parse(raw, s, append(h, "Prefer", "count=exact")...)
 	if err != nil {
 		var fe *fault.Error
 		if !errors.As(err, &fe) || fe.Code != fault.BadRequest {
@@ -104,12 +125,12 @@ func checkQuery(t *testing.T, values url.Values, s *Schema, vocab vocab) {
 		t.Fatalf("the SQL depends on client values:\n%s\n%s", st.List, got.List)
 	}
 
-	again, err := Parse(values, s)
+	again, err := parse(raw, s, append(h, "Prefer", "count=exact")...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st2 := again.Build(scope); st2.List != st.List || !reflect.DeepEqual(st2.ListArgs, st.ListArgs) {
-		t.Fatal("Parse is not deterministic")
+		t.Fatal("ParseRequest is not deterministic")
 	}
 }
 
@@ -118,6 +139,11 @@ func checkQuery(t *testing.T, values url.Values, s *Schema, vocab vocab) {
 func blanked(q *Query) *Query {
 	c := *q
 	c.where = blankNode(q.where)
+	c.related = blankNode(q.related)
+	c.joins = slices.Clone(q.joins)
+	for i := range c.joins {
+		c.joins[i].where = blankNode(q.joins[i].where)
+	}
 	if q.after != nil {
 		c.after = make([]*string, len(q.after))
 		for i, v := range q.after {
@@ -165,7 +191,8 @@ func vocabulary(schemas ...*Schema) vocab {
 	for _, w := range strings.Fields(`SELECT FROM WHERE AND OR NOT LIKE ESCAPE IS NULL TRUE ANY ALL
 		BETWEEN AS ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET AT TIME ZONE lower unnest v
 		json_build_object json_agg json_build_array coalesce json count rtrim to_char item key
-		uuid text bigint timestamptz date boolean p p_j0 p_j1`) {
+		uuid text bigint timestamptz date boolean p p_j0 p_j1 p_j2 p_f0 p_f1 p_f2
+		EXISTS LEFT JOIN ON one COLLATE`) {
 		v.words[w] = true
 	}
 	for _, l := range []string{`\`, `[]`, `UTC`, `YYYY-MM-DD"T"HH24:MI:SS.US`, `0`, `.`, `Z`} {
@@ -194,6 +221,8 @@ func checkLexical(sql string, v vocab) error {
 		switch {
 		case c == ' ':
 			i++
+		case strings.HasPrefix(sql[i:], collation) && strings.HasSuffix(sql[:i], "COLLATE "):
+			i += len(collation) // the one quoted identifier: a constant of the package
 		case c == '\'':
 			end := strings.IndexByte(sql[i+1:], '\'')
 			if end < 0 {
@@ -287,7 +316,19 @@ func TestFuzzInvariantsCatchInjection(t *testing.T) {
 			t.Errorf("checkLexical accepted %q", bad)
 		}
 	}
+	for _, bad := range []string{`p.name COLLATE "C" > $1`, `p."und-x-icu" = $1`} {
+		if checkLexical(bad, v) == nil {
+			t.Errorf("checkLexical accepted %q", bad)
+		}
+	}
+	if checkLexical(`p.name COLLATE "und-x-icu" > $1::text`, v) != nil {
+		t.Error("checkLexical refused the collation")
+	}
 	if q := mustParse(t, "filter=name||$eq||a", testProjects); fmt.Sprint(blanked(q).where.cond.vals) != "[v]" {
 		t.Error("blanked kept a value")
+	}
+	q := mustParse(t, "select=id,tasks(title)&tasks.title=eq.a&organizationId=eq."+id1, testProjects)
+	if b := blanked(q); fmt.Sprint(b.joins[0].where.cond.vals, b.where.cond.vals) != "[v] [v]" || q.joins[0].where.cond.vals[0] != "a" {
+		t.Error("blanked kept a value of an embedded filter, or changed the query")
 	}
 }

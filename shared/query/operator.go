@@ -18,11 +18,13 @@ const (
 	likeStarts
 	likeEnds
 	likeCont
+	likeStar // PostgREST's like/ilike: the value is the pattern, with * as the wildcard
 )
 
-// operator is one comparison operator of the query syntax.
+// operator is one comparison operator of the internal query: every dialect's operators map to
+// these, so that validation and SQL are written once.
 type operator struct {
-	name  string   // canonical name, "$eq"
+	name  string   // canonical name, "$eq", for messages
 	arity arity    //
 	cmp   string   // SQL comparison for arityOne: "=", "<>", ">", ...
 	like  likeKind // set for the LIKE family
@@ -34,6 +36,21 @@ type operator struct {
 // textOnly reports whether the operator only applies to Text and Enum fields.
 func (o *operator) textOnly() bool { return o.lower || o.like != likeNone }
 
+// ordered reports whether the operator compares by order (<, >, BETWEEN), which for text
+// depends on a collation.
+func (o *operator) ordered() bool {
+	return o.arity == arityPair || o.arity == arityOne && o.like == likeNone && o.cmp != "=" && o.cmp != "<>"
+}
+
+// The PostgREST dialect's like and ilike, which nestjsx has no spelling for.
+var (
+	opLike     = &operator{name: "like", arity: arityOne, like: likeStar}
+	opNotLike  = &operator{name: "not.like", arity: arityOne, like: likeStar, not: true}
+	opILike    = &operator{name: "ilike", arity: arityOne, like: likeStar, lower: true}
+	opNotILike = &operator{name: "not.ilike", arity: arityOne, like: likeStar, not: true, lower: true}
+)
+
+// operators are the nestjsx dialect's operators by the names a client writes.
 var operators = func() map[string]*operator {
 	list := []operator{
 		{name: "$eq", arity: arityOne, cmp: "=", enum: true},
@@ -73,3 +90,6 @@ var operators = func() map[string]*operator {
 	}
 	return m
 }()
+
+// opIsNull is what any operator whose value is null means in s (see searchOperators).
+var opIsNull = operators["$isnull"]

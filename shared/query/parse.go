@@ -2,8 +2,8 @@ package query
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,24 +18,45 @@ const (
 	DefaultLimit = 20
 	// MaxLimit caps limit (a larger one is lowered to it, as the reference does).
 	MaxLimit = 100
-	// maxConditions bounds the conditions of filter, or and s together, and maxValues the values
-	// of one $in/$notin: both keep a hostile query from building a huge statement.
+	// maxConditions bounds the conditions of a query (filter, or and s together; every PostgREST
+	// filter), and maxValues the values of one $in/$notin: both keep a hostile query from
+	// building a huge statement.
 	maxConditions = 100
 	maxValues     = 500
 )
 
-// Query is a parsed, validated list query for one Schema. It is immutable; its methods render
-// the SQL (Where, OrderBy, Item, Build) and the response (ReadPage).
+// dialect is a query syntax: both parse into the same Query.
+type dialect uint8
+
+const (
+	nestjsx   dialect = iota // nestjsx-crud's RequestQueryBuilder (parse.go, search.go)
+	postgrest                // PostgREST's (postgrest.go)
+)
+
+// String returns the dialect's name, as X-Crud-Dialect spells it.
+func (d dialect) String() string {
+	if d == postgrest {
+		return "postgrest"
+	}
+	return "nestjsx"
+}
+
+// Query is a parsed, validated list query for one Schema, whichever dialect it was written in.
+// It is immutable; its methods render the SQL (Where, OrderBy, Item, Build) and the response
+// (ReadPage, Respond).
 type Query struct {
 	schema   *Schema
-	where    *node
-	fields   []*Field // selected fields in schema order; always holds id
-	joins    []join
+	dialect  dialect
+	where    *node     // conditions on the schema's own fields, AND-ed at the top of the WHERE
+	related  *node     // conditions that name a joined relation's fields; see writeRelated
+	fields   []*Field  // selected fields in schema order; id unless a PostgREST select left it out
+	joins    []join    // in schema order
 	sort     []sortKey // ends with id
 	limit    int64
 	offset   int64
 	paged    bool      // page or offset given
 	cursor   bool      // keyset mode
+	count    bool      // the total is counted and reported
 	after    []*string // the cursor's sort key values (nil entries are NULLs); nil on a first page
 	noCache  bool
 	sortSpec string
@@ -45,18 +66,30 @@ type Query struct {
 type join struct {
 	rel    *Relation
 	fields []*Field
+	// where narrows the loaded rows only, never the parent rows: a PostgREST embedded filter
+	// (tasks.status=eq.done with select=…,tasks(…)). Its conditions name rel's fields.
+	where *node
 }
 
 // sortKey is one ORDER BY term.
 type sortKey struct {
-	field *Field
-	desc  bool
+	field      *Field
+	desc       bool
+	nullsFirst bool // NULLS FIRST; by default with DESC, as the API promises
 }
 
-// parser carries the schema and the running condition count while parsing.
+// parser carries what parsing needs besides the input: the schema, the query being built (its
+// joins decide which relation fields conditions may name) and the running condition count.
 type parser struct {
-	s      *Schema
-	nconds int
+	s       *Schema
+	q       *Query
+	nconds  int
+	dialect dialect
+}
+
+func newQuery(s *Schema, d dialect) (*Query, *parser) {
+	q := &Query{schema: s, dialect: d, limit: DefaultLimit}
+	return q, &parser{s: s, q: q, dialect: d}
 }
 
 // bad builds the 400 every parse error is.
@@ -78,20 +111,22 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
-// Parse validates a list query against s. Every error is a *fault.Error with Code
-// fault.BadRequest whose message names the offending parameter and field, operator, relation
-// or value.
-func Parse(values url.Values, s *Schema) (*Query, error) {
-	params := gather(values)
-	p := &parser{s: s}
-	q := &Query{schema: s, limit: DefaultLimit}
-
+// parseNestjsx parses the nestjsx dialect from gathered parameters (see gather).
+func parseNestjsx(params map[string][]string, s *Schema) (*Query, error) {
+	q, p := newQuery(s, nestjsx)
+	// Joins first: a condition may name a joined relation's fields.
+	if err := q.parseFields(params["fields"]); err != nil {
+		return nil, err
+	}
+	if err := q.parseJoins(params["join"]); err != nil {
+		return nil, err
+	}
 	if raw, ok := first(params, "s"); ok {
 		n, err := p.search(raw)
 		if err != nil {
 			return nil, err
 		}
-		q.where = n
+		q.setWhere(n)
 	} else {
 		filters, err := p.conditions("filter", params["filter"])
 		if err != nil {
@@ -103,19 +138,12 @@ func Parse(values url.Values, s *Schema) (*Query, error) {
 		}
 		switch {
 		case len(filters) > 0 && len(ors) > 0:
-			q.where = group(true, []*node{group(false, filters), group(false, ors)})
+			q.setWhere(group(true, []*node{group(false, filters), group(false, ors)}))
 		case len(filters) > 0:
-			q.where = group(false, filters)
+			q.setWhere(group(false, filters))
 		default:
-			q.where = group(true, ors)
+			q.setWhere(group(true, ors))
 		}
-	}
-
-	if err := q.parseFields(params["fields"]); err != nil {
-		return nil, err
-	}
-	if err := q.parseJoins(params["join"]); err != nil {
-		return nil, err
 	}
 	if err := q.parseSort(params["sort"]); err != nil {
 		return nil, err
@@ -123,28 +151,53 @@ func Parse(values url.Values, s *Schema) (*Query, error) {
 	if err := q.parsePaging(params); err != nil {
 		return nil, err
 	}
-	if v, ok := first(params, "cache"); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, bad("cache: %s is not an integer", quote(v))
-		}
-		q.noCache = n == 0
+	if err := q.parseCache(params); err != nil {
+		return nil, err
 	}
+	q.count = !q.cursor
 	return q, nil
 }
 
-// aliases maps the reference's alternative parameter names to ours.
-var aliases = map[string]string{"select": "fields", "per_page": "limit"}
+// setWhere installs the query's condition, split for the SQL (see split).
+func (q *Query) setWhere(n *node) { q.where, q.related = split(n) }
 
-// known lists the parameters Parse reads; others are left to the caller.
-var known = map[string]bool{"s": true, "filter": true, "or": true, "fields": true, "join": true,
+// paramAliases maps the reference's alternative parameter names to ours.
+var paramAliases = map[string]string{"select": "fields", "per_page": "limit"}
+
+// nestjsxParams lists the parameters the nestjsx dialect reads; others are left to the caller.
+var nestjsxParams = map[string]bool{"s": true, "filter": true, "or": true, "fields": true, "join": true,
 	"sort": true, "limit": true, "offset": true, "page": true, "cursor": true, "cache": true}
 
-// gather groups the values of every known parameter under its base name, accepting the
-// bracketed names that query-string libraries produce (filter[]=, filter[0]=, which the
-// reference's qs parser folds into one array). Plain names come first, then name[], then
-// name[i] by index, so that the order of conditions is deterministic.
-func gather(values url.Values) map[string][]string {
+// paramBase returns the parameter a name stands for, accepting the bracketed names that
+// query-string libraries produce (filter[]=, filter[0]=, which the reference's qs parser folds
+// into one array) and the reference's aliases, with its rank in the order of values: plain
+// names first, then name[], then name[i] by index, then the aliases. ok is false for a name the
+// dialect doesn't read.
+func paramBase(k string) (base string, rank, idx int, ok bool) {
+	base = k
+	if i := strings.IndexByte(k, '['); i > 0 && strings.HasSuffix(k, "]") {
+		inner := k[i+1 : len(k)-1]
+		base = k[:i]
+		switch n, err := strconv.Atoi(inner); {
+		case inner == "":
+			rank = 1
+		case err == nil && n >= 0:
+			rank, idx = 2, n
+		default:
+			return "", 0, 0, false
+		}
+	}
+	if a, ok := paramAliases[base]; ok {
+		base = a
+		rank += 3 // after the canonical name
+	}
+	return base, rank, idx, nestjsxParams[base]
+}
+
+// gather groups the values of every parameter the nestjsx dialect reads under its base name
+// (see paramBase), in a deterministic order, after checking the limits and the text of every
+// value (checkNestjsx): a hostile query is refused before any of it is parsed.
+func gather(values map[string][]string) (map[string][]string, error) {
 	type part struct {
 		base      string
 		rank, idx int
@@ -152,25 +205,10 @@ func gather(values url.Values) map[string][]string {
 	}
 	var buf [16]part
 	parts := buf[:0]
+	counts := map[string]int{}
 	for k, vs := range values {
-		base, rank, idx := k, 0, 0
-		if i := strings.IndexByte(k, '['); i > 0 && strings.HasSuffix(k, "]") {
-			inner := k[i+1 : len(k)-1]
-			base = k[:i]
-			switch n, err := strconv.Atoi(inner); {
-			case inner == "":
-				rank = 1
-			case err == nil && n >= 0:
-				rank, idx = 2, n
-			default:
-				continue
-			}
-		}
-		if a, ok := aliases[base]; ok {
-			base = a
-			rank += 3 // after the canonical name
-		}
-		if !known[base] {
+		base, rank, idx, ok := paramBase(k)
+		if !ok {
 			continue
 		}
 		if base != "s" && base != "cursor" && slices.Contains(vs, "") {
@@ -179,7 +217,14 @@ func gather(values url.Values) map[string][]string {
 			// is still invalid JSON, and an empty cursor asks for the first keyset page.
 			vs = slices.DeleteFunc(slices.Clone(vs), func(v string) bool { return v == "" })
 		}
+		counts[base] += len(vs)
 		parts = append(parts, part{base, rank, idx, vs})
+	}
+	if err := checkCounts(counts); err != nil {
+		return nil, err
+	}
+	if err := checkSize(values); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(parts, func(a, b part) int {
 		if c := strings.Compare(a.base, b.base); c != 0 {
@@ -190,15 +235,71 @@ func gather(values url.Values) map[string][]string {
 		}
 		return a.idx - b.idx
 	})
-	out := make(map[string][]string, len(parts))
+	out := make(map[string][]string, len(counts))
 	for _, p := range parts {
-		if prev, ok := out[p.base]; ok {
-			out[p.base] = append(prev[:len(prev):len(prev)], p.vals...)
-		} else {
-			out[p.base] = p.vals
+		if counts[p.base] == len(p.vals) {
+			out[p.base] = p.vals // the only part: no copy
+			continue
+		}
+		if out[p.base] == nil {
+			out[p.base] = make([]string, 0, counts[p.base])
+		}
+		out[p.base] = append(out[p.base], p.vals...)
+	}
+	for base, vs := range out {
+		for _, v := range vs {
+			if err := checkNestjsxText(base, v); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return out
+	return out, nil
+}
+
+// checkCounts refuses more values than a query can use, from the counts alone: filter and or
+// hold one condition each, and no other parameter is worth repeating a hundred times.
+func checkCounts(counts map[string]int) error {
+	if n := counts["filter"] + counts["or"]; n > maxConditions {
+		names := "filter"
+		switch {
+		case counts["filter"] == 0:
+			names = "or"
+		case counts["or"] > 0:
+			names = "filter, or"
+		}
+		return bad("%s: more than %d conditions (%d given)", names, maxConditions, n)
+	}
+	for _, base := range slices.Sorted(maps.Keys(counts)) {
+		if n := counts[base]; n > maxConditions && base != "filter" && base != "or" {
+			return bad("%s: more than %d values (%d given)", base, maxConditions, n)
+		}
+	}
+	return nil
+}
+
+// checkNestjsxText refuses a value that is not text (see isText), naming the parameter and,
+// where the value's syntax has one, the field. s is checked by its decoder, which knows where
+// in the document a string is (see decodeJSON).
+func checkNestjsxText(param, v string) error {
+	if isText(v) || param == "s" && !strings.Contains(v, "\uFFFD") {
+		return nil
+	}
+	var field string
+	switch param {
+	case "filter", "or", "join":
+		field, _, _ = strings.Cut(v, "||")
+	case "sort":
+		field, _, _ = strings.Cut(v, ",")
+	}
+	return notTextError(param, field, v)
+}
+
+// notTextError is the 400 for a value that is not text, naming the field when it is text.
+func notTextError(param, field, v string) error {
+	if field != "" && isText(field) {
+		return bad("%s: field %s: %s is not %s", param, quote(field), quote(v), notText)
+	}
+	return bad("%s: %s is not %s", param, quote(v), notText)
 }
 
 // first returns the first value of a single-valued parameter (the reference reads the first).
@@ -240,21 +341,68 @@ func (p *parser) conditions(param string, raws []string) ([]*node, error) {
 	return out, nil
 }
 
-// cond validates one condition and converts its values.
+// cond validates one nestjsx condition: a field (own, or relation.field of a joined relation),
+// an operator by its nestjsx name, and the values.
 func (p *parser) cond(param, fieldName, opName string, raw []string) (*node, error) {
-	f, ok := p.s.byName[fieldName]
-	if !ok {
-		return nil, bad("%s: unknown field %s", param, quote(fieldName))
-	}
-	if !f.Filter {
-		return nil, bad("%s: field %s can't be filtered on", param, quote(fieldName))
+	rel, f, err := p.field(param, nil, fieldName)
+	if err != nil {
+		return nil, err
 	}
 	op, ok := operators[opName]
 	if !ok {
 		return nil, bad("%s: field %s: unknown operator %s", param, quote(fieldName), quote(opName))
 	}
+	return p.condition(param, fieldName, rel, f, op, opName, raw)
+}
+
+// field resolves a field name in a condition: a field of the query's schema, or
+// "relation.field" for a field of a relation the query joins. In scope (a relation) only that
+// relation's own field names are accepted: the conditions of a PostgREST embedded filter.
+func (p *parser) field(param string, scope *Relation, name string) (*Relation, *Field, error) {
+	if scope != nil {
+		if f, ok := scope.Schema.byName[name]; ok {
+			return scope, f, nil
+		}
+		return nil, nil, bad("%s: unknown field %s", param, quote(scope.Name+"."+name))
+	}
+	if f, ok := p.s.byName[name]; ok {
+		return nil, f, nil
+	}
+	relName, fieldName, ok := strings.Cut(name, ".")
+	rel := p.s.relByName[relName]
+	if !ok || rel == nil {
+		return nil, nil, bad("%s: unknown field %s", param, quote(name))
+	}
+	f, ok := rel.Schema.byName[fieldName]
+	if !ok {
+		return nil, nil, bad("%s: unknown field %s", param, quote(name))
+	}
+	if p.q.joinOf(rel) == nil {
+		if p.dialect == postgrest {
+			return nil, nil, bad("%s: field %s: relation %s is not embedded (add %s(…) to select)", param, quote(name), quote(rel.Name), rel.Name)
+		}
+		return nil, nil, bad("%s: field %s: relation %s is not joined (add join=%s)", param, quote(name), quote(rel.Name), rel.Name)
+	}
+	return rel, f, nil
+}
+
+// joinOf returns the join of rel, or nil when q doesn't load it.
+func (q *Query) joinOf(rel *Relation) *join {
+	for i := range q.joins {
+		if q.joins[i].rel == rel {
+			return &q.joins[i]
+		}
+	}
+	return nil
+}
+
+// condition validates one condition of either dialect and converts its values: the operator
+// must apply to the field's type, the values must be the field's type (and, for an exact match
+// on an Enum, in its set), and the query must stay within maxConditions. name and label are
+// the field and the operator as the client wrote them, for messages.
+func (p *parser) condition(param, name string, rel *Relation, f *Field, op *operator, label string, raw []string) (*node, error) {
 	if op.textOnly() && !f.Type.textual() {
-		return nil, bad("%s: field %s: %s applies to text fields, not to a %s", param, quote(fieldName), op.name, f.Type)
+		return nil, bad("%s: field %s: %s applies to text fields, not to a %s", param, quote(name), label, f.Type)
 	}
 	if p.nconds++; p.nconds > maxConditions {
 		return nil, bad("%s: more than %d conditions", param, maxConditions)
@@ -264,32 +412,32 @@ func (p *parser) cond(param, fieldName, opName string, raw []string) (*node, err
 		raw = nil
 	case arityOne:
 		if len(raw) != 1 {
-			return nil, bad("%s: field %s: %s takes one value", param, quote(fieldName), op.name)
+			return nil, bad("%s: field %s: %s takes one value", param, quote(name), label)
 		}
 	case arityPair:
 		if len(raw) != 2 {
-			return nil, bad("%s: field %s: %s takes two values", param, quote(fieldName), op.name)
+			return nil, bad("%s: field %s: %s takes two values", param, quote(name), label)
 		}
 	case arityList:
 		if len(raw) == 0 || len(raw) > maxValues {
-			return nil, bad("%s: field %s: %s takes 1 to %d values", param, quote(fieldName), op.name, maxValues)
+			return nil, bad("%s: field %s: %s takes 1 to %d values", param, quote(name), label, maxValues)
 		}
 	}
 	vals := make([]string, len(raw))
 	for i, r := range raw {
 		v, want := canonical(f.Type, r)
 		if want != "" {
-			return nil, bad("%s: field %s: %s is not %s", param, quote(fieldName), quote(r), want)
+			return nil, bad("%s: field %s: %s is not %s", param, quote(name), quote(r), want)
 		}
 		if f.Type == Enum && op.enum && !inEnum(f.Values, v, op.lower) {
-			return nil, bad("%s: field %s: %s is not one of %s", param, quote(fieldName), quote(r), strings.Join(f.Values, ", "))
+			return nil, bad("%s: field %s: %s is not one of %s", param, quote(name), quote(r), strings.Join(f.Values, ", "))
 		}
 		if op.like != likeNone {
 			v = likePattern(op.like, v)
 		}
 		vals[i] = v
 	}
-	return &node{cond: &cond{field: f, op: op, vals: vals}}, nil
+	return &node{cond: &cond{rel: rel, field: f, op: op, vals: vals}}, nil
 }
 
 func inEnum(set []string, v string, fold bool) bool {
@@ -308,7 +456,7 @@ func (q *Query) parseFields(raws []string) error {
 		q.fields = q.schema.fields
 		return nil
 	}
-	pick, err := pickFields(q.schema, "fields", "", raws)
+	pick, err := pickFields(q.schema, "fields", "", raws, true)
 	if err != nil {
 		return err
 	}
@@ -316,9 +464,10 @@ func (q *Query) parseFields(raws []string) error {
 	return nil
 }
 
-// pickFields resolves comma-separated names against s, in schema order, with id included.
-func pickFields(s *Schema, param, prefix string, raws []string) ([]*Field, error) {
-	want := map[string]bool{"id": true}
+// pickFields resolves comma-separated names against s, in schema order, with id included when
+// withID is set.
+func pickFields(s *Schema, param, prefix string, raws []string, withID bool) ([]*Field, error) {
+	want := map[string]bool{"id": withID}
 	for _, raw := range raws {
 		for _, name := range strings.Split(raw, ",") {
 			name = strings.TrimSpace(name)
@@ -340,8 +489,7 @@ func pickFields(s *Schema, param, prefix string, raws []string) ([]*Field, error
 	return out, nil
 }
 
-// parseJoins reads join=relation and join=relation||a,b. Joining one relation twice merges
-// the selections (a join without a list selects everything).
+// parseJoins reads join=relation and join=relation||a,b.
 func (q *Query) parseJoins(raws []string) error {
 	for _, raw := range raws {
 		name, list, hasList := strings.Cut(raw, "||")
@@ -349,31 +497,30 @@ func (q *Query) parseJoins(raws []string) error {
 		if !ok {
 			return bad("join: unknown relation %s", quote(name))
 		}
-		var fields []*Field
+		fields := rel.Schema.fields
 		if hasList && list != "" {
 			var err error
-			if fields, err = pickFields(rel.Schema, "join", name+".", []string{list}); err != nil {
+			if fields, err = pickFields(rel.Schema, "join", name+".", []string{list}, true); err != nil {
 				return err
 			}
-		} else {
-			fields = rel.Schema.fields
 		}
-		merged := false
-		for i := range q.joins {
-			if q.joins[i].rel == rel {
-				q.joins[i].fields = unionFields(rel.Schema, q.joins[i].fields, fields)
-				merged = true
-			}
-		}
-		if !merged {
-			q.joins = append(q.joins, join{rel: rel, fields: fields})
-		}
+		q.addJoin(rel, fields)
 	}
-	// Schema order, like fields, so that the statement doesn't depend on parameter order.
+	return nil
+}
+
+// addJoin loads rel with fields. Joining one relation twice merges the selections (a join
+// without a list selects everything); joins keep schema order, like fields, so that the
+// statement doesn't depend on parameter order.
+func (q *Query) addJoin(rel *Relation, fields []*Field) {
+	if j := q.joinOf(rel); j != nil {
+		j.fields = unionFields(rel.Schema, j.fields, fields)
+		return
+	}
+	q.joins = append(q.joins, join{rel: rel, fields: fields})
 	slices.SortFunc(q.joins, func(a, b join) int {
 		return slices.Index(q.schema.relations, a.rel) - slices.Index(q.schema.relations, b.rel)
 	})
-	return nil
 }
 
 func unionFields(s *Schema, a, b []*Field) []*Field {
@@ -386,19 +533,13 @@ func unionFields(s *Schema, a, b []*Field) []*Field {
 	return out
 }
 
-// parseSort reads sort=field,ASC|DESC (repeatable) and appends the id tiebreak. A repeated
-// field keeps its first direction, and terms after id are dropped: id is unique, so nothing
-// after it can change the order, and the keyset stays minimal.
+// parseSort reads sort=field,ASC|DESC (repeatable).
 func (q *Query) parseSort(raws []string) error {
-	seen := map[*Field]bool{}
 	for _, raw := range raws {
 		name, dir, _ := strings.Cut(raw, ",")
 		f, ok := q.schema.byName[name]
 		if !ok {
 			return bad("sort: unknown field %s", quote(name))
-		}
-		if !f.Sort {
-			return bad("sort: field %s can't be sorted on", quote(name))
 		}
 		var desc bool
 		switch strings.ToUpper(strings.TrimSpace(dir)) {
@@ -408,15 +549,30 @@ func (q *Query) parseSort(raws []string) error {
 		default:
 			return bad("sort: field %s: order %s is not ASC or DESC", quote(name), quote(dir))
 		}
-		if seen[f] || seen[q.schema.id] {
-			continue
-		}
-		seen[f] = true
-		q.sort = append(q.sort, sortKey{field: f, desc: desc})
+		q.addSort(f, desc, desc)
 	}
-	if !seen[q.schema.id] {
+	q.endSort()
+	return nil
+}
+
+// addSort appends a sort term. A repeated field keeps its first direction, and terms after id
+// are dropped: id is unique, so nothing after it can change the order, and the keyset stays
+// minimal.
+func (q *Query) addSort(f *Field, desc, nullsFirst bool) {
+	for _, k := range q.sort {
+		if k.field == f || k.field == q.schema.id {
+			return
+		}
+	}
+	q.sort = append(q.sort, sortKey{field: f, desc: desc, nullsFirst: nullsFirst})
+}
+
+// endSort appends the id tiebreak, in the direction of the last term, and records the sort a
+// cursor is made for.
+func (q *Query) endSort() {
+	if !slices.ContainsFunc(q.sort, func(k sortKey) bool { return k.field == q.schema.id }) {
 		desc := len(q.sort) > 0 && q.sort[len(q.sort)-1].desc
-		q.sort = append(q.sort, sortKey{field: q.schema.id, desc: desc})
+		q.sort = append(q.sort, sortKey{field: q.schema.id, desc: desc, nullsFirst: desc})
 	}
 	var b strings.Builder
 	b.WriteString(q.schema.name)
@@ -425,9 +581,11 @@ func (q *Query) parseSort(raws []string) error {
 		if k.desc {
 			b.WriteString(":d")
 		}
+		if k.nullsFirst != k.desc {
+			b.WriteString(":n") // only a non-default NULL placement, so older cursors stay valid
+		}
 	}
 	q.sortSpec = b.String()
-	return nil
 }
 
 // parsePaging reads limit, page, offset and cursor.
@@ -478,6 +636,18 @@ func (q *Query) parsePaging(params map[string][]string) error {
 	return nil
 }
 
+// parseCache reads cache=0.
+func (q *Query) parseCache(params map[string][]string) error {
+	if v, ok := first(params, "cache"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return bad("cache: %s is not an integer", quote(v))
+		}
+		q.noCache = n == 0
+	}
+	return nil
+}
+
 // count reads a non-negative integer parameter.
 func count(params map[string][]string, name string) (int64, bool, error) {
 	v, ok := first(params, name)
@@ -513,7 +683,8 @@ func (q *Query) NoCache() bool { return q.noCache }
 // Schema returns the schema q was parsed against.
 func (q *Query) Schema() *Schema { return q.schema }
 
-// Joins returns the names of the relations q loads (join=…), in the order given.
+// Joins returns the names of the relations q loads (join=…, or embedded in a PostgREST
+// select), in schema order.
 func (q *Query) Joins() []string {
 	names := make([]string, len(q.joins))
 	for i, j := range q.joins {
@@ -522,8 +693,8 @@ func (q *Query) Joins() []string {
 	return names
 }
 
-// Fields returns the selected fields in schema order (id included), for a store that scans
-// typed columns instead of the JSON of Item.
+// Fields returns the selected fields in schema order, for a store that scans typed columns
+// instead of the JSON of Item.
 func (q *Query) Fields() []Field {
 	out := make([]Field, len(q.fields))
 	for i, f := range q.fields {
@@ -535,5 +706,5 @@ func (q *Query) Fields() []Field {
 // String renders q for debugging and logs.
 func (q *Query) String() string {
 	var a Args
-	return fmt.Sprintf("%s WHERE %s ORDER BY %s LIMIT %d OFFSET %d", q.schema.name, q.Where("t", &a), q.OrderBy("t"), q.limit, q.offset)
+	return fmt.Sprintf("%s %s WHERE %s ORDER BY %s LIMIT %d OFFSET %d", q.dialect, q.schema.name, q.Where("t", &a), q.OrderBy("t"), q.limit, q.offset)
 }

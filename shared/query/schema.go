@@ -71,10 +71,13 @@ func (t Type) cast() string {
 	panic("query: unknown type")
 }
 
-// textual reports whether the LIKE and lower() operators apply.
+// textual reports whether the LIKE and lower() operators apply, and whether the field sorts
+// and compares under the package's collation (see collation).
 func (t Type) textual() bool { return t == Text || t == Enum }
 
-// Field is one client-visible field of a resource.
+// Field is one client-visible field of a resource. Every field a client can read can be
+// selected, sorted on and filtered on (API.md): there is no per-field flag, so that the
+// allow-list of what a client may read is the only one to audit.
 type Field struct {
 	// Name is the API name (camelCase), as clients write it and as the JSON key.
 	Name string
@@ -88,10 +91,6 @@ type Field struct {
 	Values []string
 	// Nullable says the column may hold NULL; the keyset cursor needs to know.
 	Nullable bool
-	// Sort allows sort=Name.
-	Sort bool
-	// Filter allows Name in filter, or and s.
-	Filter bool
 }
 
 // Relation is a relation a client may load with join=Name.
@@ -135,7 +134,7 @@ var (
 )
 
 // NewSchema builds the allow-list of the resource stored in table. The id field (uuid column
-// "id", sortable and filterable) is added when fields don't declare it; when they do, it must
+// "id") is added when fields don't declare it; when they do, it must
 // be non-nullable, since it is the unique tiebreak of every sort. NewSchema panics on a
 // programming error (a bad identifier, a duplicate name, an Enum without values): schemas
 // are static, and a bad one must stop the program at start, not fail a request.
@@ -149,7 +148,7 @@ func NewSchema(table string, fields ...Field) *Schema {
 		}
 	}
 	if !hasID {
-		fields = append([]Field{{Name: "id", Column: "id", Type: UUID, Sort: true, Filter: true}}, fields...)
+		fields = append([]Field{{Name: "id", Column: "id", Type: UUID}}, fields...)
 	}
 	for i := range fields {
 		f := fields[i]

@@ -10,48 +10,47 @@ import (
 // typical allow-list.
 var (
 	testOrganizations = NewSchema("organizations",
-		Field{Name: "name", Column: "name", Type: Text, Sort: true, Filter: true},
-		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz, Sort: true, Filter: true},
-		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz, Sort: true, Filter: true},
+		Field{Name: "name", Column: "name", Type: Text},
+		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz},
+		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz},
 	)
 	testProjects = NewSchema("projects",
-		Field{Name: "id", Column: "id", Type: UUID, Sort: true, Filter: true},
-		Field{Name: "organizationId", Column: "organization_id", Type: UUID, Sort: true, Filter: true},
-		Field{Name: "name", Column: "name", Type: Text, Sort: true, Filter: true},
-		Field{Name: "description", Column: "description", Type: Text, Nullable: true, Filter: true},
-		Field{Name: "status", Column: "status", Type: Enum, Values: []string{"planning", "active", "on_hold", "completed", "archived"}, Sort: true, Filter: true},
-		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz, Sort: true, Filter: true},
-		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz, Sort: true, Filter: true},
-		Field{Name: "version", Column: "version", Type: Int, Sort: true, Filter: true},
+		Field{Name: "id", Column: "id", Type: UUID},
+		Field{Name: "organizationId", Column: "organization_id", Type: UUID},
+		Field{Name: "name", Column: "name", Type: Text},
+		Field{Name: "description", Column: "description", Type: Text, Nullable: true},
+		Field{Name: "status", Column: "status", Type: Enum, Values: []string{"planning", "active", "on_hold", "completed", "archived"}},
+		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz},
+		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz},
+		Field{Name: "version", Column: "version", Type: Int},
 	)
 	testTasks = NewSchema("tasks",
-		Field{Name: "projectId", Column: "project_id", Type: UUID, Sort: true, Filter: true},
-		Field{Name: "organizationId", Column: "organization_id", Type: UUID, Sort: true, Filter: true},
-		Field{Name: "title", Column: "title", Type: Text, Sort: true, Filter: true},
-		Field{Name: "description", Column: "description", Type: Text, Nullable: true, Filter: true},
-		Field{Name: "status", Column: "status", Type: Enum, Values: []string{"todo", "in_progress", "done"}, Sort: true, Filter: true},
-		Field{Name: "priority", Column: "priority", Type: Enum, Values: []string{"low", "medium", "high", "urgent"}, Sort: true, Filter: true},
-		Field{Name: "assigneeId", Column: "assignee_id", Type: UUID, Nullable: true, Sort: true, Filter: true},
-		Field{Name: "dueDate", Column: "due_date", Type: Date, Nullable: true, Sort: true, Filter: true},
-		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz, Sort: true, Filter: true},
-		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz, Sort: true, Filter: true},
-		Field{Name: "version", Column: "version", Type: Int, Sort: true, Filter: true},
+		Field{Name: "projectId", Column: "project_id", Type: UUID},
+		Field{Name: "organizationId", Column: "organization_id", Type: UUID},
+		Field{Name: "title", Column: "title", Type: Text},
+		Field{Name: "description", Column: "description", Type: Text, Nullable: true},
+		Field{Name: "status", Column: "status", Type: Enum, Values: []string{"todo", "in_progress", "done"}},
+		Field{Name: "priority", Column: "priority", Type: Enum, Values: []string{"low", "medium", "high", "urgent"}},
+		Field{Name: "assigneeId", Column: "assignee_id", Type: UUID, Nullable: true},
+		Field{Name: "dueDate", Column: "due_date", Type: Date, Nullable: true},
+		Field{Name: "createdAt", Column: "created_at", Type: Timestamptz},
+		Field{Name: "updatedAt", Column: "updated_at", Type: Timestamptz},
+		Field{Name: "version", Column: "version", Type: Int},
 	)
 )
 
-// testItems has a field of every type, nullable and not, all sortable and filterable: the
-// fuzz test's widest target.
+// testItems has a field of every type, nullable and not: the fuzz test's widest target.
 var testItems = NewSchema("items",
-	Field{Name: "name", Column: "name", Type: Text, Sort: true, Filter: true},
-	Field{Name: "note", Column: "note", Type: Text, Nullable: true, Sort: true, Filter: true},
-	Field{Name: "status", Column: "status", Type: Enum, Values: []string{"new", "open", "closed"}, Sort: true, Filter: true},
-	Field{Name: "rank", Column: "rank", Type: Int, Nullable: true, Sort: true, Filter: true},
-	Field{Name: "score", Column: "score", Type: Int, Sort: true, Filter: true},
-	Field{Name: "due", Column: "due", Type: Date, Nullable: true, Sort: true, Filter: true},
-	Field{Name: "createdAt", Column: "created_at", Type: Timestamptz, Sort: true, Filter: true},
-	Field{Name: "doneAt", Column: "done_at", Type: Timestamptz, Nullable: true, Sort: true, Filter: true},
-	Field{Name: "flag", Column: "flag", Type: Bool, Nullable: true, Sort: true, Filter: true},
-	Field{Name: "ref", Column: "ref", Type: UUID, Nullable: true, Sort: true, Filter: true},
+	Field{Name: "name", Column: "name", Type: Text},
+	Field{Name: "note", Column: "note", Type: Text, Nullable: true},
+	Field{Name: "status", Column: "status", Type: Enum, Values: []string{"new", "open", "closed"}},
+	Field{Name: "rank", Column: "rank", Type: Int, Nullable: true},
+	Field{Name: "score", Column: "score", Type: Int},
+	Field{Name: "due", Column: "due", Type: Date, Nullable: true},
+	Field{Name: "createdAt", Column: "created_at", Type: Timestamptz},
+	Field{Name: "doneAt", Column: "done_at", Type: Timestamptz, Nullable: true},
+	Field{Name: "flag", Column: "flag", Type: Bool, Nullable: true},
+	Field{Name: "ref", Column: "ref", Type: UUID, Nullable: true},
 ).
 	Join(Relation{Name: "children", Many: true, Schema: testTasks, Local: "id", Foreign: "project_id"}).
 	Join(Relation{Name: "owner", Schema: testOrganizations, Local: "ref", Foreign: "id"})
@@ -104,7 +103,7 @@ func TestNewSchemaPanicsOnProgrammingErrors(t *testing.T) {
 
 func TestNewSchemaAddsID(t *testing.T) {
 	f, ok := testTasks.Field("id")
-	if !ok || f.Type != UUID || f.Nullable || !f.Sort || !f.Filter || f.Column != "id" {
+	if !ok || f.Type != UUID || f.Nullable || f.Column != "id" {
 		t.Fatalf("id = %+v, %v", f, ok)
 	}
 	if testTasks.fields[0].Name != "id" {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"strings"
+
+	"scaleapi/shared/jsontext"
 )
 
 // jsonValue is a decoded JSON value that keeps the order of object keys. Go maps don't, and
@@ -17,16 +19,25 @@ type jsonValue struct {
 	vals []*jsonValue
 }
 
-// maxDepth bounds the nesting of s; deeper documents are refused before recursion gets costly.
+// maxDepth bounds the nesting of s (and of PostgREST's or=/and= trees); deeper documents are
+// refused before recursion gets costly.
 const maxDepth = 16
 
 var errDepth = errors.New("nested too deeply")
 
-// decodeJSON decodes exactly one JSON value from data.
+// notTextString reports a JSON string that is not text (see package jsontext): the field it
+// belongs to ("" outside any field) and what is wrong.
+type notTextString struct{ field, problem string }
+
+func (e notTextString) Error() string { return "a string " + e.problem }
+
+// decodeJSON decodes exactly one JSON value from data. encoding/json replaces invalid UTF-8 and
+// lone surrogate escapes with U+FFFD, which would search for text the client never sent, so
+// every string is checked in its raw form first.
 func decodeJSON(data string) (*jsonValue, error) {
 	dec := json.NewDecoder(strings.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
+	v, err := decodeValue(dec, data, 0, "")
 	if err != nil {
 		return nil, err
 	}
@@ -36,11 +47,29 @@ func decodeJSON(data string) (*jsonValue, error) {
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder, depth int) (*jsonValue, error) {
+// token reads the next token, checking a string's raw text; field is the field the token
+// belongs to, for the error.
+func token(dec *json.Decoder, data, field string) (json.Token, error) {
+	start := dec.InputOffset()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := tok.(string); ok {
+		if problem := jsontext.Problem(data[start:dec.InputOffset()]); problem != "" {
+			return nil, notTextString{field, problem}
+		}
+	}
+	return tok, nil
+}
+
+// decodeValue decodes one value; field is the field it belongs to: the nearest enclosing key
+// that is not an operator.
+func decodeValue(dec *json.Decoder, data string, depth int, field string) (*jsonValue, error) {
 	if depth > maxDepth {
 		return nil, errDepth
 	}
-	tok, err := dec.Token()
+	tok, err := token(dec, data, field)
 	if err != nil {
 		return nil, err
 	}
@@ -50,12 +79,16 @@ func decodeValue(dec *json.Decoder, depth int) (*jsonValue, error) {
 		case '{':
 			v := &jsonValue{kind: 'o'}
 			for dec.More() {
-				kt, err := dec.Token()
+				kt, err := token(dec, data, field)
 				if err != nil {
 					return nil, err
 				}
 				k, _ := kt.(string)
-				kv, err := decodeValue(dec, depth+1)
+				kf := field
+				if !strings.HasPrefix(k, "$") {
+					kf = k
+				}
+				kv, err := decodeValue(dec, data, depth+1, kf)
 				if err != nil {
 					return nil, err
 				}
@@ -69,7 +102,7 @@ func decodeValue(dec *json.Decoder, depth int) (*jsonValue, error) {
 		case '[':
 			v := &jsonValue{kind: 'a'}
 			for dec.More() {
-				ev, err := decodeValue(dec, depth+1)
+				ev, err := decodeValue(dec, data, depth+1, field)
 				if err != nil {
 					return nil, err
 				}
@@ -108,8 +141,14 @@ func (v *jsonValue) scalar() (string, bool) {
 func (p *parser) search(raw string) (*node, error) {
 	v, err := decodeJSON(raw)
 	if err != nil {
-		if errors.Is(err, errDepth) {
+		var nt notTextString
+		switch {
+		case errors.Is(err, errDepth):
 			return nil, bad("s: nested more than %d levels deep", maxDepth)
+		case errors.As(err, &nt) && nt.field != "" && isText(nt.field):
+			return nil, bad("s: field %s: a string %s", quote(nt.field), nt.problem)
+		case errors.As(err, &nt):
+			return nil, bad("s: a string %s", nt.problem)
 		}
 		return nil, bad("s: JSON expected")
 	}
@@ -156,13 +195,14 @@ func (p *parser) searchObject(v *jsonValue) (*node, error) {
 }
 
 // searchField handles "field": value (meaning $eq) and "field": {"$op": value, ...}, whose
-// operators are AND-ed, or OR-ed under a field-level "$or".
+// operators are AND-ed, or OR-ed under a field-level "$or". "field": null means IS NULL, as
+// in the reference (see searchOperators).
 func (p *parser) searchField(name string, v *jsonValue) (*node, error) {
 	switch v.kind {
 	case 'o':
 		return p.searchOperators(name, v, false)
 	case 'z':
-		return nil, bad("s: field %q: null is not a value (use $isnull)", name)
+		return p.cond("s", name, opIsNull.name, nil)
 	case 'a':
 		return nil, bad("s: field %q: a value or an object of operators expected", name)
 	}
@@ -189,15 +229,18 @@ func (p *parser) searchOperators(name string, v *jsonValue, or bool) (*node, err
 		if !ok {
 			return nil, bad("s: field %q: unknown operator %q", name, opName)
 		}
+		if val.kind == 'z' && op.arity != arityNone {
+			// The reference turns any operator whose value is null into $isnull
+			// (builderSetWhere); $isnull and $notnull take no value, so theirs is ignored.
+			opName = opIsNull.name
+			op = opIsNull
+		}
 		var vals []string
 		switch op.arity {
 		case arityNone:
 		case arityOne:
 			s, ok := val.scalar()
 			if !ok {
-				if val.kind == 'z' {
-					return nil, bad("s: field %q: %s: null is not a value (use $isnull)", name, op.name)
-				}
 				return nil, bad("s: field %q: %s takes a single value", name, op.name)
 			}
 			vals = []string{s}

@@ -15,17 +15,74 @@ import (
 // programming error in the store, never a client's doing.
 func (q *Query) Where(alias string, args *Args) string {
 	mustIdent("alias", alias)
-	if q.where == nil {
-		return "TRUE"
-	}
 	var b strings.Builder
-	q.where.sql(&b, alias, args)
+	as := aliases{own: alias}
+	switch {
+	case q.where == nil && q.related == nil:
+		b.WriteString("TRUE")
+	case q.related == nil:
+		q.where.sql(&b, as, args)
+	case q.where == nil:
+		q.writeRelated(&b, as, q.related, args)
+	default:
+		q.where.sql(&b, as, args)
+		b.WriteString(" AND ")
+		q.writeRelated(&b, as, q.related, args)
+	}
 	return b.String()
 }
 
-// OrderBy returns the ORDER BY list (without the key words): the client's sort terms with
-// NULLS LAST for ASC and NULLS FIRST for DESC (PostgreSQL's defaults, spelled out because the
-// API promises them), then id.
+// writeRelated writes n, a condition that names joined relations' fields, with the reference's
+// semantics: it holds when it holds for the row together with one row of each relation it
+// names, NULLs standing for a relation with no (live) row, as the reference's LEFT JOIN
+// evaluates its WHERE on every joined row. A relation already in as is the row a subquery is
+// loading (see writeItem); the others are quantified by an EXISTS over LEFT JOINs from a
+// one-row relation, which keeps the NULL row of a parent without related rows. Everything is
+// correlated to the parent's row: one statement, answered on the relations' foreign-key
+// indexes.
+func (q *Query) writeRelated(b *strings.Builder, as aliases, n *node, args *Args) {
+	names := map[*Relation]bool{}
+	n.relations(names)
+	var free []int
+	for i, j := range q.joins {
+		if _, bound := as.rels[j.rel]; names[j.rel] && !bound {
+			free = append(free, i)
+		}
+	}
+	if len(free) == 0 {
+		n.sql(b, as, args)
+		return
+	}
+	b.WriteString("EXISTS (SELECT FROM (SELECT) AS one")
+	for _, i := range free {
+		r := q.joins[i].rel
+		ra := as.own + "_f" + strconv.Itoa(i)
+		b.WriteString(" LEFT JOIN " + r.Schema.table + " " + ra + " ON ")
+		writeLink(b, r, ra, as.own)
+		as = as.with(r, ra)
+	}
+	b.WriteString(" WHERE ")
+	n.sql(b, as, args)
+	b.WriteString(")")
+}
+
+// writeLink writes the condition that a row ra of relation r belongs to the row alias: the
+// foreign key, and r's live rows only.
+func writeLink(b *strings.Builder, r *Relation, ra, alias string) {
+	for _, s := range []string{ra, ".", r.Foreign, " = ", alias, ".", r.Local} {
+		b.WriteString(s)
+	}
+	if r.DeletedAt != "" {
+		for _, s := range []string{" AND ", ra, ".", r.DeletedAt, " IS NULL"} {
+			b.WriteString(s)
+		}
+	}
+}
+
+// OrderBy returns the ORDER BY list (without the key words): the client's sort terms, text
+// under collation (so that the order is the same on every database), with their NULL
+// placement spelled out (NULLS LAST for ASC and FIRST for DESC unless a PostgREST order said
+// otherwise), then id.
 func (q *Query) OrderBy(alias string) string {
 	mustIdent("alias", alias)
 	var b strings.Builder
@@ -33,36 +90,58 @@ func (q *Query) OrderBy(alias string) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(alias + "." + k.field.Column)
+		b.WriteString(sortExpr(alias, k.field))
 		if k.desc {
-			b.WriteString(" DESC NULLS FIRST")
+			b.WriteString(" DESC")
 		} else {
-			b.WriteString(" ASC NULLS LAST")
+			b.WriteString(" ASC")
+		}
+		if k.nullsFirst {
+			b.WriteString(" NULLS FIRST")
+		} else {
+			b.WriteString(" NULLS LAST")
 		}
 	}
 	return b.String()
 }
 
+// sortExpr is the expression a field sorts by, in ORDER BY and in the keyset comparison.
+func sortExpr(alias string, f *Field) string {
+	if f.Type.textual() {
+		return alias + "." + f.Column + " COLLATE " + collation
+	}
+	return alias + "." + f.Column
+}
+
 // Item returns the SQL expression that renders one row of alias as the JSON object the API
-// answers: the selected fields under their API names, and each joined relation under its name,
-// loaded by a correlated subquery in the same statement (a JSON array for a one-to-many
-// relation, ordered by id and [] when empty; an object or null for a many-to-one relation).
-// The subqueries run once per returned row, on the relation's foreign-key index, inside the one
-// statement: there is no N+1 round trip.
-func (q *Query) Item(alias string) string {
+// answers, appending the values it binds to args: the selected fields under their API names,
+// and each joined relation under its name, loaded by a correlated subquery in the same
+// statement (a JSON array for a one-to-many relation, ordered by id and [] when empty; an
+// object or null for a many-to-one relation). A relation's rows are those the query's
+// conditions on its fields accept (see writeRelated) and its embedded filter. The subqueries
+// run once per returned row, on the relation's foreign-key index, inside the one statement:
+// there is no N+1 round trip.
+func (q *Query) Item(alias string, args *Args) string {
 	mustIdent("alias", alias)
 	var b strings.Builder
-	q.writeItem(&b, alias)
+	q.writeItem(&b, alias, args)
 	return b.String()
 }
 
-func (q *Query) writeItem(b *strings.Builder, alias string) {
+func (q *Query) writeItem(b *strings.Builder, alias string, args *Args) {
 	b.WriteString("json_build_object(")
 	writePairs(b, alias, q.fields)
+	names := map[*Relation]bool{}
+	if q.related != nil {
+		q.related.relations(names)
+	}
 	for i, j := range q.joins {
 		r := j.rel
 		ra := alias + "_j" + strconv.Itoa(i)
-		b.WriteString(", '")
+		if i > 0 || len(q.fields) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'")
 		b.WriteString(r.Name)
 		b.WriteString("', (SELECT ")
 		if r.Many {
@@ -78,13 +157,16 @@ func (q *Query) writeItem(b *strings.Builder, alias string) {
 			writePairs(b, ra, j.fields)
 			b.WriteString(")")
 		}
-		for _, s := range []string{" FROM ", r.Schema.table, " ", ra, " WHERE ", ra, ".", r.Foreign, " = ", alias, ".", r.Local} {
-			b.WriteString(s)
+		b.WriteString(" FROM " + r.Schema.table + " " + ra + " WHERE ")
+		writeLink(b, r, ra, alias)
+		as := aliases{own: alias}.with(r, ra)
+		if j.where != nil {
+			b.WriteString(" AND ")
+			j.where.sql(b, as, args)
 		}
-		if r.DeletedAt != "" {
-			for _, s := range []string{" AND ", ra, ".", r.DeletedAt, " IS NULL"} {
-				b.WriteString(s)
-			}
+		if names[r] {
+			b.WriteString(" AND ")
+			q.writeRelated(b, as, q.related, args)
 		}
 		b.WriteString(")")
 	}
@@ -135,8 +217,9 @@ type Statement struct {
 	// more than the limit, which ReadPage uses to know whether there is a next page.
 	List     string
 	ListArgs []any
-	// Count counts the rows matching the filter (for total); "" in cursor mode, which reports
-	// no total (counting would cost the very scan that keyset pagination avoids).
+	// Count counts the rows matching the filter (for total); "" when the query reports no
+	// total: in cursor mode (counting would cost the very scan that keyset pagination avoids)
+	// and in the PostgREST dialect without Prefer: count=exact.
 	Count     string
 	CountArgs []any
 }
@@ -152,14 +235,14 @@ func (q *Query) Build(sc Scope) Statement {
 	}
 	from := " FROM " + q.schema.table + " " + a + " WHERE " + where
 	var st Statement
-	if !q.cursor {
+	if q.count {
 		st.Count = "SELECT count(*)" + from
 		st.CountArgs = append([]any(nil), args...)
 	}
 	var b strings.Builder
 	b.Grow(512)
 	b.WriteString("SELECT ")
-	q.writeItem(&b, a)
+	q.writeItem(&b, a, &args)
 	b.WriteString(" AS item, ")
 	if q.cursor {
 		b.WriteString(q.keyExpr(a))
@@ -184,12 +267,14 @@ func (q *Query) Build(sc Scope) Statement {
 
 // Key returns a short digest that is equal for two queries over the same schema exactly when
 // they select the same rows and render them the same way, for a cache key. It is computed from
-// the statement and its values, so no parameter spelling (filter order aside), alias or
-// duplicate can make equal queries differ. It ignores cache=0.
+// the statement and its values, and whether the total is counted, so no parameter spelling
+// (filter order aside), alias, duplicate or dialect can make equal queries differ: a nestjsx
+// query and its PostgREST spelling with Prefer: count=exact share an entry, since the cached
+// page is the same and only Respond tells them apart. It ignores cache=0.
 func (q *Query) Key() string {
 	st := q.Build(Scope{Alias: "t"})
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d:%s", q.schema.name, len(st.List), st.List)
+	fmt.Fprintf(h, "%s\x00%t\x00%d:%s", q.schema.name, q.count, len(st.List), st.List)
 	for _, a := range st.ListArgs {
 		switch a := a.(type) {
 		case string:

@@ -23,10 +23,8 @@ func canonical(t Type, v string) (string, string) {
 		}
 		return u.String(), ""
 	case Text, Enum:
-		// PostgreSQL text can hold neither a NUL byte nor invalid UTF-8; letting either through
-		// would turn a bad request into a 500.
-		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
-			return "", "UTF-8 text without NUL bytes"
+		if !isText(v) {
+			return "", notText
 		}
 		return v, ""
 	case Int:
@@ -67,13 +65,30 @@ func canonical(t Type, v string) (string, string) {
 	return "", "a value"
 }
 
+// notText is what a value that isn't text was expected to be, in a 400.
+const notText = "UTF-8 text without NUL bytes"
+
+// isText reports whether v can be PostgreSQL text: valid UTF-8 without a NUL byte. Anything else
+// would turn a bad request into a 500, or be searched altered.
+//
+// U+FFFD (the replacement character) counts as not text too. Query values reach a function
+// inside a JSON event (API Gateway's, or cmd/local's), where bytes that are not UTF-8 can only
+// travel as U+FFFD: in a query value it stands for such bytes, so it is refused like them rather
+// than searched for. (A body keeps its bytes: a gateway base64-encodes one that is not UTF-8.)
+func isText(v string) bool {
+	return utf8.ValidString(v) && strings.IndexByte(v, 0) < 0 && !strings.ContainsRune(v, utf8.RuneError)
+}
+
 // likeEscaper makes %, _ and \ literal in a LIKE pattern whose escape character is \.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// likePattern builds the bound pattern of a LIKE-family operator.
+// likePattern builds the bound pattern of a LIKE-family operator. In a PostgREST pattern * is
+// the wildcard (its documented alias of %), and % and _ are literal, as in every other value.
 func likePattern(k likeKind, v string) string {
 	v = likeEscaper.Replace(v)
 	switch k {
+	case likeStar:
+		return strings.ReplaceAll(v, "*", "%")
 	case likeStarts:
 		return v + "%"
 	case likeEnds:

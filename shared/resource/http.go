@@ -113,10 +113,11 @@ func Target(r *http.Request) (user, id uuid.UUID, err error) {
 	return user, id, nil
 }
 
-// ListQuery parses r's list query against s and returns the context to read with: one that
-// bypasses the cache when the client sent cache=0.
+// ListQuery parses r's list query against s, in the dialect r's parameters or X-Crud-Dialect
+// header choose, and returns the context to read with: one that bypasses the cache when the
+// client sent cache=0.
 func ListQuery(r *http.Request, s *query.Schema) (context.Context, *query.Query, error) {
-	q, err := query.Parse(r.URL.Query(), s)
+	q, err := query.ParseRequest(r, s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -154,7 +155,18 @@ func (h routes[T, C, R, P]) list(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, err)
 		return
 	}
-	api.WriteRaw(w, http.StatusOK, b)
+	WriteList(w, r, q, b)
+}
+
+// WriteList answers a list: page is the JSON of q's page, as a Service returns it (possibly
+// from the cache), written in the shape of q's dialect (see query.Query.Respond).
+func WriteList(w http.ResponseWriter, r *http.Request, q *query.Query, page []byte) {
+	status, body, err := q.Respond(w.Header(), page)
+	if err != nil {
+		api.WriteError(w, r, err)
+		return
+	}
+	api.WriteRaw(w, status, body)
 }
 
 // get answers GET /{noun}s/{id}. Without a query (or with only cache=) it is the hot path: the

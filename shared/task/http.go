@@ -37,5 +37,5 @@ func (h projectTasks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, err)
 		return
 	}
-	api.WriteRaw(w, http.StatusOK, b)
+	resource.WriteList(w, r, q, b)
 }
