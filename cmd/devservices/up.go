@@ -68,7 +68,13 @@ func up(args []string, stdout, stderr io.Writer) error {
 	}
 	defer s.Stop()
 	lines := strings.Join(s.Env(), "\n") + "\n"
-	if err := os.WriteFile(filepath.Join(*dir, envFile), []byte(lines), 0o644); err != nil {
+	// Written aside and renamed into place: `env` polls for the file, and must never read one
+	// that has been created but not yet written.
+	tmp := filepath.Join(*dir, envFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(lines), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(*dir, envFile)); err != nil {
 		return err
 	}
 	defer os.Remove(filepath.Join(*dir, envFile))
