@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test lint build bench bench-go deps clean fuzz migrate $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test lint build bench bench-go deps clean fuzz fuzz-api migrate $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -40,6 +40,12 @@ lint: ## gofmt, go vet and staticcheck (pinned)
 
 fuzz: ## fuzz the query parser for 60 s
 	$(GO) test ./shared/query -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+# What CI runs: schemathesis (the version .ci/requirements.txt pins, installed under .local/ if
+# missing) with every check, a fixed seed and a bounded number of cases, against a fresh stack the
+# script starts and stops itself. FUZZ_FLAGS adds schemathesis flags (e.g. --include-path /tasks).
+fuzz-api: deps ## fuzz the API against its OpenAPI document (schemathesis, all checks, ~3 min)
+	bash scripts/schemathesis.sh $(FUZZ_FLAGS)
 
 build: $(addprefix build-,$(FUNCTIONS)) ## every function as dist/<name>/bootstrap for provided.al2023/arm64
 

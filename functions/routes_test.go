@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -53,11 +55,19 @@ func TestRoutesAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromTemplate := map[string]string{} // route -> function
+	fromTemplate := map[string]string{} // route -> function, ANY events aside
+	anyEvents := map[string]string{}    // path -> function of its ANY event
 	for _, f := range tpl.Functions {
 		for _, e := range f.Events {
 			if e.Kind != samtemplate.RESTAPI {
 				t.Errorf("%s: event %s is %s; every route is a REST API (payload 1.0) event", f.LogicalID, e.Name, e.Kind)
+			}
+			if e.Method == "ANY" {
+				if prev, dup := anyEvents[e.Path]; dup {
+					t.Errorf("ANY %s is routed to both %s and %s", e.Path, prev, f.LogicalID)
+				}
+				anyEvents[e.Path] = f.LogicalID
+				continue
 			}
 			r := route(e.Method, e.Path)
 			if prev, dup := fromTemplate[r]; dup {
@@ -116,6 +126,7 @@ func TestRoutesAgree(t *testing.T) {
 			t.Errorf("the OpenAPI document has %s, template.yaml does not route it", r)
 		}
 	}
+	checkAnyEvents(t, fromTemplate, anyEvents, rs)
 	if len(fromTemplate) == 0 || t.Failed() {
 		return
 	}
@@ -125,6 +136,65 @@ func TestRoutesAgree(t *testing.T) {
 	}
 	sort.Strings(all)
 	t.Logf("%d routes agree: %s", len(all), fmt.Sprint(all))
+}
+
+// checkAnyEvents checks the 405 design (template.yaml's AuthFunction comment): every path of
+// the template has exactly one ANY event, to the function that serves the path's methods (so
+// every method of a path reaches one function), and no ANY event names a path without
+// methods. Then, for every path, each method it lacks reaches its owner's router through ANY
+// and is answered 405 problem+json whose Allow lists exactly the path's methods: what API
+// Gateway and cmd/local's gateway answer for it.
+func checkAnyEvents(t *testing.T, fromTemplate, anyEvents map[string]string, rs map[string]*api.Router) {
+	t.Helper()
+	owners := map[string]string{} // path -> the function serving its methods
+	methods := map[string][]string{}
+	for r, fn := range fromTemplate {
+		method, path, _ := strings.Cut(r, " ")
+		if prev, ok := owners[path]; ok && prev != fn {
+			t.Errorf("%s is served by both %s and %s: an ANY event could reach only one", path, prev, fn)
+		}
+		owners[path] = fn
+		methods[path] = append(methods[path], method)
+	}
+	for path, fn := range owners {
+		switch got, ok := anyEvents[path]; {
+		case !ok:
+			t.Errorf("%s has no ANY event: a method it lacks would get API Gateway's 403, not a 405", path)
+		case got != fn:
+			t.Errorf("ANY %s is routed to %s, but %s serves the path", path, got, fn)
+		}
+	}
+	for path, fn := range anyEvents {
+		if _, ok := owners[path]; !ok {
+			t.Errorf("ANY %s (%s) names a path with no declared method", path, fn)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	// Path parameters become a UUID, as the document declares them.
+	sample := strings.NewReplacer("{id}", "3b241101-e2bb-4255-8caf-4136c566a962", "{userId}", "5f8a2b8c-1d7e-4f0a-9c3b-2e6d4a7b8c9d")
+	for path, ms := range methods {
+		allow := append([]string(nil), ms...)
+		if slices.Contains(allow, "GET") {
+			allow = append(allow, "HEAD") // net/http serves HEAD with GET
+		}
+		sort.Strings(allow)
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"} {
+			if slices.Contains(allow, m) {
+				continue
+			}
+			w := httptest.NewRecorder()
+			rs[owners[path]].ServeHTTP(w, httptest.NewRequest(m, sample.Replace(path), nil))
+			if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s %s: %d %s, want a 405 problem", m, path, w.Code, w.Header().Get("Content-Type"))
+				continue
+			}
+			if got, want := w.Header().Get("Allow"), strings.Join(allow, ", "); got != want {
+				t.Errorf("%s %s: Allow %q, want %q", m, path, got, want)
+			}
+		}
+	}
 }
 
 // TestOpenAPIDocument checks the document's own consistency: every $ref resolves, every
@@ -170,9 +240,11 @@ func TestOpenAPIDocument(t *testing.T) {
 			if op["summary"] == nil || op["responses"] == nil {
 				t.Errorf("%s %s: no summary or responses", method, path)
 			}
-			if sec, ok := op["security"].([]any); ok && len(sec) == 0 {
+			sec, ok := op["security"].([]any)
+			if ok && len(sec) == 0 {
 				public[route(method, path)] = true
 			}
+			checkStatuses(t, route(method, path), op, ok && len(sec) == 0)
 		}
 	}
 	want := map[string]bool{
@@ -187,6 +259,44 @@ func TestOpenAPIDocument(t *testing.T) {
 	for r := range public {
 		if !want[r] {
 			t.Errorf("%s is public in the document but not in API.md", r)
+		}
+	}
+}
+
+// checkStatuses checks that an operation declares the statuses every route of its kind can
+// answer (API.md's errors): 401, 429 and 503 behind authentication; 400, 413, 415 and 422 with
+// a body; 400, 409, 422 and 503 with an Idempotency-Key (an invalid key, one in flight, one reused
+// with another body, the store down); 404 with a path parameter; and that its errors are
+// problem+json.
+func checkStatuses(t *testing.T, r string, op map[string]any, public bool) {
+	t.Helper()
+	responses, _ := op["responses"].(map[string]any)
+	need := []string{}
+	if !public {
+		need = append(need, "401", "429", "503")
+	}
+	if op["requestBody"] != nil {
+		need = append(need, "400", "413", "415", "422")
+	}
+	params, _ := op["parameters"].([]any)
+	for _, p := range params {
+		p, _ := p.(map[string]any)
+		if p["$ref"] == "#/components/parameters/IdempotencyKey" {
+			need = append(need, "400", "409", "422", "503")
+		}
+		if p["in"] == "path" {
+			need = append(need, "404")
+		}
+	}
+	for _, code := range need {
+		if _, ok := responses[code]; !ok {
+			t.Errorf("%s: no %s response", r, code)
+		}
+	}
+	for code, resp := range responses {
+		ref, _ := resp.(map[string]any)["$ref"].(string)
+		if code >= "400" && r != "GET /health" && !strings.HasPrefix(ref, "#/components/responses/") {
+			t.Errorf("%s: %s is not one of components.responses (the problem+json answers)", r, code)
 		}
 	}
 }

@@ -45,6 +45,10 @@ func DecodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fault.E(fault.BadRequest, "request body is empty; a JSON object is required")
 	}
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		// encoding/json leaves v as it is for null: a PATCH would take it for {}.
+		return fault.E(fault.BadRequest, "request body must be a JSON object, not null")
+	}
 	if err := checkText(body); err != nil {
 		return err
 	}

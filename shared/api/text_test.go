@@ -59,6 +59,14 @@ func TestDecodeKeepsText(t *testing.T) {
 	}
 }
 
+func TestDecodeRefusesNull(t *testing.T) {
+	v := map[string]any{"kept": true}
+	var fe *fault.Error
+	if err := DecodeBytes([]byte(" null\n"), &v); !errors.As(err, &fe) || fe.Code != fault.BadRequest {
+		t.Fatalf("DecodeBytes(null) = %v, want a 400: a PATCH would read it as {}", err)
+	}
+}
+
 func TestDecodeTopLevelString(t *testing.T) {
 	var s string
 	err := DecodeBytes([]byte(`"\ud800"`), &s)
