@@ -211,15 +211,21 @@ func TestParseErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := parse(c.query, testProjects)
-			var fe *fault.Error
-			if !errors.As(err, &fe) || fe.Code != fault.BadRequest {
-				t.Fatalf("err = %v, want a fault.BadRequest", err)
-			}
-			if !strings.Contains(fe.Message, c.want) {
+			if fe := badRequest(t, err); !strings.Contains(fe.Message, c.want) {
 				t.Fatalf("message %q does not contain %q", fe.Message, c.want)
 			}
 		})
 	}
+}
+
+// badRequest fails the test unless err is a fault.BadRequest, and returns it.
+func badRequest(t *testing.T, err error) *fault.Error {
+	t.Helper()
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Code != fault.BadRequest {
+		t.Fatalf("err = %v, want a fault.BadRequest", err)
+	}
+	return fe
 }
 
 func TestParseErrorQuotesLongInputShort(t *testing.T) {

@@ -259,11 +259,7 @@ func TestParseErrorsPostgREST(t *testing.T) {
 				h = []string{DialectHeader, c.header}
 			}
 			_, err := parse(c.query, testProjects, h...)
-			var fe *fault.Error
-			if !errors.As(err, &fe) || fe.Code != fault.BadRequest {
-				t.Fatalf("err = %v, want a fault.BadRequest", err)
-			}
-			if !strings.Contains(fe.Message, c.want) {
+			if fe := badRequest(t, err); !strings.Contains(fe.Message, c.want) {
 				t.Fatalf("message %q does not contain %q", fe.Message, c.want)
 			}
 		})
