@@ -94,10 +94,6 @@ func (rt *Router) Routes() []Route {
 	return out
 }
 
-// Allow returns the methods the Router serves on path (a registered path pattern, such as
-// /projects/{id}), as its 405 answers list them: sorted, HEAD with GET. Nil for an unknown path.
-func (rt *Router) Allow(path string) []string { return slices.Clone(rt.methods[path]) }
-
 // ServeHTTP dispatches to the matching route. The matched pattern is stored on the request
 // (r.Pattern) by the mux, which the Observe middleware reads for its route dimension.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -119,8 +115,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, fault.E(fault.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 		return
 	}
-	// Only a pattern with a wildcard can have captured a path that another pattern owns; the
-	// literal ones (most requests' are not) skip the second lookup.
+	// Only a pattern with a wildcard can have captured a path that another pattern owns, so
+	// literal patterns skip the second lookup. GET /projects/{id}, the hottest route, does pay
+	// it: one more ServeMux match, well under a microsecond.
 	if _, path, _ := strings.Cut(pattern, " "); strings.IndexByte(path, '{') >= 0 {
 		if _, owner := rt.paths.Handler(r); owner != "" && owner != path {
 			rt.notAllowed(w, r, strings.Join(rt.methods[owner], ", "))

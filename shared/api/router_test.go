@@ -79,9 +79,6 @@ func TestRouterMethodNotAllowed(t *testing.T) {
 			}
 		})
 	}
-	if got := strings.Join(rt.Allow("/things/{id}"), ", "); got != "DELETE, GET, HEAD, PUT" {
-		t.Fatalf("Allow(/things/{id}) = %q", got)
-	}
 }
 
 // TestRouterAmbiguousPaths: two paths that match a common request with neither more specific
