@@ -60,7 +60,7 @@ func (q *Query) decodeCursor(raw string) ([]*string, error) {
 			}
 			continue
 		}
-		s, want := canonical(f.Type, *v)
+		s, want := keyValue(f.Type, *v)
 		if want != "" {
 			return nil, invalid
 		}
@@ -96,9 +96,9 @@ func (q *Query) encodeCursor(key []byte) (string, error) {
 		default:
 			return "", fmt.Errorf("query: sort key value %d is a %T", i, v)
 		}
-		// The database renders timestamptz with the session's offset; canonical turns it into
+		// The database renders timestamptz with the session's offset; keyValue turns it into
 		// UTC so that the cursor doesn't depend on the session.
-		cs, want := canonical(q.sort[i].field.Type, s)
+		cs, want := keyValue(q.sort[i].field.Type, s)
 		if want != "" {
 			return "", fmt.Errorf("query: sort key value %d (%s): %q is not %s", i, q.sort[i].field.Name, s, want)
 		}
@@ -109,6 +109,20 @@ func (q *Query) encodeCursor(key []byte) (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(data), nil
+}
+
+// keyValue is canonical for a sort key value: a column may also hold what no condition
+// accepts, and its rows must page all the same. A float or numeric column holds NaN and
+// ±Infinity (PostgreSQL orders NaN above every number, and equal to itself), and a numeric one
+// values longer than maxNumeric.
+func keyValue(t Type, v string) (string, string) {
+	switch {
+	case (t == Float || t == Numeric) && (v == "NaN" || v == "Infinity" || v == "-Infinity"):
+		return v, ""
+	case t == Numeric && numericRE.MatchString(v):
+		return v, ""
+	}
+	return canonical(t, v)
 }
 
 // keyExpr is the JSON array of the sort key values of a row, the input of encodeCursor.

@@ -18,13 +18,13 @@
 // As APSO's crud package chooses it: the X-Crud-Dialect header (postgrest or nestjsx, any
 // case; another value is a 400) wins. Without it, PostgREST's parameters (select, order, and,
 // not.or, not.and, or=(…), and a column=op.value whose column is a field or relation.field of
-// the Schema and whose op is one of PostgREST's) choose PostgREST; anything else nestjsx, the
-// incumbent. limit, offset, page and cache belong to both, and other parameters to neither, so
-// that a stray parameter can't flip a request. Parameters of both families are a 400 naming
-// them, with the header too (the other family's parameters would otherwise be silently
-// ignored). select is the reference's alias of fields, but APSO reads it as PostgREST's: it is
-// nestjsx's only under X-Crud-Dialect: nestjsx. Every answer carries X-Crud-Dialect, the
-// dialect that ran.
+// the Schema, even one named like a nestjsx parameter such as per_page, and whose op is one of
+// PostgREST's) choose PostgREST; anything else nestjsx, the incumbent. limit, offset, page and
+// cache belong to both, and other parameters to neither, so that a stray parameter can't flip
+// a request. Parameters of both families are a 400 naming them, with the header too (the other
+// family's parameters would otherwise be silently ignored). select is the reference's alias of
+// fields, but APSO reads it as PostgREST's: it is nestjsx's only under X-Crud-Dialect: nestjsx.
+// Every answer carries X-Crud-Dialect, the dialect that ran.
 //
 // # Semantics (nestjsx)
 //
@@ -53,18 +53,20 @@
 //   - Negative operators ($ne, $excl, $notin and their L forms) never match NULL.
 //   - Deviation: the L operators lower() both the column and the value (the reference lowers
 //     only the column). They, and $starts/$ends/$cont/$excl, apply to text and enum fields only;
-//     on other types they are a 400 (the reference answers 500).
+//     on other types they are a 400 (the reference answers 500). A json field filters on null
+//     only ($isnull, $notnull, a null in s); any other operator on it is a 400.
 //   - Deviation: % _ and \ in $starts/$ends/$cont/$excl values are literal characters.
 //   - Deviation: the value of filter=a||$eq||b||c is "b||c" (the reference drops "||c").
-//   - Values are validated per field type: a malformed uuid, number, date, time or boolean, an
-//     enum value outside the field's set (for $eq $ne $in $notin and their L forms), and an
-//     empty value in filter/or syntax are 400s naming the field. Time values are RFC 3339 (a
-//     bare date means midnight UTC).
+//   - Values are validated per field type (see Field types): a malformed uuid, number, date,
+//     time or boolean, an enum value outside the field's set (for $eq $ne $in $notin and their
+//     L forms), and an empty value in filter/or syntax are 400s naming the field. Time values
+//     are RFC 3339 (a bare date means midnight UTC).
 //   - Every field of the Schema, that is every scalar field a client can read, can be selected,
-//     sorted on and filtered on. sort=field,ASC|DESC is repeatable (the order is
-//     case-insensitive and defaults to ASC). NULLs sort last with ASC and first with DESC; id is
-//     always the final tiebreak, in the direction of the last sort term, so that pages are
-//     stable and the keyset is unique. Without sort, rows come in id order.
+//     sorted on and filtered on, except that a json field doesn't sort (a 400) and filters on
+//     null only. sort=field,ASC|DESC is repeatable (the order is case-insensitive and defaults
+//     to ASC). NULLs sort last with ASC and first with DESC; id is always the final tiebreak,
+//     in the direction of the last sort term, so that pages are stable and the keyset is
+//     unique. Without sort, rows come in id order.
 //   - fields=a,b selects fields (id always included; repeatable, alias select under the
 //     header); join=relation or join=relation||a,b loads an allow-listed relation, in the same
 //     statement.
@@ -154,9 +156,9 @@
 //
 //   - column=op.value, repeatable and AND-ed, with eq neq gt gte lt lte like ilike in (in.(a,b),
 //     double-quoted items holding , ( ) or ", backslash escaping in quotes) is (is.null,
-//     is.true, is.false), each negatable with not. (not.eq is $ne, not.gt is $lte: SQL's NOT
-//     excludes NULLs as the negative operators do; not.is.true holds for false and NULL, as
-//     IS NOT TRUE does). Other PostgREST operators (fts, cs, match, …) are a 400 naming them.
+//     is.true, is.false; on a json field is.null only), each negatable with not. (not.eq is
+//     $ne, not.gt is $lte: SQL's NOT excludes NULLs as the negative operators do; not.is.true
+//     holds for false and NULL, as IS NOT TRUE does). Other PostgREST operators (fts, cs, match, …) are a 400 naming them.
 //     The value is everything after op. (dots included); only in or/and trees and in-lists
 //     are double quotes special. eq. with nothing after it compares with the empty text.
 //   - like and ilike take a pattern with * as the wildcard (PostgREST's alias of %).
@@ -191,11 +193,43 @@
 // holds fewer items. Past the end it is 200 and [] (PostgREST answers 416). The cached answer
 // is the same page for both dialects; Respond shapes it.
 //
+// # Field types
+//
+// A field's Type decides what a client's value must be (anything else is a 400 naming the
+// field), the cast of its placeholder and the operators that apply:
+//
+//   - UUID (uuid): any spelling uuid.Parse reads, bound in canonical form.
+//   - Text (text) and Enum (text, and one of Field.Values for the exact-match operators):
+//     UTF-8 without NUL; the only types of the LIKE and L operators, and compared by order
+//     under the collation (see Text below).
+//   - Int (bigint, for an integer column of any width, serial keys included): a decimal
+//     integer within 64 bits.
+//   - Float (float8, a double precision column): a finite number as strconv.ParseFloat reads
+//     it (NaN and Infinity are 400s), bound as the shortest text that is exactly that double.
+//     Answers and cursors render floats exactly under PostgreSQL's default extra_float_digits
+//     (1); a session must not lower it.
+//   - Numeric (numeric): a decimal literal, -?digits[.digits] (no exponent, no + or bare .), at
+//     most 100 characters, bound as written so that no precision is lost.
+//   - Timestamptz (timestamptz): RFC 3339, a date (midnight UTC) or ±infinity, bound in UTC.
+//   - Date (date): YYYY-MM-DD or ±infinity.
+//   - Bool (boolean): what strconv.ParseBool reads.
+//   - JSON (jsonb): selected and joined like any field, but it takes no value: only $isnull and
+//     $notnull apply (is.null and not.is.null in PostgREST, null in s), and sorting on it is a
+//     400.
+//
+// The id field is the unique tiebreak of every sort and the last value of every cursor: a
+// UUID (NewSchema adds a uuid id when the fields declare none) or, for a serial key, an Int.
+// Field and relation names are a letter, then letters, digits and underscores (createdAt,
+// cognito_id). Sort key values that a column holds but no condition accepts (a float's or a
+// numeric's NaN and ±Infinity) page all the same: PostgreSQL orders NaN above every number.
+//
 // # Rendering
 //
 // Item renders a row as a JSON object in PostgreSQL: selected fields under their API names
-// (uuid and text as strings, integers as numbers, dates as YYYY-MM-DD, timestamptz as RFC 3339
-// in UTC with the fraction trimmed, exactly like Go's time.RFC3339Nano of a UTC time, NULL as
-// null), then each joined relation. Rendering in the database is what makes fields= and join=
-// cheap: a store returns the rows as they come, with no per-field Go code.
+// (uuid and text as strings; integers, floats and numerics as numbers, in PostgreSQL's text of
+// the value, so every digit of a numeric, and NaN and ±Infinity as strings; json as itself;
+// dates as YYYY-MM-DD, timestamptz as RFC 3339 in UTC with the fraction trimmed, exactly like
+// Go's time.RFC3339Nano of a UTC time; NULL as null), then each joined relation. Rendering in
+// the database is what makes fields= and join= cheap: a store returns the rows as they come,
+// with no per-field Go code.
 package query

@@ -57,18 +57,32 @@ func FuzzParse(f *testing.F) {
 		"select=id,children(title)&children.or=(title.like.a*,title.is.null)&flag=not.is.true&rank=in.(1,2,3)&order=rank.asc.nullsfirst",
 		"select=tasks(title)&tasks.title=ilike.*%25_*&limit=0",
 		"name=eq.x');DROP TABLE projects;--&select=name",
+
+		// The types of schema-driven resources, a serial id and snake_case names.
+		"filter=weight||$between||-1.5,2e3&filter=price||$in||12.50,-3&filter=attrs||$notnull&sort=price,DESC",
+		`s={"attrs":null,"weight":{"$gt":0.1},"price":{"$lte":"99.99"}}&sort=weight,ASC`,
+		"filter=id||$in||1,9007199254740993&filter=per_page||$gt||4294967296&filter=cognito_id||$contL||x&sort=cognito_id,DESC",
+		"filter=attrs||$eq||{}&sort=attrs,ASC",
+		"attrs=not.is.null&weight=not.lt.1e-3&price=in.(1,2.5)&per_page=eq.5&order=weight.desc.nullslast",
+		"select=id,cognito_id,line_items(weight,attrs)&line_items.price=gt.0&or=(attrs.is.null,cognito_id.ilike.*a*)",
 	}
 	for _, s := range seeds {
 		f.Add(s)
 	}
 	// Valid cursors, which the fuzzer would hardly find by itself.
-	for _, c := range []struct{ sort, key string }{
-		{"sort=createdAt,ASC", `["2024-01-02T03:04:05Z","` + id1 + `"]`},
-		{"sort=doneAt,DESC&sort=score,ASC", `[null,2,"` + id1 + `"]`},
-		{"sort=flag,ASC&sort=rank,DESC", `[true,null,"` + id1 + `"]`},
-		{"sort=name,DESC", `["it's",  "` + id1 + `"]`},
+	for _, c := range []struct {
+		s         *Schema
+		sort, key string
+	}{
+		{testItems, "sort=createdAt,ASC", `["2024-01-02T03:04:05Z","` + id1 + `"]`},
+		{testItems, "sort=doneAt,DESC&sort=score,ASC", `[null,2,"` + id1 + `"]`},
+		{testItems, "sort=flag,ASC&sort=rank,DESC", `[true,null,"` + id1 + `"]`},
+		{testItems, "sort=name,DESC", `["it's",  "` + id1 + `"]`},
+		{testItems, "sort=weight,DESC&sort=price,ASC", `["NaN",12.50,"` + id1 + `"]`},
+		{testSerials, "sort=price,DESC&sort=weight,ASC", `[-3.25,null,9007199254740993]`},
+		{testSerials, "", `[42]`},
 	} {
-		q, err := parse(c.sort+"&cursor=", testItems)
+		q, err := parse(c.sort+"&cursor=", c.s)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -78,10 +92,10 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(c.sort + "&limit=2&cursor=" + cur)
 	}
-	vocab := vocabulary(testProjects, testTasks, testOrganizations, testItems)
+	vocab := vocabulary(testProjects, testTasks, testOrganizations, testItems, testSerials)
 
 	f.Fuzz(func(t *testing.T, raw string) {
-		for _, s := range []*Schema{testProjects, testTasks, testItems} {
+		for _, s := range []*Schema{testProjects, testTasks, testItems, testSerials} {
 			for _, header := range []string{"", "nestjsx", "postgrest"} {
 				checkQuery(t, raw, header, s, vocab)
 			}
@@ -191,7 +205,7 @@ func vocabulary(schemas ...*Schema) vocab {
 	for _, w := range strings.Fields(`SELECT FROM WHERE AND OR NOT LIKE ESCAPE IS NULL TRUE ANY ALL
 		BETWEEN AS ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET AT TIME ZONE lower unnest v
 		json_build_object json_agg json_build_array coalesce json count rtrim to_char item key
-		uuid text bigint timestamptz date boolean p p_j0 p_j1 p_j2 p_f0 p_f1 p_f2
+		uuid text bigint timestamptz date boolean float8 numeric p p_j0 p_j1 p_j2 p_f0 p_f1 p_f2
 		EXISTS LEFT JOIN ON one COLLATE`) {
 		v.words[w] = true
 	}

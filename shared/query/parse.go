@@ -401,6 +401,9 @@ func (q *Query) joinOf(rel *Relation) *join {
 // on an Enum, in its set), and the query must stay within maxConditions. name and label are
 // the field and the operator as the client wrote them, for messages.
 func (p *parser) condition(param, name string, rel *Relation, f *Field, op *operator, label string, raw []string) (*node, error) {
+	if f.Type == JSON && op.arity != arityNone {
+		return nil, bad("%s: field %s: json fields filter only on null, not with %s", param, quote(name), label)
+	}
 	if op.textOnly() && !f.Type.textual() {
 		return nil, bad("%s: field %s: %s applies to text fields, not to a %s", param, quote(name), label, f.Type)
 	}
@@ -541,6 +544,9 @@ func (q *Query) parseSort(raws []string) error {
 		if !ok {
 			return bad("sort: unknown field %s", quote(name))
 		}
+		if err := sortable("sort", f); err != nil {
+			return err
+		}
 		var desc bool
 		switch strings.ToUpper(strings.TrimSpace(dir)) {
 		case "", "ASC":
@@ -552,6 +558,14 @@ func (q *Query) parseSort(raws []string) error {
 		q.addSort(f, desc, desc)
 	}
 	q.endSort()
+	return nil
+}
+
+// sortable refuses a sort on a JSON field: jsonb's order is no order a client means.
+func sortable(param string, f *Field) error {
+	if f.Type == JSON {
+		return bad("%s: field %s: json fields don't sort", param, quote(f.Name))
+	}
 	return nil
 }
 

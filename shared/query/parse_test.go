@@ -218,6 +218,113 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestParseTypes covers the types of the schema-driven resources, a serial id and snake_case
+// names, in both dialects.
+func TestParseTypes(t *testing.T) {
+	long := "12345678901234567890.123456789012345678901"
+	cases := []struct {
+		name, query string
+		sql         string
+		args        []any
+	}{
+		{"FloatGt", "filter=weight||$gt||1.5", "p.weight > $2::float8", []any{"1.5"}},
+		{"FloatCanonical", "filter=weight||$eq||1E3", "p.weight = $2::float8", []any{"1000"}},
+		{"FloatShortestExact", "filter=weight||$lt||0.30000000000000004", "p.weight < $2::float8", []any{"0.30000000000000004"}},
+		{"FloatHuge", "filter=weight||$lte||-1.7976931348623157e308", "p.weight <= $2::float8", []any{"-1.7976931348623157e+308"}},
+		{"FloatBetween", "filter=weight||$between||-.5,2e-3", "(p.weight BETWEEN $2::float8 AND $3::float8)", []any{"-0.5", "0.002"}},
+		{"FloatIn", "filter=weight||$in||1,2.5", "p.weight = ANY($2::float8[])", []any{[]string{"1", "2.5"}}},
+		{"FloatSearchNumber", `s={"weight":{"$gte":-2.5e-7}}`, "p.weight >= $2::float8", []any{"-2.5e-07"}},
+		{"NumericKeepsDigits", "filter=price||$gte||12.50", "p.price >= $2::numeric", []any{"12.50"}},
+		{"NumericLong", "filter=price||$eq||" + long, "p.price = $2::numeric", []any{long}},
+		{"NumericNotIn", "filter=price||$notin||-1,0.001", "p.price <> ALL($2::numeric[])", []any{[]string{"-1", "0.001"}}},
+		{"NumericSearchNumber", `s={"price":{"$lt":99.999999999999999999}}`, "p.price < $2::numeric", []any{"99.999999999999999999"}},
+		{"JSONIsNull", "filter=attrs||$isnull", "p.attrs IS NULL", nil},
+		{"JSONNotNull", "filter=attrs||notnull", "p.attrs IS NOT NULL", nil},
+		{"JSONSearchNull", `s={"attrs":null,"$or":[{"attrs":{"$notnull":true}}]}`, "(p.attrs IS NULL AND p.attrs IS NOT NULL)", nil},
+		{"JSONSearchNullOperator", `s={"attrs":{"$eq":null}}`, "p.attrs IS NULL", nil},
+		{"IntIDIn", "filter=id||$in||1,9007199254740993", "p.id = ANY($2::bigint[])", []any{[]string{"1", "9007199254740993"}}},
+		{"IntAbove32Bits", "filter=per_page||$gt||4294967296", "p.per_page > $2::bigint", []any{"4294967296"}},
+		{"SnakeCase", "filter=cognito_id||$eq||abc&or=cognito_id||$contL||X",
+			"(p.cognito_id = $2::text OR lower(p.cognito_id COLLATE " + icu + ") LIKE lower($3::text COLLATE " + icu + `) ESCAPE '\')`, []any{"abc", "%X%"}},
+
+		// PostgREST, where a column may be named like a nestjsx parameter.
+		{"PostgRESTFloat", "weight=not.gt.1.5", "p.weight <= $2::float8", []any{"1.5"}},
+		{"PostgRESTNumeric", "price=in.(1.50,2)", "p.price = ANY($2::numeric[])", []any{[]string{"1.50", "2"}}},
+		{"PostgRESTJSONIsNull", "attrs=is.null", "p.attrs IS NULL", nil},
+		{"PostgRESTJSONNotNull", "attrs=not.is.null", "p.attrs IS NOT NULL", nil},
+		{"PostgRESTNestjsxName", "per_page=eq.5", "p.per_page = $2::bigint", []any{"5"}},
+		{"PostgRESTSnakeCaseTree", "or=(cognito_id.eq.a,and(per_page.is.null,attrs.is.null))",
+			"(p.cognito_id = $2::text OR (p.per_page IS NULL AND p.attrs IS NULL))", []any{"a"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sql, args := where(mustParse(t, c.query, testSerials))
+			if sql != c.sql {
+				t.Errorf("sql\n got %s\nwant %s", sql, c.sql)
+			}
+			if len(args) != len(c.args) || (len(args) > 0 && !reflect.DeepEqual(args, c.args)) {
+				t.Errorf("args\n got %#v\nwant %#v", args, c.args)
+			}
+		})
+	}
+
+	// A serial id is the tiebreak of every sort; floats and numerics sort as numbers.
+	for query, want := range map[string]string{
+		"":                                "p.id ASC NULLS LAST",
+		"sort=weight,DESC":                "p.weight DESC NULLS FIRST, p.id DESC NULLS FIRST",
+		"sort=price&sort=cognito_id,DESC": "p.price ASC NULLS LAST, p.cognito_id COLLATE " + icu + " DESC NULLS FIRST, p.id DESC NULLS FIRST",
+		"order=weight.asc.nullsfirst":     "p.weight ASC NULLS FIRST, p.id ASC NULLS LAST",
+	} {
+		if got := mustParse(t, query, testSerials).OrderBy("p"); got != want {
+			t.Errorf("%q: ORDER BY %s, want %s", query, got, want)
+		}
+	}
+	// per_page is still nestjsx's page size.
+	if q := mustParse(t, "per_page=5", testSerials); q.Limit() != 5 || q.where != nil {
+		t.Errorf("per_page=5: limit %d, where %v", q.Limit(), q.where)
+	}
+}
+
+func TestParseTypeErrors(t *testing.T) {
+	cases := []struct {
+		name, query, want string
+	}{
+		{"FloatNotNumber", "filter=weight||$eq||heavy", `filter: field "weight": "heavy" is not a finite number`},
+		{"FloatNaN", "filter=weight||$gt||NaN", `field "weight": "NaN" is not a finite number`},
+		{"FloatInf", "filter=weight||$lt||-Inf", `"-Inf" is not a finite number`},
+		{"FloatInfinity", "filter=weight||$in||1,infinity", `"infinity" is not a finite number`},
+		{"FloatOverflow", "filter=weight||$gt||1e309", `"1e309" is not a finite number`},
+		{"FloatTextOperator", "filter=weight||$contL||1", `field "weight": $contL applies to text fields, not to a float`},
+		{"NumericExponent", "filter=price||$eq||1e5", `filter: field "price": "1e5" is not a decimal number such as -12.50`},
+		{"NumericPlus", "filter=price||$eq||%2B1", `"+1" is not a decimal number`},
+		{"NumericBareFraction", "filter=price||$gt||.5", `".5" is not a decimal number`},
+		{"NumericTrailingPoint", "filter=price||$gt||1.", `"1." is not a decimal number`},
+		{"NumericNaN", "filter=price||$eq||NaN", `"NaN" is not a decimal number`},
+		{"NumericTooLong", "filter=price||$eq||" + strings.Repeat("9", 101), "is not a decimal number"},
+		{"NumericSpace", `s={"price":" 1"}`, `s: field "price": " 1" is not a decimal number`},
+		{"NumericTextOperator", "filter=price||$starts||1", "$starts applies to text fields, not to a numeric"},
+		{"JSONEq", "filter=attrs||$eq||{}", `filter: field "attrs": json fields filter only on null, not with $eq`},
+		{"JSONTextOperator", "or=attrs||$cont||x", `or: field "attrs": json fields filter only on null, not with $cont`},
+		{"JSONIn", `s={"attrs":{"$in":[1]}}`, `s: field "attrs": json fields filter only on null, not with $in`},
+		{"JSONSearchValue", `s={"attrs":"x"}`, `s: field "attrs": json fields filter only on null, not with $eq`},
+		{"JSONPostgREST", "attrs=eq.{}", `attrs: field "attrs": json fields filter only on null, not with eq`},
+		{"JSONPostgRESTNot", "attrs=not.in.(1)", `attrs: field "attrs": json fields filter only on null, not with not.in`},
+		{"JSONPostgRESTIsTrue", "attrs=is.true", `attrs: field "attrs": is.true applies to boolean fields, not to a json`},
+		{"JSONSort", "sort=attrs,ASC", `sort: field "attrs": json fields don't sort`},
+		{"JSONOrder", "order=weight.desc,attrs", `order: field "attrs": json fields don't sort`},
+		{"IntID", "filter=id||$eq||" + id1, `field "id": "` + id1 + `" is not an integer`},
+		{"IntIDOverflow", "filter=id||$eq||9223372036854775808", "is not an integer"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parse(c.query, testSerials)
+			if fe := badRequest(t, err); !strings.Contains(fe.Message, c.want) {
+				t.Fatalf("message %q does not contain %q", fe.Message, c.want)
+			}
+		})
+	}
+}
+
 // badRequest fails the test unless err is a fault.BadRequest, and returns it.
 func badRequest(t *testing.T, err error) *fault.Error {
 	t.Helper()

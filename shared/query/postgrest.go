@@ -465,6 +465,9 @@ func (q *Query) parseOrder(raws []string) error {
 			if !ok {
 				return bad("order: unknown field %s", quote(segs[0]))
 			}
+			if err := sortable("order", f); err != nil {
+				return err
+			}
 			desc, nulls := false, ""
 			for _, m := range segs[1:] {
 				switch m {

@@ -97,12 +97,14 @@ func chooseDialect(values url.Values, header string, s *Schema) (dialect, error)
 			if header != "nestjsx" {
 				pg = append(pg, k)
 			}
+		case postgrestSignals[k] || postgrestFilter(k, vs, s):
+			// Before the nestjsx parameters: a field may be named like one (sort, per_page), and
+			// a nestjsx value reads as op.value only through a relation named like an operator.
+			pg = append(pg, k)
 		case nestjsxSignals[base]:
 			if !slices.Contains(nest, base) {
 				nest = append(nest, base)
 			}
-		case postgrestSignals[k] || postgrestFilter(k, vs, s):
-			pg = append(pg, k)
 		}
 	}
 	switch header {

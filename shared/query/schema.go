@@ -19,7 +19,8 @@ const (
 	// Enum is a text column restricted (by a CHECK) to Field.Values. It compares and sorts as
 	// text; $eq $ne $in $notin (and L forms) reject a value outside the set with a 400.
 	Enum
-	// Int is an integer column of any width; values are bound as bigint.
+	// Int is an integer column of any width (smallint to bigint, serial keys too); values are
+	// bound as bigint.
 	Int
 	// Timestamptz is a timestamptz column; values are RFC 3339 times or dates.
 	Timestamptz
@@ -27,6 +28,14 @@ const (
 	Date
 	// Bool is a boolean column.
 	Bool
+	// Float is a double precision column; values are finite numbers.
+	Float
+	// Numeric is a numeric (decimal) column; values are decimal literals (-12.50), bound as
+	// text and cast to numeric so that no precision is lost.
+	Numeric
+	// JSON is a jsonb column. It is selected and joined like any field, but filters only on
+	// null ($isnull, $notnull) and doesn't sort.
+	JSON
 )
 
 // String returns the name used in error messages.
@@ -46,6 +55,12 @@ func (t Type) String() string {
 		return "date"
 	case Bool:
 		return "boolean"
+	case Float:
+		return "float"
+	case Numeric:
+		return "numeric"
+	case JSON:
+		return "json"
 	}
 	return "unknown"
 }
@@ -67,6 +82,12 @@ func (t Type) cast() string {
 		return "date"
 	case Bool:
 		return "boolean"
+	case Float:
+		return "float8"
+	case Numeric:
+		return "numeric"
+	case JSON:
+		return "jsonb" // never bound: a JSON field takes no value (see parser.condition)
 	}
 	panic("query: unknown type")
 }
@@ -76,10 +97,11 @@ func (t Type) cast() string {
 func (t Type) textual() bool { return t == Text || t == Enum }
 
 // Field is one client-visible field of a resource. Every field a client can read can be
-// selected, sorted on and filtered on (API.md): there is no per-field flag, so that the
-// allow-list of what a client may read is the only one to audit.
+// selected, sorted on and filtered on (API.md), a JSON field on null only: there is no
+// per-field flag, so that the allow-list of what a client may read is the only one to audit.
 type Field struct {
-	// Name is the API name (camelCase), as clients write it and as the JSON key.
+	// Name is the API name (camelCase, or snake_case such as cognito_id: a letter, then letters,
+	// digits and underscores), as clients write it and as the JSON key.
 	Name string
 	// Column is the column of the resource's table. It is a plain identifier (lower snake case,
 	// not a reserved word) rather than an arbitrary expression so that the package can qualify
@@ -130,14 +152,15 @@ const maxObjectPairs = 50
 
 var (
 	identRE   = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
-	apiNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,62}$`)
+	apiNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,62}$`)
 )
 
 // NewSchema builds the allow-list of the resource stored in table. The id field (uuid column
-// "id") is added when fields don't declare it; when they do, it must
-// be non-nullable, since it is the unique tiebreak of every sort. NewSchema panics on a
-// programming error (a bad identifier, a duplicate name, an Enum without values): schemas
-// are static, and a bad one must stop the program at start, not fail a request.
+// "id") is added when fields don't declare it; when they do, it must be a non-nullable UUID or
+// Int (a serial key), since it is the unique tiebreak of every sort and the last value of every
+// keyset cursor. NewSchema panics on a programming error (a bad identifier, a duplicate name,
+// an Enum without values): schemas are static, and a bad one must stop the program at start,
+// not fail a request.
 func NewSchema(table string, fields ...Field) *Schema {
 	mustIdent("table", table)
 	s := &Schema{name: table, table: table, byName: map[string]*Field{}, relByName: map[string]*Relation{}}
@@ -156,7 +179,7 @@ func NewSchema(table string, fields ...Field) *Schema {
 			panic(fmt.Sprintf("query: schema %s: bad field name %q", table, f.Name))
 		}
 		mustIdent("column of "+f.Name, f.Column)
-		if f.Type < UUID || f.Type > Bool {
+		if f.Type < UUID || f.Type > JSON {
 			panic(fmt.Sprintf("query: schema %s: field %s has no type", table, f.Name))
 		}
 		if (f.Type == Enum) != (len(f.Values) > 0) {
@@ -170,8 +193,8 @@ func NewSchema(table string, fields ...Field) *Schema {
 		s.fields = append(s.fields, fp)
 		s.byName[f.Name] = fp
 		if f.Name == "id" {
-			if f.Nullable {
-				panic(fmt.Sprintf("query: schema %s: id must not be nullable", table))
+			if f.Nullable || f.Type != UUID && f.Type != Int {
+				panic(fmt.Sprintf("query: schema %s: id must be a non-nullable UUID or Int", table))
 			}
 			s.id = fp
 		}

@@ -51,9 +51,24 @@ var testItems = NewSchema("items",
 	Field{Name: "doneAt", Column: "done_at", Type: Timestamptz, Nullable: true},
 	Field{Name: "flag", Column: "flag", Type: Bool, Nullable: true},
 	Field{Name: "ref", Column: "ref", Type: UUID, Nullable: true},
+	Field{Name: "weight", Column: "weight", Type: Float, Nullable: true},
+	Field{Name: "price", Column: "price", Type: Numeric},
+	Field{Name: "attrs", Column: "attrs", Type: JSON, Nullable: true},
 ).
 	Join(Relation{Name: "children", Many: true, Schema: testTasks, Local: "id", Foreign: "project_id"}).
 	Join(Relation{Name: "owner", Schema: testOrganizations, Local: "ref", Foreign: "id"})
+
+// testSerials is a resource of the schema-driven engine: a serial key, snake_case names (one
+// named like a nestjsx parameter) and the types only such schemas have.
+var testSerials = NewSchema("serials",
+	Field{Name: "id", Column: "id", Type: Int},
+	Field{Name: "cognito_id", Column: "cognito_id", Type: Text},
+	Field{Name: "per_page", Column: "per_page", Type: Int, Nullable: true},
+	Field{Name: "weight", Column: "weight", Type: Float, Nullable: true},
+	Field{Name: "price", Column: "price", Type: Numeric},
+	Field{Name: "attrs", Column: "attrs", Type: JSON, Nullable: true},
+).
+	Join(Relation{Name: "line_items", Many: true, Schema: testItems, Local: "id", Foreign: "serial_id"})
 
 func init() {
 	testProjects.
@@ -75,7 +90,15 @@ func TestNewSchemaPanicsOnProgrammingErrors(t *testing.T) {
 		"Duplicate": func() {
 			NewSchema("t", Field{Name: "x", Column: "x", Type: Int}, Field{Name: "x", Column: "y", Type: Int})
 		},
-		"NullableID":       func() { NewSchema("t", Field{Name: "id", Column: "id", Type: UUID, Nullable: true}) },
+		"NullableID":        func() { NewSchema("t", Field{Name: "id", Column: "id", Type: UUID, Nullable: true}) },
+		"NullableIntID":     func() { NewSchema("t", Field{Name: "id", Column: "id", Type: Int, Nullable: true}) },
+		"TextID":            func() { NewSchema("t", Field{Name: "id", Column: "id", Type: Text}) },
+		"JSONID":            func() { NewSchema("t", Field{Name: "id", Column: "id", Type: JSON}) },
+		"UnknownType":       func() { NewSchema("t", Field{Name: "x", Column: "x", Type: JSON + 1}) },
+		"LeadingUnderscore": func() { NewSchema("t", Field{Name: "_x", Column: "x", Type: Int}) },
+		"RelationBadName": func() {
+			NewSchema("t").Join(Relation{Name: "r.s", Schema: NewSchema("u"), Local: "id", Foreign: "t_id"})
+		},
 		"BadTable":         func() { NewSchema("Table") },
 		"RelationNoSchema": func() { NewSchema("t").Join(Relation{Name: "r", Local: "id", Foreign: "t_id"}) },
 		"RelationClash": func() {
@@ -108,5 +131,8 @@ func TestNewSchemaAddsID(t *testing.T) {
 	}
 	if testTasks.fields[0].Name != "id" {
 		t.Fatalf("id is not the first field")
+	}
+	if f, _ := testSerials.Field("id"); f.Type != Int || testSerials.id.Type != Int || len(testSerials.fields) != 6 {
+		t.Fatalf("a declared Int id = %+v; fields %d", f, len(testSerials.fields))
 	}
 }

@@ -1,6 +1,8 @@
 package query
 
 import (
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -61,9 +63,26 @@ func canonical(t Type, v string) (string, string) {
 			return "", "true or false"
 		}
 		return strconv.FormatBool(b), ""
+	case Float:
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+			return "", "a finite number"
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64), "" // the shortest text that is exactly x
+	case Numeric:
+		if len(v) > maxNumeric || !numericRE.MatchString(v) {
+			return "", "a decimal number such as -12.50"
+		}
+		return v, ""
 	}
 	return "", "a value"
 }
+
+// numericRE is the syntax of a Numeric value, and maxNumeric bounds its length in a condition
+// (a sort key value may be longer: see keyValue).
+var numericRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+const maxNumeric = 100
 
 // notText is what a value that isn't text was expected to be, in a 400.
 const notText = "UTF-8 text without NUL bytes"

@@ -336,11 +336,19 @@ func (c *Core[T]) List(ctx context.Context, user uuid.UUID, q *query.Query) (jso
 // shared/cache's ListKey takes one scope and reads its generation; for a user in n
 // organizations the n generations are prefetched together, so it is one round trip either way.
 func (c *Core[T]) listKey(ctx context.Context, orgs []uuid.UUID, q *query.Query) string {
-	if c.opts.Cache == nil || len(orgs) == 0 {
+	return listKey(ctx, c.opts.Cache, c.plural, orgs, q)
+}
+
+// listKey is the cache key of a list of plural ("projects") over orgs (see Core.List), or "".
+//
+// shared/cache's ListKey takes one scope and reads its generation; for a user in n
+// organizations the n generations are prefetched together, so it is one round trip either way.
+func listKey(ctx context.Context, cc *cache.Cache, plural string, orgs []uuid.UUID, q *query.Query) string {
+	if cc == nil || len(orgs) == 0 {
 		return ""
 	}
 	if len(orgs) == 1 {
-		return c.opts.Cache.ListKey(ctx, Scope(orgs[0]), c.plural, q.Key())
+		return cc.ListKey(ctx, Scope(orgs[0]), plural, q.Key())
 	}
 	orgs = slices.Clone(orgs)
 	slices.SortFunc(orgs, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
@@ -348,10 +356,10 @@ func (c *Core[T]) listKey(ctx context.Context, orgs []uuid.UUID, q *query.Query)
 	for i, o := range orgs {
 		scopes[i] = Scope(o)
 	}
-	ctx = c.opts.Cache.Prefetch(ctx, nil, scopes) // the n generations in one round trip
+	ctx = cc.Prefetch(ctx, nil, scopes) // the n generations in one round trip
 	h := sha256.New()
 	for _, o := range orgs {
-		k := c.opts.Cache.ListKey(ctx, Scope(o), c.plural)
+		k := cc.ListKey(ctx, Scope(o), plural)
 		if k == "" {
 			return ""
 		}
@@ -359,7 +367,7 @@ func (c *Core[T]) listKey(ctx context.Context, orgs []uuid.UUID, q *query.Query)
 		h.Write([]byte{0})
 	}
 	h.Write([]byte(q.Key()))
-	return c.plural + ":list:multi:" + hex.EncodeToString(h.Sum(nil)[:16])
+	return plural + ":list:multi:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // ListIn returns a list of one organization's entities (GET /projects/{id}/tasks), cached
@@ -397,7 +405,11 @@ func (c *Core[T]) Changed(ctx context.Context, org uuid.UUID, keys ...string) {
 // ChangedViews is Changed that also bumps views, the view scopes the write changed (ViewsOf the
 // entities written, see RetireViews).
 func (c *Core[T]) ChangedViews(ctx context.Context, org uuid.UUID, views []string, keys ...string) {
-	cc := c.opts.Cache
+	invalidate(ctx, c.opts.Cache, c.opts.Log, c.noun, org, views, keys)
+}
+
+// invalidate is ChangedViews for the resource named noun, on cc.
+func invalidate(ctx context.Context, cc *cache.Cache, log *slog.Logger, noun string, org uuid.UUID, views, keys []string) {
 	if cc == nil {
 		return
 	}
@@ -407,10 +419,9 @@ func (c *Core[T]) ChangedViews(ctx context.Context, org uuid.UUID, views []strin
 	for _, v := range views {
 		errs = append(errs, cc.Bump(ctx, v))
 	}
-	err := errors.Join(errs...)
-	if err != nil {
-		c.opts.Log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed and the cache epoch could not be advanced; stale entries expire by their TTL",
-			slog.String("resource", c.noun), slog.String("organizationId", org.String()), slog.String("error", err.Error()))
+	if err := errors.Join(errs...); err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed and the cache epoch could not be advanced; stale entries expire by their TTL",
+			slog.String("resource", noun), slog.String("organizationId", org.String()), slog.String("error", err.Error()))
 	}
 }
 

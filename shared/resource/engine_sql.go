@@ -1,0 +1,175 @@
+package resource
+
+import (
+	"strconv"
+	"strings"
+
+	"scaleapi/shared/apsorc"
+	"scaleapi/shared/auth"
+	"scaleapi/shared/query"
+)
+
+// The engine's SQL is built once per entity, from the schema's identifiers only (validated
+// plain identifiers, see apsorc), when the engine starts; the statements that depend on which
+// fields a PATCH names are built per request from the same identifiers. Every value is a bound
+// parameter, sent as text and cast to its column's type, so the statement text never depends
+// on a value and the pgx exec mode (see package db) needs no statement description.
+
+// ref names a column of a row: "t.col" for a table's alias, or a parameter for a value that
+// is about to be written.
+type ref func(column string) string
+
+// aliased returns the ref of the columns of alias.
+func aliased(alias string) ref { return func(c string) string { return alias + "." + c } }
+
+// sqlType is the PostgreSQL type a field's text value is cast to.
+func sqlType(f *apsorc.Field) string {
+	switch f.Type {
+	case apsorc.Text, apsorc.Enum:
+		return "text"
+	case apsorc.Integer:
+		return "integer"
+	case apsorc.Boolean:
+		return "boolean"
+	case apsorc.Float:
+		return "double precision"
+	case apsorc.Decimal:
+		return "numeric"
+	case apsorc.Date:
+		return "date"
+	case apsorc.Timestamptz:
+		return "timestamptz"
+	case apsorc.JSON:
+		return "jsonb"
+	case apsorc.UUID:
+		return "uuid"
+	case apsorc.BigInt:
+		return "bigint"
+	}
+	panic("resource: unknown schema type")
+}
+
+// idType is the SQL type of e's key.
+func idType(e *apsorc.Entity) string {
+	if e.Key == apsorc.SerialKey {
+		return "bigint"
+	}
+	return "uuid"
+}
+
+// orgOf is the SQL of the organization of e's row whose columns r names: its own scope column,
+// or the scope column at the end of its scope path, reached through the path's foreign keys
+// (one subquery, on the targets' primary keys).
+func orgOf(e *apsorc.Entity, r ref) string {
+	sc := e.Scope
+	if sc.Direct() {
+		return r(sc.Field.Column)
+	}
+	var b strings.Builder
+	n := len(sc.Path)
+	last := "s" + strconv.Itoa(n)
+	b.WriteString("(SELECT " + last + "." + sc.Field.Column + " FROM ")
+	for i, rel := range sc.Path {
+		a := "s" + strconv.Itoa(i+1)
+		if i == 0 {
+			b.WriteString(rel.Target.Table + " " + a)
+			continue
+		}
+		prev := "s" + strconv.Itoa(i)
+		b.WriteString(" JOIN " + rel.Target.Table + " " + a + " ON " + a + ".id = " + prev + "." + rel.Field.Column)
+	}
+	b.WriteString(" WHERE s1.id = " + r(sc.Path[0].Field.Column) + ")")
+	return b.String()
+}
+
+// roles lists the roles at least min, as an SQL list.
+func roles(min auth.Role) string {
+	switch min {
+	case auth.RoleOwner:
+		return "('owner')"
+	case auth.RoleAdmin:
+		return "('owner', 'admin')"
+	}
+	return "('owner', 'admin', 'member')"
+}
+
+// memberOf is the SQL that holds when the user (parameter user) has at least min in org.
+func memberOf(org, user string, min auth.Role) string {
+	s := "EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = " + org + " AND m.user_id = " + user
+	if min != auth.RoleMember {
+		s += " AND m.role IN " + roles(min)
+	}
+	return s + ")"
+}
+
+// check is one condition a written row must meet, with the field a failure is reported on.
+type check struct {
+	field   string // "" for the membership guard (a 404), else the foreign key (a 422)
+	sql     string
+	message string
+}
+
+// checks are the conditions a row of e about to be written (columns r, organization org) must
+// meet: the writer is a member of the organization, and each foreign key in fks points at a
+// live row of the same organization (a user who is a member of it, for a reference to the
+// user entity). The references are locked FOR SHARE, so a concurrent delete of the target
+// waits for the write or the write sees the target gone.
+func checks(e *apsorc.Entity, r ref, org, user string, fks []*apsorc.Field) []check {
+	cs := []check{{sql: memberOf(org, user, auth.RoleMember)}}
+	for _, f := range fks {
+		t := f.Relation.Target
+		v := r(f.Column)
+		var cond, msg string
+		switch t.Platform {
+		case apsorc.Users:
+			cond = "EXISTS (SELECT 1 FROM memberships x WHERE x.user_id = " + v + " AND x.organization_id = " + org + ")"
+			msg = "must be a member of the organization"
+		case apsorc.Organizations:
+			if f == e.Scope.Field {
+				continue // the membership guard is the check
+			}
+			cond = v + " = " + org
+			msg = "must be the entity's own organization"
+		default:
+			live := ""
+			if t.Options.SoftDelete {
+				live = " AND x.deleted_at IS NULL"
+			}
+			same := " AND " + orgOf(t, aliased("x")) + " = " + org
+			if len(e.Scope.Path) > 0 && e.Scope.Path[0].Field == f {
+				same = "" // the entity's organization is the target's by definition
+			}
+			cond = "EXISTS (SELECT 1 FROM " + t.Table + " x WHERE x.id = " + v + live + same + " FOR SHARE OF x)"
+			msg = t.Noun + " not found"
+		}
+		if f.Nullable {
+			cond = "(" + v + " IS NULL OR " + cond + ")"
+		}
+		cs = append(cs, check{field: f.Name, sql: cond, message: msg})
+	}
+	return cs
+}
+
+// all is the conjunction of cs.
+func all(cs []check) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.sql
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// each is cs as a boolean array, for explaining which failed.
+func each(cs []check) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.sql
+	}
+	return "ARRAY[" + strings.Join(parts, ", ") + "]"
+}
+
+// item is the JSON of a row of m's table under alias, as a GET answers it.
+func (m *model) item(alias string) string {
+	var args query.Args
+	return m.plain.Item(alias, &args)
+}
