@@ -7,7 +7,7 @@
 SHELL        := /bin/bash
 .SHELLFLAGS  := -eu -o pipefail -c
 GO           ?= go
-FUNCTIONS    := auth organizations projects tasks reports health
+FUNCTIONS    := auth organizations entities reports health
 # The deployed build: Lambda provided.al2023 on Graviton. cmd/local overrides GOARCH for the host.
 GOOS         ?= linux
 GOARCH       ?= arm64
@@ -26,9 +26,9 @@ deps: ## install PostgreSQL, PgBouncer and Redis if missing (apt-get on Debian/U
 
 # Built, then exec'd rather than `go run`: go run exits 1 whenever it is interrupted, which would
 # turn a clean Ctrl-C into a make error.
-run: deps ## serve the API on http://127.0.0.1:3000 (embedded defaults unless DATABASE_URL/REDIS_URL are set)
+run: deps ## serve the API on http://127.0.0.1:3000 (embedded defaults unless DATABASE_URL/REDIS_URL are set; SCHEMA=file serves another .apsorc)
 	$(GO) build -o .local/bin/local ./cmd/local
-	exec .local/bin/local $(RUN_FLAGS)
+	exec .local/bin/local $(if $(SCHEMA),-schema $(SCHEMA)) $(RUN_FLAGS)
 
 test: deps ## run every test against real services started once for the run
 	$(GO) run ./cmd/devservices run -- $(GO) test -count=1 -timeout 15m $(TEST_FLAGS) ./...
@@ -59,8 +59,7 @@ $(foreach f,$(FUNCTIONS),$(eval $(call function_target,$(f))))
 
 build-AuthFunction: ; $(MAKE) --no-print-directory build-auth
 build-OrganizationsFunction: ; $(MAKE) --no-print-directory build-organizations
-build-ProjectsFunction: ; $(MAKE) --no-print-directory build-projects
-build-TasksFunction: ; $(MAKE) --no-print-directory build-tasks
+build-EntitiesFunction: ; $(MAKE) --no-print-directory build-entities
 build-ReportsFunction: ; $(MAKE) --no-print-directory build-reports
 build-HealthFunction: ; $(MAKE) --no-print-directory build-health
 
@@ -69,7 +68,7 @@ bench: deps ## load-test a stack it starts itself, then make run's embedded defa
 
 bench-go: deps ## the hot paths' Go benchmarks (benchstat-friendly), against real services
 	@mkdir -p bench-results
-	$(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 6 ./shared/query ./shared/auth ./shared/ratelimit ./shared/cache ./shared/lambdahttp ./shared/project ./shared/metrics ./cmd/local/gateway ./cmd/local/metricsview | tee bench-results/go-bench.txt
+	$(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 6 ./shared/query ./shared/auth ./shared/ratelimit ./shared/cache ./shared/lambdahttp ./shared/domain ./shared/metrics ./cmd/local/gateway ./cmd/local/metricsview | tee bench-results/go-bench.txt
 
 migrate: ## apply migrations to DATABASE_URL (the primary, not the pooler: goose holds a session lock)
 	$(GO) run ./cmd/migrate up

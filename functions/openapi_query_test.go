@@ -31,7 +31,6 @@ import (
 
 	"scaleapi/shared/organization"
 	"scaleapi/shared/query"
-	"scaleapi/shared/schema"
 )
 
 var updateOpenAPI = flag.Bool("update-openapi", false, "rewrite the generated list query parts of shared/openapi/openapi.json")
@@ -69,14 +68,14 @@ var assigneeFields = []query.Field{{Name: "id", Type: query.UUID}, {Name: "name"
 func listResources(t *testing.T) []listResource {
 	t.Helper()
 	orgs := ownFields(t, organization.Schema)
-	projects := ownFields(t, schema.Projects)
-	tasks := ownFields(t, schema.Tasks)
+	projects := ownFields(t, projectsSchema)
+	tasks := ownFields(t, tasksSchema)
 	return []listResource{
 		{prefix: "organizations", schema: organization.Schema, ops: []string{"getOrganizations"}},
-		{prefix: "projects", schema: schema.Projects,
+		{prefix: "projects", schema: projectsSchema,
 			relations: []listRelation{{"tasks", tasks}, {"organization", orgs}},
 			ops:       []string{"getProjects"}, byID: []string{"getProjectsId"}},
-		{prefix: "tasks", schema: schema.Tasks,
+		{prefix: "tasks", schema: tasksSchema,
 			relations: []listRelation{{"project", projects}, {"organization", orgs}, {"assignee", assigneeFields}},
 			ops:       []string{"getTasks", "getProjectsIdTasks"}, byID: []string{"getTasksId"}},
 	}
@@ -740,3 +739,11 @@ func quoteJSON(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// projectsSchema and tasksSchema are the root schema's allow-lists, as the engine derives them.
+var projectsSchema, tasksSchema = func() (*query.Schema, *query.Schema) {
+	eng := rootEngine()
+	p, _ := eng.QuerySchema("Project")
+	t, _ := eng.QuerySchema("Task")
+	return p, t
+}()

@@ -13,16 +13,17 @@ import (
 	"strings"
 	"testing"
 
+	"scaleapi"
 	"scaleapi/cmd/local/samtemplate"
 	"scaleapi/shared/api"
+	"scaleapi/shared/apsorc"
 	"scaleapi/shared/auth"
+	"scaleapi/shared/domain"
 	"scaleapi/shared/health"
 	"scaleapi/shared/openapi"
 	"scaleapi/shared/organization"
-	"scaleapi/shared/project"
 	"scaleapi/shared/report"
 	"scaleapi/shared/resource"
-	"scaleapi/shared/task"
 	"scaleapi/shared/user"
 )
 
@@ -41,11 +42,24 @@ func routers() map[string]*api.Router {
 		"OrganizationsFunction": build(func(r *api.Router) {
 			organization.Routes(r, nil, organization.Guards{Authn: authn})
 		}),
-		"ProjectsFunction": build(func(r *api.Router) { project.Routes(r, nil, resource.Guards{Authn: pass}) }),
-		"TasksFunction":    build(func(r *api.Router) { task.Routes(r, nil, resource.Guards{Authn: pass}) }),
+		"EntitiesFunction": build(func(r *api.Router) { rootEngine().Mount(r, resource.Guards{Authn: pass}) }),
 		"ReportsFunction":  build(func(r *api.Router) { report.Routes(r, nil, pass) }),
 		"HealthFunction":   build(func(r *api.Router) { health.Routes(r, nil) }),
 	}
+}
+
+// rootEngine is the engine over the root .apsorc, with no clients: enough to mount its routes
+// and read its allow-lists.
+func rootEngine() *resource.Engine {
+	s, err := apsorc.Parse(scaleapi.Schema)
+	if err != nil {
+		panic(err)
+	}
+	eng, err := resource.NewEngine(s, resource.EngineDeps{}, domain.Hooks())
+	if err != nil {
+		panic(err)
+	}
+	return eng
 }
 
 func route(method, path string) string { return strings.ToUpper(method) + " " + path }

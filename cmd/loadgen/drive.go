@@ -281,8 +281,7 @@ var probes = []struct{ function, route, path string }{
 	{"HealthFunction", "GET /health", "/health"},
 	{"AuthFunction", "GET /auth/me", "/auth/me"},
 	{"OrganizationsFunction", "GET /organizations", "/organizations"},
-	{"ProjectsFunction", "GET /projects", "/projects"},
-	{"TasksFunction", "GET /tasks", "/tasks"},
+	{"EntitiesFunction", "GET /projects", "/projects"},
 	{"ReportsFunction", "GET /reports/organizations/{id}/summary", "/reports/organizations/" + uuid.Nil.String() + "/summary"},
 }
 

@@ -13,7 +13,7 @@ func banner(database string) []string {
 scaleapi local API Gateway — template.yaml
 
   GET     /health            HealthFunction           REST v1
-  POST    /projects          ProjectsFunction         REST v1
+  POST    /projects          EntitiesFunction         REST v1
 
   `+database+`
   Redis:    embedded miniredis redis://127.0.0.1:40211

@@ -5,7 +5,7 @@
 //
 //	go run ./cmd/local [-template template.yaml] [-addr 127.0.0.1:3000] [-env-vars env.json]
 //	                   [-parameter-overrides "Key=Value ..."] [-max-instances 10] [-skip-build]
-//	                   [-data-dir .local] [-seed] [-migrate]
+//	                   [-data-dir .local] [-seed] [-migrate] [-schema path/to/.apsorc]
 //
 // Backing services (services.go): without DATABASE_URL in the environment, a private PostgreSQL
 // from the machine's binaries, with its data in <data-dir>/pgdata kept between runs, migrated at
@@ -14,6 +14,10 @@
 // <data-dir>/jwt-secret. With DATABASE_URL or REDIS_URL set, what they point at is
 // used, and an external database is migrated only with -migrate. -seed loads demo data once and
 // prints a login. The banner lists the routes, the URL and which database and Redis are in use.
+//
+// -schema serves another .apsorc: the entities function reads it (SCALEAPI_SCHEMA) and answers
+// its routes, on an embedded database and Redis made fresh at every start under
+// <data-dir>/schema/, with the platform's migrations and the schema's tables.
 //
 // The functions' metrics lines (shared/metrics) are read from their output as it passes through
 // and served under /_local/ (see metricsview): a page with charts at /_local/ and Prometheus
@@ -49,6 +53,7 @@ import (
 	"scaleapi/cmd/local/gateway"
 	"scaleapi/cmd/local/metricsview"
 	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/shared/apsorc"
 )
 
 func main() {
@@ -75,6 +80,7 @@ func run(args []string) error {
 		dataDir      = fs.String("data-dir", ".local", "the `directory` for the embedded database and Redis, their logs and the JWT signing key")
 		migrate      = fs.Bool("migrate", false, "apply the migrations to an external DATABASE_URL as well (the embedded database is always migrated)")
 		seedDemo     = fs.Bool("seed", false, "load demo organizations, users, projects and tasks (once) and print a login")
+		schemaPath   = fs.String("schema", "", "serve this .apsorc `file` instead of the root one, on a fresh embedded database")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,6 +97,22 @@ func run(args []string) error {
 	tpl, err := samtemplate.Parse(*templatePath, samtemplate.Options{Region: *region, Parameters: overrides})
 	if err != nil {
 		return err
+	}
+	var schema *apsorc.Schema
+	if *schemaPath != "" {
+		if os.Getenv("DATABASE_URL") != "" {
+			return errors.New("-schema serves a fresh embedded database: unset DATABASE_URL")
+		}
+		if *seedDemo {
+			return errors.New("-seed loads the root schema's demo data; it doesn't go with -schema")
+		}
+		if schema, err = serveSchema(tpl, *schemaPath); err != nil {
+			return err
+		}
+		*dataDir = schemaDataDir(*dataDir, *schemaPath)
+		if err := os.RemoveAll(*dataDir); err != nil {
+			return err
+		}
 	}
 	var envFile gateway.EnvFile
 	if *envVars != "" {
@@ -109,6 +131,12 @@ func run(args []string) error {
 		return err
 	}
 	defer svc.Stop()
+	if schema != nil {
+		if err := createTables(ctx, host["DATABASE_URL"], schema); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "local: serving %s on a fresh database (%s)\n", *schemaPath, *dataDir)
+	}
 
 	bins, err := binaries(ctx, tpl, *buildDir, *buildJobs, *skipBuild)
 	if err != nil {

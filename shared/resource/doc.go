@@ -1,52 +1,79 @@
-// Package resource is what projects and tasks have in common: both are tenant-owned (every row
-// belongs to one organization), versioned (ETag / If-Match), soft-deletable, cached, listed with
-// the APSO query syntax and served by the same nine routes. Packages project and task hold what
-// differs (their fields, rules and SQL) and lean on this package for the rest, so that a rule
-// such as "another tenant's id is a 404" or "If-Match with a stale version is a 412" is written
-// once.
+// Package resource is the resource engine: it serves every entity of an .apsorc schema (see
+// package apsorc) from the schema alone, with the same rules for all of them. The only
+// per-entity code is Hooks, the domain rules a schema cannot say (package domain holds the root
+// schema's).
 //
-// # Tenancy and roles
+// # Routes
 //
-// Every read checks that the caller is a member of the entity's organization (through the
-// Members interface, which *organization.Access implements from its cached memberships), also
-// when the entity comes from the cache: a cache entry is shared by every user, so the check can't be
-// skipped on a hit. A non-member gets 404, the same answer as for an id that doesn't exist
-// (API.md). Among members, writes need at least the role the domain asks for (Authorize): any
-// member may create and change projects and tasks and delete or recover tasks; deleting or
-// recovering a project, which takes all its tasks with it, needs an admin or owner (403 for a
-// member). Writes also re-check the membership in their SQL statement, against the
-// memberships table, so a permission withdrawn a moment ago (and still in the memberships
-// cache) is not acted on.
+// Each entity with http (the default) gets APSO's routes at /{path}, where path is
+// pluralize(Name) in lower case: GET (getMany, the list query syntax of package query), POST
+// (createOne; 201, Location and ETag), POST /bulk ({"bulk":[…]}, 1 to MaxBulk items, all or
+// none), GET /{id} (getOne), PATCH (updateOne: the fields present), PUT (replaceOne: every
+// field; absent ones go back to their default or NULL, the organization and required references
+// stay) and DELETE (deleteOne). Ours: PATCH /{id}/recover for soft-deleted entities, GET
+// /{id}/{relation} for every OneToMany and ManyToMany relation, and PUT and DELETE
+// /{id}/{relation}/{otherId} to link and unlink a ManyToMany pair (idempotent, 204).
 //
-// # PUT and PATCH
+// # Bodies
 //
-// PATCH changes the fields present (null clears a nullable one: Optional tells absent from
-// null). PUT takes POST's body and replaces every writable field, absent ones going back to
-// their defaults; it is applied as the PATCH that sets every field (Replacement). Both take
-// If-Match and answer 412 when it names a stale version; the UPDATE itself carries the version
-// condition, so a concurrent write can't slip between a check and the write.
+// A body is an object of the entity's fields. Unknown fields and the engine's own (id,
+// createdAt, updatedAt, version, deletedAt, and a scope field that follows the parent) are a
+// 400, as a value of the wrong JSON type is; a value the field doesn't accept (an enum outside
+// its values, a text over its length, a decimal past its scale, a date that doesn't exist, a
+// null in a field that isn't nullable, a required field left out) is a 422 naming the field,
+// every problem of the request at once (bulk[i].field in a bulk).
+//
+// # Tenancy
+//
+// Every entity belongs to an organization of the platform, through its scope (apsorc.Scope):
+// its own organizationId, or a path of references (product.storeId). Every statement checks it
+// in SQL: lists are scoped to the caller's organizations in their WHERE; reads of one entity
+// check the caller's membership also on a cache hit (an entry is shared by every user); writes
+// carry the membership guard and their reference checks in the statement itself, so a
+// permission withdrawn a moment ago, or a reference deleted concurrently (references are read
+// FOR SHARE), is never acted on. An id that doesn't exist, is deleted or is another tenant's is a
+// 404, the same answer for all three: tenants can't learn what exists. A create naming an
+// organization of which the caller is not a member is a 404 naming the field, never kept. A
+// reference to a row of another tenant is a 404 naming the field; to a row of another of the
+// caller's own organizations, a 422; to a user who is not a member, a 422.
+//
+// A create that leaves the scope field out gets it: from its parent, the first required
+// ManyToOne to another entity (a task's organization is always its project's, and the field is
+// read-only), else the caller's organization if they have exactly one
+// (scopeOptions.injectOnCreate); otherwise it is required. An entity can't move to another
+// organization (422). Deleting and recovering needs the entity's deleteRole (403 below it).
+//
+// # Deletes
+//
+// With soft delete (the default) DELETE sets deleted_at and recover clears it. Rows of
+// entities whose reference to the deleted one has cascadeDelete go with it, with the same
+// deleted_at, recursively and in the same transaction; recover brings back exactly those,
+// leaving a child deleted on its own before deleted. A row whose required reference is deleted
+// can't be recovered before it (409). The deleted row is locked first, so no child can be
+// added meanwhile.
 //
 // # ETags
 //
 // An entity's ETag is strong and is its version: "7". Strong because If-Match, which guards
 // PATCH, PUT and DELETE, compares strongly (RFC 9110 §13.1.1): a weak tag would never match.
-// The version alone is enough because an ETag is scoped to its URL, and a representation of one
-// version is always the same bytes. A GET with fields= or join= answers another representation,
-// whose ETag is a digest of its bytes ("h…"), usable with If-None-Match only.
+// The version alone is enough because an ETag is scoped to its URL, and a representation of
+// one version is always the same bytes: PostgreSQL renders every row (json_build_object, see
+// package query), for a write's answer, a GET and a list alike. A GET with fields= or join=
+// answers another representation, whose ETag is a digest of its bytes, for If-None-Match only.
 //
 // # Caching
 //
-//   - {noun}:{id} (project:…, task:…): the entity, for the entity TTL (300 s), with jitter,
-//     through shared/cache's leased cache-aside; stored as its organization, version and JSON,
-//     so that a hit is answered with the cached bytes (see Core.Document).
-//   - lists: for the list TTL (60 s), under a key made of the generation of every organization
-//     the list spans (see Core.List) and the query's Key. A list of a user in organizations A
-//     and B is therefore invalidated by a write in A or in B, and two users with the same
-//     organizations share their cached lists.
-//   - GET /{noun}s/{id} with fields= or join=: like a list of the entity's organization.
+//   - {noun}:{id} (project:…): the entity, for the entity TTL (the schema's cacheTTL, 300 s),
+//     with jitter, through shared/cache's leased cache-aside; stored as its organization,
+//     version and JSON, so that a hit is answered with the cached bytes.
+//   - lists: for the list TTL (listCacheTTL, 60 s), under a key made of the generation of every
+//     organization the list spans and the query's Key. A list of a user in organizations A and
+//     B is invalidated by a write in A or in B; two users with the same organizations share
+//     their cached lists.
+//   - views (GET /{path}/{id}?fields=…&join=…): under the entity's own view scope when they
+//     join only its children, else like a list of its organization (see engine_views.go).
 //
 // Every write, after its transaction commits, deletes the entities it changed and bumps the
-// generation of the organization's scope "org:{id}" (Scope), which invalidates every cached list
-// of that organization: projects, tasks, and the reports function's summary, which is cached
-// under the same scope.
+// generation of the organization's scope "org:{id}" (Scope), which invalidates every cached
+// list of that organization, entities' and the reports function's summary alike.
 package resource

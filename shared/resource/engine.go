@@ -96,6 +96,16 @@ func (eng *Engine) Mount(rt *api.Router, g Guards) {
 	}
 }
 
+// QuerySchema returns the list-query allow-list of the served entity named name.
+func (eng *Engine) QuerySchema(name string) (*query.Schema, bool) {
+	for _, m := range eng.models {
+		if m.e.Name == name {
+			return m.schema, true
+		}
+	}
+	return nil, false
+}
+
 // Paths returns the route bases the engine serves ("/projects"), in schema order.
 func (eng *Engine) Paths() []string {
 	var ps []string
@@ -137,7 +147,8 @@ func queryType(t apsorc.Type) query.Type {
 // querySchema is the list-query allow-list of e: its id, its fields, its timestamps and its
 // version, in the order an entity's JSON has them. A platform entity's is what the engine
 // shows of the platform's row through a join: a user's id, name and email (what members see of
-// each other), an organization's id and name; never a password hash.
+// each other), an organization's fields as GET /organizations/{id} shows them; never a password
+// hash.
 func querySchema(e *apsorc.Entity) *query.Schema {
 	switch e.Platform {
 	case apsorc.Users:
@@ -148,7 +159,10 @@ func querySchema(e *apsorc.Entity) *query.Schema {
 	case apsorc.Organizations:
 		return query.NewSchema("organizations",
 			query.Field{Name: "id", Column: "id", Type: query.UUID},
-			query.Field{Name: "name", Column: "name", Type: query.Text})
+			query.Field{Name: "name", Column: "name", Type: query.Text},
+			query.Field{Name: "createdAt", Column: "created_at", Type: query.Timestamptz},
+			query.Field{Name: "updatedAt", Column: "updated_at", Type: query.Timestamptz},
+			query.Field{Name: "version", Column: "version", Type: query.Int})
 	case apsorc.Memberships:
 		return query.NewSchema("memberships",
 			query.Field{Name: "id", Column: "user_id", Type: query.UUID},

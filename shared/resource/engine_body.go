@@ -3,6 +3,8 @@ package resource
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"net/mail"
 	"regexp"
@@ -24,7 +26,9 @@ import (
 // statements bind text only.
 
 // readOnly are the names the engine sets itself. A body that names one is refused like one
-// that names an unknown field (400), never silently ignored: mass assignment fails loudly.
+// that names an unknown field (400), never silently ignored: mass assignment fails loudly. The
+// scope field of an entity whose organization follows its parent's (see model.parent) is
+// read-only too.
 var readOnly = map[string]bool{"id": true, "createdAt": true, "updatedAt": true, "version": true, "deletedAt": true}
 
 // values are a body's fields: column → text (nil for NULL), for the fields present.
@@ -38,14 +42,24 @@ func (m *model) parseBody(body map[string]json.RawMessage, prefix string, v *api
 	for name, raw := range body {
 		f, ok := m.e.Field(name)
 		switch {
-		case readOnly[name]:
-			return nil, fault.E(fault.BadRequest, "request body has read-only field %q", prefix+name)
+		case readOnly[name] || (ok && f == m.derivedScope()):
+			return nil, &fault.Error{Code: fault.BadRequest, Message: fmt.Sprintf("read-only field %q", prefix+name),
+				Fields: []fault.FieldError{{Field: prefix + name, Message: "is read-only"}}}
 		case !ok:
-			return nil, fault.E(fault.BadRequest, "request body has unknown field %q", prefix+name)
+			return nil, &fault.Error{Code: fault.BadRequest, Message: fmt.Sprintf("unknown field %q", prefix+name),
+				Fields: []fault.FieldError{{Field: prefix + name, Message: "unknown field"}}}
 		default:
-			if s, msg := convert(f, raw); msg != "" {
+			s, msg, err := convert(f, raw)
+			switch {
+			case err != nil:
+				// A value of the wrong JSON type is a 400, as encoding/json's is for every
+				// other body (see api.Decode); a value of the right type that the field
+				// doesn't accept is a 422.
+				return nil, &fault.Error{Code: fault.BadRequest, Message: "wrong type for field " + prefix + name,
+					Fields: []fault.FieldError{{Field: prefix + name, Message: err.Error()}}}
+			case msg != "":
 				v.Add(prefix+name, msg)
-			} else {
+			default:
 				out[f] = s
 			}
 		}
@@ -64,9 +78,9 @@ func (m *model) fill(vs values, prefix string, v *api.Validator, keep func(*apso
 		switch {
 		case f.Default != nil:
 			raw, _ := json.Marshal(f.Default) // a string, number or boolean: always encodes
-			s, msg := convert(f, raw)
-			if msg != "" {
-				v.Add(prefix+f.Name, "default "+msg) // apsorc checked it; reported rather than hidden
+			s, msg, err := convert(f, raw)
+			if err != nil || msg != "" {
+				v.Add(prefix+f.Name, "has a default the schema doesn't accept") // apsorc checked it; reported rather than hidden
 				continue
 			}
 			vs[f] = s
@@ -87,89 +101,104 @@ var (
 // unbounded column is an invitation to use it as storage.
 const maxText = 64 << 10
 
-// convert returns raw as f's column text, or a message saying what is wrong with it.
-func convert(f *apsorc.Field, raw json.RawMessage) (*string, string) {
+// convert returns raw as f's column text; or a message saying what is wrong with a value of
+// the right JSON type; or an error saying which JSON type the field takes.
+func convert(f *apsorc.Field, raw json.RawMessage) (*string, string, error) {
 	raw = bytes.TrimSpace(raw)
 	if string(raw) == "null" {
 		if !f.Nullable {
-			return nil, "must not be null"
+			return nil, "must not be null", nil
 		}
-		return nil, ""
+		return nil, "", nil
 	}
 	var s string
+	str := raw[0] == '"'
+	num := raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')
 	switch f.Type {
 	case apsorc.Text, apsorc.Enum:
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, "must be a string"
+		if !str || json.Unmarshal(raw, &s) != nil {
+			return nil, "", errKind("a string")
 		}
 		n := utf8.RuneCountInString(s)
 		switch {
 		case f.Length > 0 && n > f.Length:
-			return nil, "must be at most " + strconv.Itoa(f.Length) + " characters"
+			return nil, "must be at most " + strconv.Itoa(f.Length) + " characters", nil
 		case n > maxText:
-			return nil, "must be at most " + strconv.Itoa(maxText) + " characters"
+			return nil, "must be at most " + strconv.Itoa(maxText) + " characters", nil
 		case f.Type == apsorc.Enum && !contains(f.Values, s):
-			return nil, "must be one of " + strings.Join(f.Values, ", ")
+			return nil, "must be one of " + strings.Join(f.Values, ", "), nil
 		case f.Email && !isEmail(s):
-			return nil, "must be an email address"
+			return nil, "must be an email address", nil
 		}
 	case apsorc.Integer, apsorc.BigInt:
+		if !num && !(f.Type == apsorc.BigInt && str) {
+			return nil, "", errKind("an integer")
+		}
 		n, msg := integer(raw, f.Type == apsorc.BigInt)
 		if msg != "" {
-			return nil, msg
+			return nil, msg, nil
 		}
 		s = strconv.FormatInt(n, 10)
 	case apsorc.Boolean:
 		var b bool
 		if json.Unmarshal(raw, &b) != nil {
-			return nil, "must be true or false"
+			return nil, "", errKind("a boolean")
 		}
 		s = strconv.FormatBool(b)
 	case apsorc.Float:
 		var x float64
-		if raw[0] == '"' || json.Unmarshal(raw, &x) != nil || math.IsInf(x, 0) || math.IsNaN(x) {
-			return nil, "must be a number"
+		if !num {
+			return nil, "", errKind("a number")
+		}
+		if json.Unmarshal(raw, &x) != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil, "must be a finite number", nil
 		}
 		s = strconv.FormatFloat(x, 'g', -1, 64)
 	case apsorc.Decimal:
+		if !num && !str {
+			return nil, "", errKind("a number or a string of digits")
+		}
 		var msg string
 		if s, msg = decimal(f, raw); msg != "" {
-			return nil, msg
+			return nil, msg, nil
 		}
 	case apsorc.Date:
-		if json.Unmarshal(raw, &s) != nil || !dateRE.MatchString(s) {
-			return nil, "must be a date, YYYY-MM-DD"
+		if !str || json.Unmarshal(raw, &s) != nil {
+			return nil, "", errKind("a string")
 		}
-		if _, err := time.Parse(time.DateOnly, s); err != nil {
-			return nil, "must be a date, YYYY-MM-DD"
+		if _, err := time.Parse(time.DateOnly, s); err != nil || !dateRE.MatchString(s) {
+			return nil, "must be a date, YYYY-MM-DD", nil
 		}
 	case apsorc.Timestamptz:
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, "must be an RFC 3339 time"
+		if !str || json.Unmarshal(raw, &s) != nil {
+			return nil, "", errKind("a string")
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil || t.Year() < 1 || t.Year() > 9999 {
-			return nil, "must be an RFC 3339 time"
+			return nil, "must be an RFC 3339 time", nil
 		}
 		s = t.UTC().Format(time.RFC3339Nano)
 	case apsorc.JSON:
 		var b bytes.Buffer
 		if json.Compact(&b, raw) != nil {
-			return nil, "must be JSON"
+			return nil, "", errKind("JSON")
 		}
 		s = b.String()
 	case apsorc.UUID:
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, "must be a UUID"
+		if !str || json.Unmarshal(raw, &s) != nil {
+			return nil, "", errKind("a string")
 		}
 		id, err := uuid.Parse(s)
 		if err != nil || len(s) != 36 {
-			return nil, "must be a UUID"
+			return nil, "must be a UUID", nil
 		}
 		s = id.String()
 	}
-	return &s, ""
+	return &s, "", nil
 }
+
+// errKind says which JSON type a field takes.
+func errKind(kind string) error { return errors.New("must be " + kind) }
 
 // integer reads an integer field: a JSON number without a fraction, in integer's range (or
 // bigint's for a key, which may also come as a string of digits, as a path id does).

@@ -146,6 +146,7 @@ func (m *model) createAll(r *http.Request, user uuid.UUID, in []map[string]json.
 	for i, raw := range in {
 		if raw == nil {
 			v.Add(prefix(i), "must be an object")
+			items[i] = values{}
 			continue
 		}
 		vs, err := m.parseBody(raw, prefix(i), &v)
@@ -153,9 +154,6 @@ func (m *model) createAll(r *http.Request, user uuid.UUID, in []map[string]json.
 			return nil, err
 		}
 		items[i] = vs
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
 	}
 	if err := m.injectScope(r.Context(), user, items, prefix, &v); err != nil {
 		return nil, err
@@ -175,7 +173,8 @@ func (m *model) createAll(r *http.Request, user uuid.UUID, in []map[string]json.
 func (m *model) handlePatch(w http.ResponseWriter, r *http.Request) { m.apply(w, r, false) }
 
 // handlePut answers PUT /{path}/{id}: every writable field is replaced, absent ones going back
-// to their defaults (or NULL); the organization stays as it is when left out.
+// to their defaults (or NULL); the organization and required references (a task's project)
+// stay as they are when left out.
 func (m *model) handlePut(w http.ResponseWriter, r *http.Request) { m.apply(w, r, true) }
 
 func (m *model) apply(w http.ResponseWriter, r *http.Request, replace bool) {
@@ -198,7 +197,9 @@ func (m *model) apply(w http.ResponseWriter, r *http.Request, replace bool) {
 	op := Update
 	if replace {
 		op = Replace
-		m.fill(vs, "", &v, func(f *apsorc.Field) bool { return f == m.e.Scope.Field })
+		m.fill(vs, "", &v, func(f *apsorc.Field) bool {
+			return f == m.e.Scope.Field || (f.Relation != nil && !f.Nullable)
+		})
 	}
 	m.check(op, vs, "", &v)
 	if err := v.Err(); err != nil {

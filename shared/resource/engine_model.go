@@ -32,7 +32,6 @@ type model struct {
 	d        EngineDeps
 	hooks    Hooks
 	notFound *fault.Error
-	orgGone  *fault.Error
 
 	getSQL     string // item, organization and version of a live row by id ($1)
 	scopeWhere string // the tenant scope of a list: the row's organization is one of $1
@@ -43,6 +42,10 @@ type model struct {
 	children []child
 	// collections are the /{id}/{relation} lists.
 	collections []*collection
+	// viewJoins are the joins of the views cached under the entity's own view scope, and
+	// parents the foreign keys whose targets' views show the entity (see engine_views.go).
+	viewJoins []string
+	parents   []*apsorc.Field
 	// uniques maps a unique constraint's name to the field a violation is reported on.
 	uniques map[string]string
 	// parent is the foreign key a create takes the organization from when it leaves the scope
@@ -74,7 +77,6 @@ func newModel(e *apsorc.Entity, s *query.Schema, d EngineDeps) *model {
 	m := &model{
 		e: e, schema: s, plain: plain, d: d,
 		notFound:   notFoundOf(e),
-		orgGone:    fault.E(fault.NotFound, "organization not found"),
 		deleteRole: auth.Role(e.Options.DeleteRole),
 		uniques:    map[string]string{},
 	}
@@ -103,6 +105,31 @@ func newModel(e *apsorc.Entity, s *query.Schema, d EngineDeps) *model {
 	return m
 }
 
+// derivedScope returns the scope field when the entity's organization always follows its
+// parent's (a task's organizationId is its project's): a direct scope, a parent, and
+// scopeOptions.injectOnCreate. Such a field is read-only; else nil.
+func (m *model) derivedScope() *apsorc.Field {
+	if m.parent != nil && m.e.Scope.InjectOnCreate {
+		return m.e.Scope.Field
+	}
+	return nil
+}
+
+// orgGone is the answer to a create in an organization the caller is not a member of (or that
+// doesn't exist): a 404 naming the field that chose it, the scope field or the first foreign
+// key of the scope path (or the parent key the organization came from).
+func (m *model) orgGone(prefix string) error {
+	f := m.e.Scope.Field
+	switch {
+	case !m.e.Scope.Direct():
+		f = m.e.Scope.Path[0].Field
+	case m.parent != nil:
+		f = m.parent
+	}
+	return &fault.Error{Code: fault.NotFound, Message: "organization not found",
+		Fields: []fault.FieldError{{Field: prefix + f.Name, Message: "no such organization of yours"}}}
+}
+
 // fieldOfColumn returns the API name of e's column c.
 func fieldOfColumn(e *apsorc.Entity, c string) (string, bool) {
 	for _, f := range e.Fields {
@@ -116,6 +143,7 @@ func fieldOfColumn(e *apsorc.Entity, c string) (string, bool) {
 // resolve finds what m needs of the other served entities: its cascading children and its
 // collections.
 func (m *model) resolve(byEntity map[*apsorc.Entity]*model) {
+	m.viewJoins, m.parents = m.childJoins(byEntity), m.parentKeys(byEntity)
 	for other, om := range byEntity {
 		for _, f := range other.Fields {
 			if f.Relation != nil && f.Relation.Target == m.e && f.Relation.CascadeDelete {
@@ -166,9 +194,12 @@ func (m *model) find(ctx context.Context, id string) (entry, error) {
 // document returns live entity id if user is a member of its organization, else m.notFound.
 // The entity and the user's memberships are read in one round trip (see cache.Prefetch).
 func (m *model) document(ctx context.Context, user uuid.UUID, id string) (entry, error) {
-	if mk, ok := m.d.Members.(membershipsKeyer); ok {
-		ctx = m.d.Cache.Prefetch(ctx, []string{m.key(id), mk.MembershipsKey(user)}, nil)
-	}
+	return m.authorized(m.prefetchCtx(ctx, user, id), user, id)
+}
+
+// authorized is document after the prefetch.
+func (m *model) authorized(ctx context.Context, user uuid.UUID, id string) (entry, error) {
+
 	e, err := m.find(ctx, id)
 	if err == nil {
 		_, err = m.d.Members.Role(ctx, user, e.Org)
@@ -180,6 +211,15 @@ func (m *model) document(ctx context.Context, user uuid.UUID, id string) (entry,
 		return entry{}, err
 	}
 	return e, nil
+}
+
+// prefetchCtx reads entity id, user's memberships and the generations of scopes in one round
+// trip, for the reads that follow in the returned context (see cache.Prefetch).
+func (m *model) prefetchCtx(ctx context.Context, user uuid.UUID, id string, scopes ...string) context.Context {
+	if mk, ok := m.d.Members.(membershipsKeyer); ok {
+		return m.d.Cache.Prefetch(ctx, []string{m.key(id), mk.MembershipsKey(user)}, scopes)
+	}
+	return m.d.Cache.Prefetch(ctx, nil, scopes)
 }
 
 // list returns the page q selects of the live entities of user's organizations, cached under
@@ -198,14 +238,27 @@ func (m *model) list(ctx context.Context, user uuid.UUID, q *query.Query) (json.
 	})
 }
 
-// view returns entity id rendered as q asks (fields=, join=), cached under its organization's
-// scope: a join shows other rows of the organization, which any of its writes may change.
+// view returns entity id rendered as q asks (fields=, join=). A view that joins only the
+// entity's children (see viewJoins) is cached under the entity's own view scope, which the
+// entity's writes and its children's retire; any other join shows rows that any write of the
+// organization may change, so that view is cached under the organization's scope.
 func (m *model) view(ctx context.Context, user uuid.UUID, id string, q *query.Query) (json.RawMessage, error) {
-	e, err := m.document(ctx, user, id)
-	if err != nil {
-		return nil, err
+	var e entry
+	var err error
+	var key string
+	if m.ownView(q) {
+		scope := viewScope(m.e.Noun, id)
+		ctx = m.prefetchCtx(ctx, user, id, scope)
+		if e, err = m.authorized(ctx, user, id); err != nil {
+			return nil, err
+		}
+		key = m.d.Cache.ListKey(ctx, scope, m.e.Noun, id, q.Key())
+	} else {
+		if e, err = m.document(ctx, user, id); err != nil {
+			return nil, err
+		}
+		key = m.d.Cache.ListKey(ctx, Scope(e.Org), m.e.Noun, id, q.Key())
 	}
-	key := m.d.Cache.ListKey(ctx, Scope(e.Org), m.e.Noun, id, q.Key())
 	return cache.Get(ctx, m.d.Cache, key, m.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
 		st := q.Build(query.Scope{Alias: "t", Where: "t.id = $1::" + idType(m.e) + m.live, Args: []any{id}})
 		return viewOne(ctx, m.d.Primary, q, st, m.notFound)
@@ -218,6 +271,7 @@ type written struct {
 	org     uuid.UUID
 	version int
 	json    json.RawMessage
+	parents []*string // its parent keys (see parentColumns)
 }
 
 // create inserts items (already validated, scope filled in), all or none, in one statement.
@@ -234,9 +288,14 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 		sel = append(sel, p+"::text[]")
 		names = append(names, f.Column)
 		expr := "u." + f.Column + "::" + sqlType(f)
-		if f == m.e.Scope.Field && m.parent != nil {
-			expr = "coalesce(" + expr + ", (SELECT " + orgOf(m.parent.Relation.Target, aliased("x")) + " FROM " +
-				m.parent.Relation.Target.Table + " x WHERE x.id = u." + m.parent.Column + "::" + sqlType(m.parent) + "))"
+		if f == m.derivedScope() {
+			pt := m.parent.Relation.Target
+			live := ""
+			if pt.Options.SoftDelete {
+				live = " AND x.deleted_at IS NULL"
+			}
+			expr = "(SELECT " + orgOf(pt, aliased("x")) + " FROM " + pt.Table + " x WHERE x.id = u." + m.parent.Column + "::" +
+				sqlType(m.parent) + live + ")"
 		}
 		typed = append(typed, expr+" AS "+f.Column)
 	}
@@ -257,7 +316,7 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 	cs := checks(m.e, aliased("v"), orgOf(m.e, aliased("v")), u+"::uuid", m.foreignKeys(nil))
 	stmt := v + " INSERT INTO " + m.e.Table + " AS t (" + strings.Join(names, ", ") + ") SELECT " +
 		strings.Join(names, ", ") + " FROM v WHERE (SELECT bool_and(" + all(cs) + ") FROM v) ORDER BY v.ord RETURNING " +
-		m.item("t") + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version"
+		m.item("t") + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version" + m.parentColumns(false)
 	out, err := m.collect(ctx, stmt, args)
 	if err != nil {
 		return nil, err
@@ -288,12 +347,19 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 	return nil, fault.E(fault.Retry, "conflicting concurrent change, try again")
 }
 
-// failed returns the error of the first check of cs that ok says failed, or nil.
-func failed(cs []check, ok []bool, prefix string, orgGone error) error {
+// failed returns the error of the first check of cs that ok (each's array) says failed, or
+// nil; a failed membership guard is orgGone(prefix).
+func failed(cs []check, ok []bool, prefix string, orgGone func(prefix string) error) error {
 	for i, c := range cs {
-		if i < len(ok) && !ok[i] {
-			if c.field == "" {
-				return orgGone
+		if 2*i+1 < len(ok) && !ok[2*i] {
+			switch {
+			case c.field == "":
+				return orgGone(prefix)
+			case c.hidden && !ok[2*i+1]:
+				return &fault.Error{Code: fault.NotFound, Message: c.message,
+					Fields: []fault.FieldError{{Field: prefix + c.field, Message: c.message}}}
+			case c.hidden:
+				return fault.Invalidf(prefix+c.field, "must be in the same organization")
 			}
 			return fault.Invalidf(prefix+c.field, "%s", c.message)
 		}
@@ -317,7 +383,8 @@ func (m *model) foreignKeys(present values) []*apsorc.Field {
 	return fks
 }
 
-// collect runs a write that returns item, id, organization and version rows.
+// collect runs a write that returns item, id, organization and version rows, then the
+// parent keys (parentColumns).
 func (m *model) collect(ctx context.Context, stmt string, args []any) ([]written, error) {
 	rows, err := m.d.Primary.Query(ctx, stmt, args...)
 	if err != nil {
@@ -328,7 +395,12 @@ func (m *model) collect(ctx context.Context, stmt string, args []any) ([]written
 	for rows.Next() {
 		var w written
 		var b []byte
-		if err := rows.Scan(&b, &w.id, &w.org, &w.version); err != nil {
+		dest := []any{&b, &w.id, &w.org, &w.version}
+		w.parents = make([]*string, len(rows.FieldDescriptions())-len(dest))
+		for i := range w.parents {
+			dest = append(dest, &w.parents[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, m.translate(err)
 		}
 		if w.json, err = compact(b); err != nil {
@@ -375,7 +447,7 @@ func (m *model) update(ctx context.Context, user uuid.UUID, id string, cond Cond
 	cs := m.updateChecks(newRef, vs)
 	stmt := "UPDATE " + m.e.Table + " AS t SET " + strings.Join(set, ", ") + " WHERE t.id = $1::" + idType(m.e) + m.live +
 		" AND ($2::int[] IS NULL OR t.version = ANY($2::int[])) AND " + all(cs) +
-		" RETURNING " + m.item("t") + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version"
+		" RETURNING " + m.item("t") + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version" + m.parentColumns(true)
 	out, err := m.collect(ctx, stmt, args)
 	if err != nil {
 		return written{}, err
@@ -401,7 +473,7 @@ func (m *model) update(ctx context.Context, user uuid.UUID, id string, cond Cond
 	case !holds:
 		return written{}, ErrStale
 	}
-	if err := failed(cs, ok, "", m.notFound); err != nil {
+	if err := failed(cs, ok, "", func(string) error { return m.notFound }); err != nil {
 		return written{}, err
 	}
 	return written{}, fault.E(fault.Retry, "conflicting concurrent change, try again")
@@ -454,20 +526,23 @@ func (m *model) movesScope(vs values) *apsorc.Field {
 // that cascades from it, in one transaction: the entity's row is locked first, so no child can
 // be added to it meanwhile (a child's insert reads its parent FOR SHARE).
 func (m *model) remove(ctx context.Context, user uuid.UUID, id string, cond Condition) error {
-	var org uuid.UUID
+	w := written{id: id, parents: make([]*string, len(m.parents))}
 	var keys []string
 	err := db.InTx(ctx, m.d.Primary, func(tx pgx.Tx) error {
 		keys = keys[:0]
-		err := tx.QueryRow(ctx, "SELECT "+orgOf(m.e, aliased("t"))+" FROM "+m.e.Table+" t WHERE t.id = $1::"+idType(m.e)+m.live+
+		dest := []any{&w.org}
+		for i := range w.parents {
+			dest = append(dest, &w.parents[i])
+		}
+		err := tx.QueryRow(ctx, "SELECT "+orgOf(m.e, aliased("t"))+m.parentColumns(false)+" FROM "+m.e.Table+" t WHERE t.id = $1::"+idType(m.e)+m.live+
 			" AND ($2::int[] IS NULL OR t.version = ANY($2::int[])) AND "+memberOf(orgOf(m.e, aliased("t")), "$3::uuid", m.deleteRole)+
-			" FOR UPDATE OF t", id, cond.Arg(), user).Scan(&org)
+			" FOR UPDATE OF t", id, cond.Arg(), user).Scan(dest...)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return m.explainRemove(ctx, tx, user, id, cond)
 		}
 		if err != nil {
 			return err
 		}
-		keys = append(keys, m.key(id))
 		ks, err := m.cascade(ctx, tx, []string{id}, nil)
 		if err != nil {
 			return err
@@ -483,7 +558,7 @@ func (m *model) remove(ctx context.Context, user uuid.UUID, id string, cond Cond
 	if err != nil {
 		return m.translate(err)
 	}
-	invalidate(ctx, m.d.Cache, m.d.Log, m.e.Noun, org, nil, keys)
+	m.changed(ctx, []written{w}, keys)
 	return nil
 }
 
@@ -574,17 +649,25 @@ func (m *model) recoverOne(ctx context.Context, user uuid.UUID, id string) (writ
 		var deletedAt *time.Time
 		var refsLive []bool
 		cs := checks(m.e, aliased("t"), orgOf(m.e, aliased("t")), "$2::uuid", m.foreignKeys(nil))
-		err := tx.QueryRow(ctx, "SELECT t.deleted_at, "+each(cs)+" FROM "+m.e.Table+" t WHERE t.id = $1::"+idType(m.e)+
-			" AND "+memberOf(orgOf(m.e, aliased("t")), "$2::uuid", m.deleteRole)+" FOR NO KEY UPDATE OF t", id, user).Scan(&deletedAt, &refsLive)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return m.notFound
+		var allowed bool
+		w.parents = make([]*string, len(m.parents))
+		dest := []any{&deletedAt, &allowed, &refsLive}
+		for i := range w.parents {
+			dest = append(dest, &w.parents[i])
 		}
-		if err != nil {
+		err := tx.QueryRow(ctx, "SELECT t.deleted_at, "+memberOf(orgOf(m.e, aliased("t")), "$2::uuid", m.deleteRole)+", "+each(cs)+
+			m.parentColumns(false)+" FROM "+m.e.Table+" t WHERE t.id = $1::"+idType(m.e)+" FOR NO KEY UPDATE OF t", id, user).Scan(dest...)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows) || (err == nil && !refsLive[0]):
+			return m.notFound // no such row, or not a member: not the caller's to see
+		case err != nil:
 			return err
+		case !allowed:
+			return fault.E(fault.Forbidden, "recovering a %s needs the %s role", m.e.Noun, m.deleteRole)
 		}
 		if deletedAt != nil {
 			for i, c := range cs[1:] {
-				if !refsLive[i+1] {
+				if !refsLive[2*(i+1)] {
 					return &fault.Error{Code: fault.Conflict, Message: "a reference of the " + m.e.Noun + " is gone: recover or change it first",
 						Fields: []fault.FieldError{{Field: c.field, Message: c.message}}}
 				}
@@ -609,19 +692,26 @@ func (m *model) recoverOne(ctx context.Context, user uuid.UUID, id string) (writ
 	if err != nil {
 		return written{}, m.translate(err)
 	}
-	invalidate(ctx, m.d.Cache, m.d.Log, m.e.Noun, w.org, nil, append(keys, m.key(id)))
+	m.changed(ctx, []written{w}, keys)
 	return w, nil
 }
 
 // changed invalidates after committed writes ws: their keys (a "not found" may be cached for
-// an id a client guessed) and their organizations' scopes.
+// an id a client guessed), their organizations' scopes and their views' (see views).
 func (m *model) changed(ctx context.Context, ws []written, extra []string) {
-	byOrg := map[uuid.UUID][]string{}
+	type change struct{ keys, views []string }
+	byOrg := map[uuid.UUID]*change{}
 	for _, w := range ws {
-		byOrg[w.org] = append(byOrg[w.org], m.key(w.id))
+		c := byOrg[w.org]
+		if c == nil {
+			c = &change{keys: extra}
+			byOrg[w.org] = c
+		}
+		c.keys = append(c.keys, m.key(w.id))
+		c.views = append(c.views, m.views(w.id, w.parents)...)
 	}
-	for org, keys := range byOrg {
-		invalidate(ctx, m.d.Cache, m.d.Log, m.e.Noun, org, nil, append(keys, extra...))
+	for org, c := range byOrg {
+		invalidate(ctx, m.d.Cache, m.d.Log, m.e.Noun, org, c.views, c.keys)
 	}
 }
 
@@ -636,19 +726,17 @@ func compact(b []byte) (json.RawMessage, error) {
 }
 
 // injectScope sets the scope field of a create that left it out, when the entity holds it
-// itself and scopeOptions.injectOnCreate allows it: to the parent's organization (in the
-// statement, see create) when the entity has a parent, else to the caller's organization when
-// the caller belongs to exactly one. Otherwise the field is required.
+// itself and scopeOptions.injectOnCreate allows it: to the parent's organization (always, in the
+// statement: see create and derivedScope) when the entity has a parent, else to the caller's
+// organization when the caller belongs to exactly one. Otherwise the field is required.
 func (m *model) injectScope(ctx context.Context, user uuid.UUID, items []values, prefix func(int) string, v *api.Validator) error {
 	f := m.e.Scope.Field
 	if !m.e.Scope.Direct() {
 		return nil
 	}
-	if m.parent != nil && m.e.Scope.InjectOnCreate {
+	if f == m.derivedScope() {
 		for _, it := range items {
-			if _, ok := it[f]; !ok {
-				it[f] = nil // coalesced with the parent's organization
-			}
+			it[f] = nil // the statement takes the parent's organization (see create)
 		}
 		return nil
 	}

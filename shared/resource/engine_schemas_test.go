@@ -96,11 +96,12 @@ func createOrder(s *apsorc.Schema) []*apsorc.Entity {
 }
 
 // sample is a valid create body for e: every required field without a default, references to
-// the entities made so far.
+// the entities made so far; the organization is left to the engine when it may inject it (the
+// caller has one).
 func sample(e *apsorc.Entity, made map[*apsorc.Entity]string, org, user string) (string, bool) {
 	body := map[string]any{}
 	for _, f := range e.Fields {
-		if f.Nullable || f.Default != nil {
+		if f.Nullable || f.Default != nil || (f == e.Scope.Field && e.Scope.InjectOnCreate) {
 			continue
 		}
 		switch {
@@ -156,4 +157,3 @@ func sampleValue(f *apsorc.Field) any {
 	}
 	return "x" + strings.Repeat("y", min(3, max(f.Length-1, 0)))
 }
-

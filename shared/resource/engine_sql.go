@@ -104,22 +104,27 @@ func memberOf(org, user string, min auth.Role) string {
 
 // check is one condition a written row must meet, with the field a failure is reported on.
 type check struct {
-	field   string // "" for the membership guard (a 404), else the foreign key (a 422)
+	field   string // "" for the membership guard (a 404), else the foreign key
 	sql     string
 	message string
+	hidden  bool // a failure is a 404 naming the field (a row that isn't the caller's), else a 422
+	// visible, for a hidden check, holds when the row referenced is live and the caller's to
+	// see (in another of their organizations): its failure is then a 422, not a 404.
+	visible string
 }
 
 // checks are the conditions a row of e about to be written (columns r, organization org) must
 // meet: the writer is a member of the organization, and each foreign key in fks points at a
 // live row of the same organization (a user who is a member of it, for a reference to the
-// user entity). The references are locked FOR SHARE, so a concurrent delete of the target
+// user entity). A reference to a row that is missing, deleted or another tenant's is a 404
+// naming the field, as for the row itself; a user who isn't a member is a 422. The references are locked FOR SHARE, so a concurrent delete of the target
 // waits for the write or the write sees the target gone.
 func checks(e *apsorc.Entity, r ref, org, user string, fks []*apsorc.Field) []check {
 	cs := []check{{sql: memberOf(org, user, auth.RoleMember)}}
 	for _, f := range fks {
 		t := f.Relation.Target
 		v := r(f.Column)
-		var cond, msg string
+		var cond, msg, visible string
 		switch t.Platform {
 		case apsorc.Users:
 			cond = "EXISTS (SELECT 1 FROM memberships x WHERE x.user_id = " + v + " AND x.organization_id = " + org + ")"
@@ -141,11 +146,13 @@ func checks(e *apsorc.Entity, r ref, org, user string, fks []*apsorc.Field) []ch
 			}
 			cond = "EXISTS (SELECT 1 FROM " + t.Table + " x WHERE x.id = " + v + live + same + " FOR SHARE OF x)"
 			msg = t.Noun + " not found"
+			visible = "EXISTS (SELECT 1 FROM " + t.Table + " x WHERE x.id = " + v + live + " AND " +
+				memberOf(orgOf(t, aliased("x")), user, auth.RoleMember) + ")"
 		}
 		if f.Nullable {
 			cond = "(" + v + " IS NULL OR " + cond + ")"
 		}
-		cs = append(cs, check{field: f.Name, sql: cond, message: msg})
+		cs = append(cs, check{field: f.Name, sql: cond, message: msg, hidden: t.Platform == apsorc.NotPlatform, visible: visible})
 	}
 	return cs
 }
@@ -159,11 +166,16 @@ func all(cs []check) string {
 	return strings.Join(parts, " AND ")
 }
 
-// each is cs as a boolean array, for explaining which failed.
+// each is cs as a boolean array, for explaining which failed: each check's condition and
+// then its visible one (TRUE when it has none). See failed.
 func each(cs []check) string {
-	parts := make([]string, len(cs))
-	for i, c := range cs {
-		parts[i] = c.sql
+	parts := make([]string, 0, 2*len(cs))
+	for _, c := range cs {
+		v := c.visible
+		if v == "" {
+			v = "TRUE"
+		}
+		parts = append(parts, c.sql, v)
 	}
 	return "ARRAY[" + strings.Join(parts, ", ") + "]"
 }

@@ -70,12 +70,6 @@ func IfMatch(r *http.Request) Condition {
 	return c
 }
 
-// Versions returns a Condition that holds for the given versions only (IfMatch's result for
-// If-Match: "v1", "v2"), for callers other than HTTP.
-func Versions(v ...int32) Condition {
-	return Condition{set: true, versions: append([]int32{}, v...)}
-}
-
 // Set reports whether the Condition asks anything.
 func (c Condition) Set() bool { return c.set }
 

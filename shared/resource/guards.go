@@ -26,14 +26,8 @@ func NewGuards(rdb redis.UniversalClient, authn Middleware, perMinute int, log *
 	}, nil
 }
 
-// Needs are the clients a resource function asks platform for, the ones Setup and the stores
-// use: the primary, Redis (cache, memberships, rate limit, idempotency records) and token
-// verification.
-var Needs = platform.Needs{Database: true, Redis: true, Auth: true}
-
-// Setup returns what a resource function's main wires its routes with, from the clients
-// platform built: NewGuards with the configured rate limit, and the cache and its TTLs.
-func Setup(d *platform.Deps) (Guards, Options, error) {
-	g, err := NewGuards(d.Redis, d.Auth.Require, d.Config.RateLimitPerMinute, d.Log)
-	return g, Options{Cache: d.Cache, TTL: d.Config.CacheTTL, ListTTL: d.Config.ListCacheTTL, Log: d.Log}, err
+// Setup returns the guards a function's main wires the engine's routes with, from the clients
+// platform built: NewGuards with the configured rate limit.
+func Setup(d *platform.Deps) (Guards, error) {
+	return NewGuards(d.Redis, d.Auth.Require, d.Config.RateLimitPerMinute, d.Log)
 }

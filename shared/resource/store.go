@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"scaleapi/shared/db"
 	"scaleapi/shared/fault"
@@ -69,26 +65,3 @@ type DB interface {
 
 // ErrStale is the answer to a write whose If-Match names a version that is no longer current.
 var ErrStale = fault.E(fault.Precondition, "If-Match does not match the current version; GET the resource again")
-
-// missed explains a conditional write that changed no row: a 412 when the live row exists and
-// its version fails cond, else notFound (no such live row, or the write's membership guard
-// refused it). versionSQL selects the live row's version by id ($1). It costs a query, but only
-// on this failure path: the write itself stays one statement.
-func missed(ctx context.Context, conn db.DBTX, versionSQL string, id uuid.UUID, cond Condition, notFound error) error {
-	if !cond.Set() {
-		return notFound
-	}
-	var version int
-	if err := conn.QueryRow(ctx, versionSQL, id).Scan(&version); err != nil {
-		if isNoRows(err) {
-			return notFound
-		}
-		return db.Translate(err)
-	}
-	if !cond.Holds(version) {
-		return ErrStale
-	}
-	return notFound
-}
-
-func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

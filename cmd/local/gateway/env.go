@@ -14,7 +14,7 @@ import (
 // whose "Parameters" entry applies to every function and whose other entries, named by a
 // function's logical id (or its FunctionName), apply to that function.
 //
-//	{"Parameters": {"LOG_LEVEL": "debug"}, "ProjectsFunction": {"DATABASE_URL": "postgres://..."}}
+//	{"Parameters": {"LOG_LEVEL": "debug"}, "EntitiesFunction": {"DATABASE_URL": "postgres://..."}}
 type EnvFile map[string]map[string]string
 
 // ReadEnvFile reads an EnvFile. Values may be strings, numbers or booleans.

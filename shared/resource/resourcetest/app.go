@@ -6,62 +6,56 @@ import (
 
 	"github.com/google/uuid"
 
+	"scaleapi"
 	"scaleapi/shared/api"
-	"scaleapi/shared/project"
-	"scaleapi/shared/task"
+	"scaleapi/shared/apsorc"
+	"scaleapi/shared/domain"
+	"scaleapi/shared/resource"
 )
 
-// App is the projects and tasks routes, wired as the two functions' mains wire them, on one
-// router, over an Env.
+// App is the root schema's entities (projects and tasks) served by the resource engine, with
+// the domain's hooks, as the entities function's main wires them, over an Env.
 type App struct {
 	*Env
-	Handler  http.Handler
-	Projects *project.Service
-	Tasks    *task.Service
+	Handler http.Handler
 }
 
-// AppOption changes how NewApp wires the services.
+// AppOption changes how NewApp wires the engine.
 type AppOption func(*appConfig)
 
 type appConfig struct {
-	projects func(project.Store) project.Store
-	tasks    func(task.Store) task.Store
+	db func(resource.DB) resource.DB
 }
 
-// WrapProjects puts a decorator around the projects' store, for a test that needs to pause or
-// observe it (the real PG store still does the work).
-func WrapProjects(f func(project.Store) project.Store) AppOption {
-	return func(c *appConfig) { c.projects = f }
-}
-
-// WrapTasks is WrapProjects for the tasks' store.
-func WrapTasks(f func(task.Store) task.Store) AppOption {
-	return func(c *appConfig) { c.tasks = f }
+// WrapDB puts a decorator around the engine's database, for a test that needs to pause or
+// observe its statements (the real pool still runs them; see Gate).
+func WrapDB(f func(resource.DB) resource.DB) AppOption {
+	return func(c *appConfig) { c.db = f }
 }
 
 // NewApp builds an App on a new Env.
 func NewApp(t testing.TB, opts ...AppOption) *App {
 	t.Helper()
-	return NewAppOn(New(t), opts...)
+	return NewAppOn(t, New(t), opts...)
 }
 
 // NewAppOn builds an App on e: a second App on the same Env is another execution environment
 // of the same deployment (same database and Redis, its own in-process state).
-func NewAppOn(e *Env, opts ...AppOption) *App {
-	cfg := appConfig{
-		projects: func(s project.Store) project.Store { return s },
-		tasks:    func(s task.Store) task.Store { return s },
-	}
+func NewAppOn(t testing.TB, e *Env, opts ...AppOption) *App {
+	t.Helper()
+	cfg := appConfig{db: func(d resource.DB) resource.DB { return d }}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	projects := project.NewService(cfg.projects(project.NewPG(e.DB)), e.Members, e.Options)
-	tasks := task.NewService(cfg.tasks(task.NewPG(e.DB)), projects, e.Members, e.Options)
-	h := Router(func(rt *api.Router) {
-		project.Routes(rt, projects, e.Guards)
-		task.Routes(rt, tasks, e.Guards)
-	})
-	return &App{Env: e, Handler: h, Projects: projects, Tasks: tasks}
+	s, err := apsorc.Parse(scaleapi.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := resource.NewEngine(s, resource.EngineDeps{Primary: cfg.db(e.DB), Members: e.Members, Cache: e.Cache, Log: e.log}, domain.Hooks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &App{Env: e, Handler: Router(func(rt *api.Router) { eng.Mount(rt, e.Guards) })}
 }
 
 // Do serves req as u.

@@ -42,8 +42,7 @@ type Env struct {
 	Tokens  *auth.Tokens
 	Authn   *auth.Authenticator
 	// Guards are the guards main wires, with a rate limit no test reaches.
-	Guards  resource.Guards
-	Options resource.Options
+	Guards resource.Guards
 
 	sessions *auth.Sessions
 	prefix   string
@@ -86,7 +85,6 @@ func New(t testing.TB) *Env {
 	return &Env{
 		DB: pool, Redis: rdb, Cache: c, Members: organization.NewAccess(pool, c),
 		Tokens: tokens, Authn: authn, Guards: guards, sessions: sessions, prefix: prefix, log: log,
-		Options: resource.Options{Cache: c, TTL: 300 * time.Second, ListTTL: 60 * time.Second, Log: log},
 	}
 }
 
@@ -97,7 +95,6 @@ func (e *Env) Sibling() *Env {
 	s := *e
 	s.Cache = cache.New(e.Redis, cacheOptions(e.prefix, e.DB, e.log))
 	s.Members = organization.NewAccess(e.DB, s.Cache)
-	s.Options.Cache = s.Cache
 	return &s
 }
 

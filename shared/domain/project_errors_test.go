@@ -1,17 +1,14 @@
-package project_test
+package domain_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"scaleapi/shared/api"
 	"scaleapi/shared/auth"
-	"scaleapi/shared/project"
 	rt "scaleapi/shared/resource/resourcetest"
 )
 
@@ -106,39 +103,23 @@ func TestErrorStatuses(t *testing.T) {
 	})
 }
 
-// gate holds inserts until released, so that a test can act while a create is in flight.
-type gate struct {
-	project.Store
-	armed   atomic.Bool
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (g *gate) Insert(ctx context.Context, user uuid.UUID, ps []project.Project) error {
-	if g.armed.CompareAndSwap(true, false) {
-		g.entered <- struct{}{}
-		<-g.release
-	}
-	return g.Store.Insert(ctx, user, ps)
-}
-
 func TestIdempotency(t *testing.T) {
 	t.Parallel()
-	g := &gate{entered: make(chan struct{}), release: make(chan struct{})}
-	app := rt.NewApp(t, rt.WrapProjects(func(s project.Store) project.Store { g.Store = s; return g }))
+	g := rt.NewGate("INSERT INTO projects", false) // holds the create in flight
+	app := rt.NewApp(t, rt.WrapDB(g.Wrap))
 	alice := app.User(t, "Alice")
 	org := app.Org(t, alice)
 	body := `{"organizationId":"` + org.String() + `","name":"Once"}`
 	key := rt.Header("Idempotency-Key", uuid.NewString())
 
-	g.armed.Store(true)
+	g.Arm()
 	first := make(chan *rt.Response)
 	go func() { first <- app.Do(alice, rt.Request{Method: "POST", Path: "/projects", Body: body, Header: key}) }()
-	<-g.entered
+	<-g.Entered
 	t.Run("InFlightIs409", func(t *testing.T) {
 		app.Do(alice, rt.Request{Method: "POST", Path: "/projects", Body: body, Header: key}).Expect(t, http.StatusConflict, "duplicate in flight")
 	})
-	close(g.release)
+	close(g.Release)
 	created := (<-first).Expect(t, http.StatusCreated, "first")
 
 	t.Run("ReplayGetsTheFirstAnswer", func(t *testing.T) {

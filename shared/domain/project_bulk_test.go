@@ -1,4 +1,4 @@
-package project_test
+package domain_test
 
 import (
 	"fmt"

@@ -1,11 +1,9 @@
-package project_test
+package domain_test
 
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -14,11 +12,7 @@ import (
 	"scaleapi/shared/cache"
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/organization"
-	"scaleapi/shared/project"
-	"scaleapi/shared/query"
-	"scaleapi/shared/resource"
 	rt "scaleapi/shared/resource/resourcetest"
-	"scaleapi/shared/schema"
 )
 
 // TestSecondReadRunsNoSQL reads each cached route twice: the second read must not reach the
@@ -126,44 +120,27 @@ func TestWriteInvalidates(t *testing.T) {
 	})
 }
 
-// pausingStore pauses Get after it has read the database, when armed: a reader that has loaded
-// the old row and is about to put it in the cache.
-type pausingStore struct {
-	project.Store
-	armed   atomic.Bool
-	loaded  chan struct{}
-	release chan struct{}
-}
-
-func (s *pausingStore) Get(ctx context.Context, id uuid.UUID) (project.Project, error) {
-	p, err := s.Store.Get(ctx, id)
-	if s.armed.CompareAndSwap(true, false) {
-		s.loaded <- struct{}{}
-		<-s.release
-	}
-	return p, err
-}
-
 // TestCacheAsideRace is the classic race: environment R misses the cache and reads the project;
 // environment W commits a PATCH and invalidates; only then does R write what it read into the
 // cache. R's stale value must not be left there.
 func TestCacheAsideRace(t *testing.T) {
 	t.Parallel()
-	gate := &pausingStore{loaded: make(chan struct{}), release: make(chan struct{})}
-	reader := rt.NewApp(t, rt.WrapProjects(func(s project.Store) project.Store { gate.Store = s; return gate }))
-	writer := rt.NewAppOn(reader.Env.Sibling())
+	// The reader's fill pauses once it has read the row from the database.
+	gate := rt.NewGate("FROM projects t WHERE t.id = $1", true)
+	reader := rt.NewApp(t, rt.WrapDB(gate.Wrap))
+	writer := rt.NewAppOn(t, reader.Env.Sibling())
 	alice := reader.User(t, "Alice")
 	org := reader.Org(t, alice)
 	p := writer.Project(t, alice, org, "Old")
 	path := "/projects/" + p.String()
 	discarded := reader.Cache.Stats().Discarded
 
-	gate.armed.Store(true)
+	gate.Arm()
 	read := make(chan *rt.Response)
 	go func() { read <- reader.Do(alice, rt.Request{Method: "GET", Path: path}) }()
-	<-gate.loaded
+	<-gate.Entered
 	writer.Do(alice, rt.Request{Method: "PATCH", Path: path, Body: `{"name":"New"}`}).Expect(t, http.StatusOK, "patch while a read fills")
-	close(gate.release)
+	close(gate.Release)
 	if r := <-read; !strings.Contains(r.Body.String(), "Old") {
 		t.Fatalf("the racing read began before the write and should answer the old row: %s", r.Body)
 	}
@@ -178,9 +155,10 @@ func TestCacheAsideRace(t *testing.T) {
 	}
 }
 
-// TestRedisDownServesFromDatabase runs the service with a cache whose Redis is gone (a closed
+// TestRedisDownServesFromDatabase serves the routes with a cache whose Redis is gone (a closed
 // loopback port): reads and writes still answer, from the database. The cache is an
-// optimisation, never a dependency for correctness.
+// optimisation, never a dependency for correctness. (The guards keep their own Redis client:
+// sessions and rate limits are not the cache.)
 func TestRedisDownServesFromDatabase(t *testing.T) {
 	t.Parallel()
 	app := rt.NewApp(t)
@@ -194,24 +172,19 @@ func TestRedisDownServesFromDatabase(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = dead.Close() })
 	c := cache.New(dead, cache.Options{Prefix: "down:"})
-	opts := app.Options
-	opts.Cache = c
-	svc := project.NewService(project.NewPG(app.DB), organization.NewAccess(app.DB, c), opts)
-	ctx := t.Context()
+	env := *app.Env
+	env.Cache, env.Members = c, organization.NewAccess(app.DB, c)
+	down := rt.NewAppOn(t, &env)
 
-	if _, body, err := svc.Document(ctx, alice.ID, id); err != nil || !strings.Contains(string(body), "Apollo") {
-		t.Fatalf("Document with Redis down: %s %v", body, err)
+	path := "/projects/" + id.String()
+	if w := down.Do(alice, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "GET with Redis down"); !strings.Contains(w.Body.String(), "Apollo") {
+		t.Fatalf("GET with Redis down: %s", w.Body)
 	}
-	q, err := query.ParseRequest(httptest.NewRequest("GET", "/projects?filter=name||$eq||Apollo", nil), schema.Projects)
-	if err != nil {
-		t.Fatal(err)
+	if w := down.Do(alice, rt.Request{Method: "GET", Path: "/projects?filter=name||$eq||Apollo"}).Expect(t, http.StatusOK, "list with Redis down"); !strings.Contains(w.Body.String(), "Apollo") {
+		t.Fatalf("list with Redis down: %s", w.Body)
 	}
-	if list, err := svc.List(ctx, alice.ID, q); err != nil || !strings.Contains(string(list), "Apollo") {
-		t.Fatalf("List with Redis down: %s %v", list, err)
-	}
-	name := "Artemis"
-	if p, err := svc.Update(ctx, alice.ID, id, resource.Condition{}, project.Patch{Name: resource.Value(&name)}); err != nil || p.Name != name {
-		t.Fatalf("Update with Redis down: %+v %v", p, err)
+	if w := down.Do(alice, rt.Request{Method: "PATCH", Path: path, Body: `{"name":"Artemis"}`}).Expect(t, http.StatusOK, "PATCH with Redis down"); !strings.Contains(w.Body.String(), "Artemis") {
+		t.Fatalf("PATCH with Redis down: %s", w.Body)
 	}
 	if c.Stats().Errors == 0 {
 		t.Fatal("the cache saw no Redis error: the test did not run with Redis down")

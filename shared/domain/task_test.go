@@ -1,4 +1,4 @@
-package task_test
+package domain_test
 
 import (
 	"encoding/json"
@@ -27,7 +27,7 @@ type taskJSON struct {
 	Version        int        `json:"version"`
 }
 
-func TestLifecycle(t *testing.T) {
+func TestTaskLifecycle(t *testing.T) {
 	t.Parallel()
 	app := rt.NewApp(t)
 	owner, dev := app.User(t, "Owner"), app.User(t, "Dev")
@@ -135,7 +135,7 @@ func TestLifecycle(t *testing.T) {
 	})
 }
 
-func TestErrorStatuses(t *testing.T) {
+func TestTaskErrorStatuses(t *testing.T) {
 	t.Parallel()
 	app := rt.NewApp(t)
 	alice, bob, outsider := app.User(t, "Alice"), app.User(t, "Bob"), app.User(t, "Outsider")
@@ -202,7 +202,7 @@ func TestErrorStatuses(t *testing.T) {
 
 // TestListTenantIsolation lists tasks, across the caller's organizations and within one project,
 // with filters that try to reach another tenant's rows.
-func TestListTenantIsolation(t *testing.T) {
+func TestTaskListTenantIsolation(t *testing.T) {
 	t.Parallel()
 	app := rt.NewApp(t)
 	alice, bob := app.User(t, "Alice"), app.User(t, "Bob")
