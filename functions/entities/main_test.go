@@ -23,11 +23,13 @@ func TestFunction(t *testing.T) {
 	var routes []api.Route
 	for _, base := range []string{"/projects", "/tasks"} {
 		routes = append(routes, api.Route{Method: "GET", Path: base}, api.Route{Method: "POST", Path: base},
-			api.Route{Method: "POST", Path: base + "/bulk"}, api.Route{Method: "GET", Path: base + "/{id}"},
-			api.Route{Method: "PATCH", Path: base + "/{id}"}, api.Route{Method: "PUT", Path: base + "/{id}"},
-			api.Route{Method: "DELETE", Path: base + "/{id}"}, api.Route{Method: "PATCH", Path: base + "/{id}/recover"})
+			api.Route{Method: "POST", Path: base + "/bulk"}, api.Route{Method: "DELETE", Path: base + "/{id}"},
+			api.Route{Method: "GET", Path: base + "/{id}"}, api.Route{Method: "PATCH", Path: base + "/{id}"},
+			api.Route{Method: "PUT", Path: base + "/{id}"}, api.Route{Method: "PATCH", Path: base + "/{id}/recover"})
+		if base == "/projects" {
+			routes = append(routes, api.Route{Method: "GET", Path: "/projects/{id}/tasks"})
+		}
 	}
-	routes = append(routes, api.Route{Method: "GET", Path: "/projects/{id}/tasks"})
 	e, invoke := rt.Function(t, needs, handler, routes)
 	alice := e.User(t, "Alice")
 	org := e.Org(t, alice)

@@ -94,6 +94,12 @@
 // but no foreign key may live in a platform table other than the memberships' own, and
 // nothing may reference memberships, which has no id.
 //
+// Without an auth block, only an entity named Organization stands for the platform's table: a
+// User is then the schema's own entity (APSO's published examples have one with cognito_id),
+// served like any other. An ordinary entity whose derived table is a platform table gets
+// "app_" before it (app_users); a table the file names must be free. A field that is another
+// spelling of an engine column (a text "ID") gets the column <column>_value (id_value).
+//
 // # Tenancy
 //
 // Every served entity belongs to an organization, through scopeBy: a foreign key field to the

@@ -178,11 +178,13 @@ var dbSessionProviders = setOf("custom-db-session", "better-auth")
 // auth reads the auth block into the names the platform mapping uses.
 func (l *loader) auth(top *object) {
 	a := &l.s.Auth
-	*a = Auth{Provider: "custom-db-session", UserEntity: "User", AccountUserEntity: "AccountUser",
-		OrganizationField: "organizationId", RoleField: "role"}
+	// Without an auth block only an entity named Organization stands for the platform's table:
+	// a schema's own User is an ordinary entity then, as APSO's published examples have it.
+	*a = Auth{OrganizationField: "organizationId", RoleField: "role"}
 	if !top.has("auth") {
 		return
 	}
+	a.Provider, a.UserEntity, a.AccountUserEntity = "custom-db-session", "User", "AccountUser"
 	o := readObject(&l.ps, "auth", top.raw("auth"))
 	if o == nil {
 		return
@@ -418,9 +420,14 @@ func (l *loader) field(where string, i int, raw json.RawMessage) (*Field, bool) 
 	}
 	o.check("name", "type", "values", "nullable", "index", "primary", "unique", "default", "length", "precision", "scale", "is_email")
 	f := &Field{Name: name, Column: snakeCase(name)}
-	if ok && (engineNames[name] || engineColumns[f.Column]) {
+	switch {
+	case ok && engineNames[name]:
 		l.ps.add(w, "the engine adds it (id, createdAt, updatedAt, deletedAt and version are the engine's)")
 		ok = false
+	case engineColumns[f.Column]:
+		// Another spelling of an engine column ("ID", APSO's examples have one): its own
+		// column, since the name differs from the engine's.
+		f.Column += "_value"
 	}
 	if o.boolean("primary", false) {
 		l.ps.add(w, `"primary" is not supported: the key is always "id" (primaryKeyType chooses its type)`)

@@ -11,9 +11,11 @@ import (
 	"time"
 )
 
-// v2 is a version 2 file of entities and relationships (JSON objects, comma-separated).
+// v2 is a version 2 file of entities and relationships (JSON objects, comma-separated), with
+// the auth block that maps User and AccountUser onto the platform.
 func v2(entities string, relationships ...string) []byte {
-	return []byte(`{"version": 2, "entities": [` + entities + `], "relationships": [` + strings.Join(relationships, ",") + `]}`)
+	return []byte(`{"version": 2, "auth": {"provider": "custom-db-session"}, "entities": [` + entities + `], "relationships": [` +
+		strings.Join(relationships, ",") + `]}`)
 }
 
 // task is an entity Task with fields (JSON objects, comma-separated) and extra entity keys.
@@ -283,8 +285,6 @@ func TestProblems(t *testing.T) {
 			[]string{`entity "Task" field "id": the engine adds it`, `entity "Task" field "id": "primary" is not supported`}},
 		{"engine's createdAt", v2(task(`{"name": "createdAt", "type": "timestamptz"}`)), []string{`entity "Task" field "createdAt": the engine adds it`}},
 		{"engine's version", v2(task(`{"name": "version", "type": "integer"}`)), []string{`entity "Task" field "version": the engine adds it`}},
-		{"engine's column", v2(task(`{"name": "deleted_at", "type": "timestamptz"}`)), []string{`entity "Task" field "deleted_at": the engine adds it`}},
-		{"ID", v2(task(`{"name": "ID", "type": "text"}`)), []string{`entity "Task" field "ID": the engine adds it`}},
 		{"same column", v2(task(`{"name": "fullName", "type": "text"}, {"name": "full_name", "type": "text"}`)),
 			[]string{`entity "Task": field "fullName" and field "full_name" have the same column "full_name"`}},
 		{"length on integer", v2(task(`{"name": "n", "type": "integer", "length": 4}`)), []string{`entity "Task" field "n": "length" applies to text fields only`}},
@@ -302,7 +302,7 @@ func TestProblems(t *testing.T) {
 		{"table case", v2(task(title, `"table": "Tasks"`)), []string{`entity "Task": table "Tasks" is not a lower-case snake_case identifier`}},
 		{"long table", v2(entity("A"+strings.Repeat("b", 70), title)), []string{`table "a` + strings.Repeat("b", 70) + `s" is longer than 63 bytes`}},
 		{"reserved column", v2(task(`{"name": "order", "type": "integer"}`)), []string{`entity "Task": field "order": column "order" is a PostgreSQL reserved word`}},
-		{"table of the platform", v2(entity("Users", title)), []string{`entity "Users": table "users" is also the platform's users table`}},
+		{"table of the platform", v2(entity("Team", title, `"table": "users"`)), []string{`entity "Team": table "users" is also the platform's users table`}},
 
 		{"no such entity", v2(task(title), `{"from": "Task", "to": "Projekt", "type": "ManyToOne"}`),
 			[]string{`relationship 1 (Task ManyToOne Projekt): no entity "Projekt"`}},
@@ -742,11 +742,30 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
+// TestEngineColumnSpelling: a field that is another spelling of an engine column (APSO's
+// examples declare a text "ID") keeps its name and gets a column of its own.
+func TestEngineColumnSpelling(t *testing.T) {
+	s := mustParse(t, v2(task(`{"name": "ID", "type": "text"}, {"name": "deleted_at", "type": "timestamptz"}`)))
+	tk := mustEntity(t, s, "Task")
+	if f := mustField(t, tk, "ID"); f.Column != "id_value" {
+		t.Errorf("ID: column %q", f.Column)
+	}
+	if f := mustField(t, tk, "deleted_at"); f.Column != "deleted_at_value" {
+		t.Errorf("deleted_at: column %q", f.Column)
+	}
+}
+
 func TestAuth(t *testing.T) {
 	s := mustParse(t, v2(task(title)))
 	want := Auth{Provider: "custom-db-session", OrganizationField: "organizationId", RoleField: "role"}
 	if s.Auth != want {
-		t.Errorf("no auth block, no platform entities: %+v", s.Auth)
+		t.Errorf("auth block, no platform entities: %+v", s.Auth)
+	}
+	// Without an auth block, a User is the schema's own, in a table of its own.
+	s = mustParse(t, []byte(`{"version": 2, "entities": [`+entity("User", `{"name": "cognito_id", "type": "text"}`)+`], "relationships": []}`))
+	if u := mustEntity(t, s, "User"); u.Platform != NotPlatform || u.Table != "app_users" || u.Path != "users" ||
+		s.Auth != (Auth{OrganizationField: "organizationId", RoleField: "role"}) {
+		t.Errorf("no auth block: User %+v, auth %+v", u, s.Auth)
 	}
 	s, err := Load("testdata/library.v1.json")
 	if err != nil {

@@ -48,6 +48,13 @@ func (l *loader) platform() {
 			l.platformEntity(p.sp)
 		}
 	}
+	// An ordinary entity whose derived table is a platform table (a schema's own User, without
+	// an auth block) gets "app_" before it; a table the file names must be free (identifiers).
+	for _, sp := range l.specs {
+		if e := sp.e; e.Platform == NotPlatform && sp.tableWritten == "" && (slices.Contains(ownTables, e.Table) || isPlatformTable(e.Table)) {
+			e.Table = "app_" + e.Table
+		}
+	}
 	// The memberships table is keyed by (organization_id, user_id): nothing can reference it.
 	for _, sp := range l.specs {
 		for _, r := range sp.e.Relations {
@@ -362,11 +369,27 @@ func (s *indexSet) leads(col string) bool {
 	return slices.ContainsFunc(s.idx, first) || slices.ContainsFunc(s.uni, first)
 }
 
+// ownTables are the tables of the platform's migrations besides platformTable's.
+var ownTables = []string{"cache_epoch", "goose_db_version"}
+
+// isPlatformTable reports whether t is one of platformTable's.
+func isPlatformTable(t string) bool {
+	for _, p := range platformTable {
+		if p == t {
+			return true
+		}
+	}
+	return false
+}
+
 // identifiers checks every name the DDL will write: plain identifiers, tables and indexes
 // unique in the database's namespace, constraints unique in their table.
 func (l *loader) identifiers() {
 	space := map[string]string{}
 	for _, t := range platformTable {
+		space[t] = "the platform's " + t + " table"
+	}
+	for _, t := range ownTables {
 		space[t] = "the platform's " + t + " table"
 	}
 	claim := func(where, name, what string) {

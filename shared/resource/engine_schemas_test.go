@@ -2,6 +2,7 @@ package resource_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +22,15 @@ func TestEngineServesEverySchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths = append(paths, rootSchema, "../../examples/shop/.apsorc", "../../examples/clinic/.apsorc")
+	// APSORC_EXAMPLES names a directory of more schemas to serve, such as the examples APSO
+	// publishes (apsoai/cli's test/apsorc-json), which this repository doesn't redistribute.
+	if dir := os.Getenv("APSORC_EXAMPLES"); dir != "" {
+		more, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil || len(more) == 0 {
+			t.Fatalf("APSORC_EXAMPLES=%s: no *.json (%v)", dir, err)
+		}
+		paths = append(paths, more...)
+	}
 	served := 0
 	for _, path := range paths {
 		if _, err := apsorc.Load(path); err != nil {
