@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test lint build bench bench-go deps clean fuzz fuzz-api migrate $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test lint generate build bench bench-go deps clean fuzz fuzz-api migrate $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -37,6 +37,12 @@ lint: ## gofmt, go vet and staticcheck (pinned)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+# What the .apsorc derives and something other than the engine reads: the next migration (and
+# shared/migrations/schema.json), template.yaml's EntitiesFunction events and
+# shared/openapi/openapi.json. CI runs `go run ./cmd/generate -check`, which fails on a stale one.
+generate: ## write the files the .apsorc derives: the next migration, EntitiesFunction's events, openapi.json
+	$(GO) run ./cmd/generate
 
 fuzz: ## fuzz the query parser for 60 s
 	$(GO) test ./shared/query -run '^$$' -fuzz FuzzParse -fuzztime 60s

@@ -14,11 +14,11 @@ import (
 	"testing"
 
 	"scaleapi"
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 	"scaleapi/shared/api"
 	"scaleapi/shared/apsorc"
-	"scaleapi/shared/auth"
 	"scaleapi/shared/domain"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/health"
 	"scaleapi/shared/openapi"
 	"scaleapi/shared/organization"
@@ -30,21 +30,19 @@ import (
 // routers builds each function's router the way its main does, with nil services: registering
 // a route only records it.
 func routers() map[string]*api.Router {
-	authn := &auth.Authenticator{}
-	pass := func(h http.Handler) http.Handler { return h }
+	// The guards only wrap: nothing is served.
+	g := guard.Guards{Authn: func(h http.Handler) http.Handler { return h }}
 	build := func(register func(r *api.Router)) *api.Router {
 		r := api.NewRouter()
 		register(r)
 		return r
 	}
 	return map[string]*api.Router{
-		"AuthFunction": build(func(r *api.Router) { user.Routes(r, nil, user.Guards{Authn: authn}) }),
-		"OrganizationsFunction": build(func(r *api.Router) {
-			organization.Routes(r, nil, organization.Guards{Authn: authn})
-		}),
-		"EntitiesFunction": build(func(r *api.Router) { rootEngine().Mount(r, resource.Guards{Authn: pass}) }),
-		"ReportsFunction":  build(func(r *api.Router) { report.Routes(r, nil, pass) }),
-		"HealthFunction":   build(func(r *api.Router) { health.Routes(r, nil) }),
+		"AuthFunction":          build(func(r *api.Router) { user.Routes(r, nil, g) }),
+		"OrganizationsFunction": build(func(r *api.Router) { organization.Routes(r, nil, g) }),
+		"EntitiesFunction":      build(func(r *api.Router) { rootEngine().Mount(r, g) }),
+		"ReportsFunction":       build(func(r *api.Router) { report.Routes(r, nil, g) }),
+		"HealthFunction":        build(func(r *api.Router) { health.Routes(r, nil) }),
 	}
 }
 

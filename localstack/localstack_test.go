@@ -16,7 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 	"scaleapi/shared/config"
 )
 

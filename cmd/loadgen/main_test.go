@@ -6,7 +6,7 @@ import (
 
 	"scaleapi/cmd/loadgen/internal/load"
 	"scaleapi/cmd/loadgen/internal/report"
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 func TestTemplateDeclaresTheRateLimit(t *testing.T) {

@@ -24,8 +24,8 @@ import (
 	"scaleapi/cmd/loadgen/internal/load"
 	"scaleapi/cmd/loadgen/internal/report"
 	"scaleapi/cmd/loadgen/internal/seed"
-	"scaleapi/cmd/local/bootstrap"
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/bootstrap"
+	"scaleapi/internal/samtemplate"
 	"scaleapi/shared/devservices"
 	"scaleapi/shared/migrations"
 )

@@ -49,10 +49,10 @@ import (
 	"syscall"
 	"time"
 
-	"scaleapi/cmd/local/bootstrap"
 	"scaleapi/cmd/local/gateway"
 	"scaleapi/cmd/local/metricsview"
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/bootstrap"
+	"scaleapi/internal/samtemplate"
 	"scaleapi/shared/apsorc"
 )
 

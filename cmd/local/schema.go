@@ -11,9 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 	"scaleapi/shared/api"
 	"scaleapi/shared/apsorc"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/resource"
 )
 
@@ -47,7 +48,7 @@ func serveSchema(tpl *samtemplate.Template, path string) (*apsorc.Schema, error)
 		return nil, fmt.Errorf("-schema: the template has no %s", entitiesFunction)
 	}
 	rt := api.NewRouter()
-	eng.Mount(rt, resource.Guards{Authn: func(h http.Handler) http.Handler { return h }})
+	eng.Mount(rt, guard.Guards{Authn: func(h http.Handler) http.Handler { return h }})
 	fn.Events = nil
 	seen := map[string]bool{}
 	for _, r := range rt.Routes() {

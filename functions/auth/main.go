@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"time"
 
+	"scaleapi/functions/internal/lambdamain"
 	"scaleapi/shared/api"
 	"scaleapi/shared/auth"
-	"scaleapi/shared/idempotency"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/platform"
-	"scaleapi/shared/ratelimit"
 	"scaleapi/shared/user"
 )
 
@@ -19,12 +19,12 @@ const authReplayTTL = 10 * time.Minute
 
 var needs = platform.Needs{Database: true, Redis: true, Auth: true}
 
-func main() { platform.Main(needs, handler) }
+func main() { lambdamain.Run(needs, handler) }
 
 func handler(d *platform.Deps) (http.Handler, error) {
-	// One limiter, two key spaces: per source IP on the public routes, per user (shared
-	// with every other function's per-user allowance) after authentication.
-	limiter, err := ratelimit.New(d.Redis, d.Config.RateLimitPerMinute, time.Minute, ratelimit.WithLogger(d.Log))
+	// These answers carry tokens, kept in Redis in the clear while they can be replayed, so
+	// they are kept long enough for a client's retries, not the 24 h of other routes.
+	guards, err := guard.Setup(d, guard.WithReplayTTL(authReplayTTL))
 	if err != nil {
 		return nil, err
 	}
@@ -32,16 +32,7 @@ func handler(d *platform.Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := user.NewService(user.NewPG(d.Primary), passwords, d.Tokens, d.Sessions, d.Log)
-	// These answers carry tokens, kept in Redis in the clear while they can be replayed, so
-	// they are kept long enough for a client's retries, not the 24 h of other routes.
-	idem := idempotency.New(d.Redis, idempotency.WithTTL(authReplayTTL), idempotency.WithLogger(d.Log))
 	r := api.NewRouter()
-	user.Routes(r, svc, user.Guards{
-		Authn:       d.Auth,
-		Public:      limiter.Middleware(ratelimit.ByIP),
-		Private:     limiter.Middleware(ratelimit.ByUser),
-		Idempotency: idem.Middleware,
-	})
+	user.Routes(r, user.NewService(user.NewPG(d.Primary), passwords, d.Tokens, d.Sessions, d.Log), guards)
 	return r, nil
 }

@@ -17,9 +17,11 @@ import (
 	"os"
 
 	"scaleapi"
+	"scaleapi/functions/internal/lambdamain"
 	"scaleapi/shared/api"
 	"scaleapi/shared/apsorc"
 	"scaleapi/shared/domain"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/organization"
 	"scaleapi/shared/platform"
 	"scaleapi/shared/resource"
@@ -27,7 +29,7 @@ import (
 
 var needs = platform.Needs{Database: true, Replica: true, Redis: true, Auth: true}
 
-func main() { platform.Main(needs, handler) }
+func main() { lambdamain.Run(needs, handler) }
 
 // handler builds the engine's routes once per execution environment.
 func handler(d *platform.Deps) (http.Handler, error) {
@@ -35,7 +37,7 @@ func handler(d *platform.Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	guards, err := resource.Setup(d)
+	guards, err := guard.Setup(d)
 	if err != nil {
 		return nil, err
 	}

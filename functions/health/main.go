@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 
+	"scaleapi/functions/internal/lambdamain"
 	"scaleapi/shared/api"
 	"scaleapi/shared/health"
 	"scaleapi/shared/platform"
@@ -13,7 +14,7 @@ import (
 // needs: health probes the primary, the replica and Redis; it verifies no tokens.
 var needs = platform.Needs{Database: true, Replica: true, Redis: true}
 
-func main() { platform.Main(needs, handler) }
+func main() { lambdamain.Run(needs, handler) }
 
 func handler(d *platform.Deps) (http.Handler, error) {
 	r := api.NewRouter()

@@ -21,7 +21,8 @@
 // live in whatever slots they hash to, so no scope or tenant turns into a hot slot.
 //
 // The first ':'-separated segment of a logical key ("project") names it in metrics and logs, so
-// keep that segment a fixed noun.
+// keep that segment a fixed noun. The keys and scopes the platform's packages use are named in
+// names.go (EntityKey, OrgScope, MembershipsKey, …), and only there.
 //
 // A key must name what the loader returns for everyone who reads that key. Cache an entity by its
 // id with a loader that does no access check, and check the caller's organization on the result;

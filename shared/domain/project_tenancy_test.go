@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"scaleapi/shared/auth"
+	"scaleapi/shared/organization"
 	rt "scaleapi/shared/resource/resourcetest"
 )
 
@@ -111,4 +112,41 @@ func escape(raw string) string {
 		parts = append(parts, k+"="+url.QueryEscape(v))
 	}
 	return strings.Join(parts, "&")
+}
+
+// TestPlatformRowsAreLeaves: a joined user or organization is shown, never followed; the
+// assignee's own tasks would be every organization's.
+func TestPlatformRowsAreLeaves(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice := app.User(t, "Alice")
+	org := app.Org(t, alice)
+	app.Task(t, alice, app.Project(t, alice, org, "Apollo"), "launch")
+	for _, q := range []string{"join=assignee&join=assignee.tasks", "join=organization&join=organization.projects",
+		"select=*,assignee(*,tasks(*))"} {
+		app.Do(alice, rt.Request{Method: "GET", Path: "/tasks?" + q}).Problem(t, http.StatusBadRequest, "", q)
+	}
+}
+
+// TestDeletedOrganizationIsNobodys: once an organization is deleted its rows are 404 for every
+// route, writes included (the write's membership guard reads the organization too).
+func TestDeletedOrganizationIsNobodys(t *testing.T) {
+	t.Parallel()
+	app := rt.NewApp(t)
+	alice := app.User(t, "Alice")
+	org := app.Org(t, alice)
+	p := "/projects/" + app.Project(t, alice, org, "Apollo").String()
+	if err := organization.NewPG(app.DB).SoftDelete(t.Context(), org); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Members.Invalidate(t.Context(), alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []rt.Request{
+		{Method: "GET", Path: p}, {Method: "PATCH", Path: p, Body: `{"name":"x"}`}, {Method: "PUT", Path: p, Body: `{"name":"x"}`},
+		{Method: "DELETE", Path: p}, {Method: "PATCH", Path: p + "/recover"},
+		{Method: "POST", Path: "/projects", Body: `{"organizationId":"` + org.String() + `","name":"x"}`},
+	} {
+		app.Do(alice, req).Expect(t, http.StatusNotFound, req.Method+" "+req.Path)
+	}
 }

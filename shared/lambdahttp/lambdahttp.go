@@ -20,6 +20,10 @@
 // third of a cached read's CPU in the function, but they re-implement a protocol and a format
 // that AWS maintains, and they would make cmd/local test our copy instead of the runtime that
 // runs in Lambda. The per-request cost that remains is spent in code AWS keeps correct.
+//
+// Nothing here ends the process. At shutdown Start returns to its caller instead of calling
+// os.Exit, and main returning ends the process (see WithShutdown); a library that exits would
+// take that decision from the program, and from the tests that run it in-process.
 package lambdahttp
 
 import (

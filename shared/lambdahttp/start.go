@@ -2,7 +2,6 @@ package lambdahttp
 
 import (
 	"net/http"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -17,35 +16,37 @@ type startOptions struct {
 // WithShutdown registers functions to run when the execution environment shuts down (Lambda
 // sends SIGTERM before it reclaims an environment), e.g. closing the database pools so the
 // pooler sees clean disconnects rather than dropped connections. They run in order, on a
-// signal-handling goroutine, and must finish within Lambda's shutdown grace period (500 ms);
-// then the process exits with status 0, as AWS's graceful-shutdown examples do, rather than
-// idling until the SIGKILL that follows.
+// signal-handling goroutine, and must finish within Lambda's shutdown grace period (500 ms).
+// Then Start returns, and the process must end: aws-lambda-go has taken SIGTERM over, so a
+// process that went on would idle until the SIGKILL that follows. main returning ends it with
+// status 0, as AWS's graceful-shutdown examples exit.
 func WithShutdown(fns ...func()) Option {
 	return func(o *startOptions) { o.shutdown = append(o.shutdown, fns...) }
 }
 
-// Start serves h as this process's Lambda function and never returns. It needs the Lambda
-// Runtime API (AWS_LAMBDA_RUNTIME_API): in Lambda, under `sam local`, or under cmd/local.
+// Start serves h as this process's Lambda function. It needs the Lambda Runtime API
+// (AWS_LAMBDA_RUNTIME_API): in Lambda, under `sam local`, or under cmd/local. Without
+// WithShutdown it never returns; with it, it returns once the shutdown functions have run at
+// SIGTERM, and the caller, main, returns to end the process (see WithShutdown). Ending the
+// process is main's to do, not this package's: a library that exits takes the decision away
+// from the program that runs it (and from its tests).
 func Start(h http.Handler, opts ...Option) {
 	var o startOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var lopts []lambda.Option
-	if len(o.shutdown) > 0 {
-		// SIGTERM is only delivered to runtimes that register an extension, which this option
-		// does through the Extensions API; without callbacks there is nothing to run, so skip it.
-		lopts = append(lopts, lambda.WithEnableSIGTERM(exitAfter(o.shutdown)))
+	if len(o.shutdown) == 0 {
+		lambda.StartWithOptions(New(h))
+		return
 	}
-	lambda.StartWithOptions(New(h), lopts...)
-}
-
-// exitAfter runs fns and ends the process.
-func exitAfter(fns []func()) func() {
-	return func() {
-		for _, f := range fns {
+	// SIGTERM is only delivered to runtimes that register an extension, which this option does
+	// through the Extensions API; without callbacks there is nothing to run, so it is skipped.
+	done := make(chan struct{})
+	go lambda.StartWithOptions(New(h), lambda.WithEnableSIGTERM(func() {
+		for _, f := range o.shutdown {
 			f()
 		}
-		os.Exit(0)
-	}
+		close(done)
+	}))
+	<-done
 }

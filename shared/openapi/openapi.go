@@ -1,6 +1,13 @@
 // Package openapi holds the API's OpenAPI 3.1 document, openapi.json, and serves it. The file is
-// the contract clients generate code from; a test in functions/ keeps it, template.yaml and the
-// functions' routers in exact agreement.
+// the contract clients generate code from and the API fuzzer tests the server against.
+//
+// openapi.json is generated (make generate, cmd/generate): platform.json, written by hand, holds
+// the platform's routes (auth, organizations, reports, health) and the components every route
+// shares; cmd/generate adds every route of the resource engine over the .apsorc with each
+// entity's schemas, every list's query parameters, and what hooks.json says the domain's hooks
+// add to the schema's rules. Edit platform.json or hooks.json, never openapi.json: CI's
+// cmd/generate -check fails on a stale one. A test in functions/ keeps the document,
+// template.yaml and the functions' routers in exact agreement.
 package openapi
 
 import (

@@ -11,6 +11,7 @@ import (
 	"scaleapi/shared/auth"
 	"scaleapi/shared/cache"
 	"scaleapi/shared/db"
+	"scaleapi/shared/membership"
 )
 
 // MembershipsTTL is how long a user's memberships stay cached. Every change invalidates them
@@ -31,28 +32,26 @@ const MembershipsTTL = 60 * time.Second
 // lives at most MembershipsTTL; writes in this package never rely on it (they check the role in
 // their transaction).
 type Access struct {
-	store *PG
+	conn  db.DBTX
 	cache *cache.Cache
 }
 
 // NewAccess returns an Access reading memberships through pool and caching them in c (nil: no
 // caching, every check is a query).
 func NewAccess(pool db.DBTX, c *cache.Cache) *Access {
-	return &Access{store: NewPG(pool), cache: c}
+	return &Access{conn: pool, cache: c}
 }
 
-// membershipsKey is the logical cache key of userID's memberships.
-func membershipsKey(userID uuid.UUID) string { return "memberships:" + userID.String() }
-
-// MembershipsKey returns the logical cache key under which userID's memberships are cached, for
-// a request that prefetches them with other keys it needs (cache.Prefetch).
-func (a *Access) MembershipsKey(userID uuid.UUID) string { return membershipsKey(userID) }
+// MembershipsKey returns the logical cache key under which userID's memberships are cached
+// (cache.MembershipsKey), for a request that prefetches them with other keys it needs
+// (cache.Prefetch).
+func (a *Access) MembershipsKey(userID uuid.UUID) string { return cache.MembershipsKey(userID) }
 
 // Memberships returns the live organizations userID belongs to, in organization id order, with
 // the role held in each.
-func (a *Access) Memberships(ctx context.Context, userID uuid.UUID) ([]Membership, error) {
-	return cache.Get(ctx, a.cache, membershipsKey(userID), MembershipsTTL, func(ctx context.Context) ([]Membership, error) {
-		return a.store.Memberships(ctx, userID)
+func (a *Access) Memberships(ctx context.Context, userID uuid.UUID) ([]membership.Membership, error) {
+	return cache.Get(ctx, a.cache, cache.MembershipsKey(userID), MembershipsTTL, func(ctx context.Context) ([]membership.Membership, error) {
+		return membership.List(ctx, a.conn, userID)
 	})
 }
 
@@ -108,7 +107,7 @@ func (a *Access) Invalidate(ctx context.Context, users ...uuid.UUID) error {
 	}
 	keys := make([]string, len(users))
 	for i, u := range users {
-		keys[i] = membershipsKey(u)
+		keys[i] = cache.MembershipsKey(u)
 	}
 	return a.cache.Delete(ctx, keys...)
 }

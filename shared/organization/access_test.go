@@ -14,6 +14,7 @@ import (
 	"scaleapi/shared/cache"
 	"scaleapi/shared/devservices"
 	"scaleapi/shared/fault"
+	"scaleapi/shared/guard"
 )
 
 func TestAccess(t *testing.T) {
@@ -117,7 +118,7 @@ func TestRemovedMemberLosesAccessAtOnce(t *testing.T) {
 	// own Caches (process-local singleflight) over the same Redis entries.
 	other := NewService(e.pool, e.newCache(), nil)
 	otherRouter := api.NewRouter()
-	Routes(otherRouter, other, Guards{Authn: auth.NewAuthenticator(e.tokens, e.sessions)})
+	Routes(otherRouter, other, guard.Guards{Authn: auth.NewAuthenticator(e.tokens, e.sessions).Require})
 	elsewhere := NewAccess(e.pool, e.newCache())
 
 	get := func(h http.Handler) int {

@@ -26,6 +26,8 @@
 //
 // # Caching
 //
+// Under the names shared/cache owns (names.go):
+//
 //   - memberships:{userID}: the user's memberships (Access), 60 s.
 //   - organization:{id}: one organization, 300 s, deleted on PATCH and DELETE.
 //   - members:{organizationID}: an organization's member list, 60 s, deleted when a member

@@ -10,31 +10,16 @@ import (
 	"scaleapi/shared/api"
 	"scaleapi/shared/auth"
 	"scaleapi/shared/fault"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/query"
 )
 
-// Middleware wraps a handler.
-type Middleware func(http.Handler) http.Handler
-
-// Guards are the middleware main wires around the organization routes.
-type Guards struct {
-	// Authn authenticates every route. Required.
-	Authn *auth.Authenticator
-	// Limit wraps every route after authentication: the per-user rate limit. Optional.
-	Limit Middleware
-	// Idempotency wraps the POST routes after authentication and the rate limit, so that keys
-	// are scoped to the user and a rate-limited retry isn't recorded. Optional.
-	Idempotency Middleware
-}
-
-// Routes registers the organizations function's routes on rt.
-func Routes(rt *api.Router, svc *Service, g Guards) {
-	if g.Authn == nil {
-		panic("organization: Routes needs Guards.Authn")
-	}
+// Routes registers the organizations function's routes on rt, every one authenticated and
+// rate-limited by g, the POSTs also behind Idempotency.
+func Routes(rt *api.Router, svc *Service, g guard.Guards) {
 	h := handlers{svc: svc}
-	read := func(f http.HandlerFunc) http.Handler { return g.Authn.Require(chain(g.Limit)(f)) }
-	post := func(f http.HandlerFunc) http.Handler { return read(chain(g.Idempotency)(f).ServeHTTP) }
+	read := func(f http.HandlerFunc) http.Handler { return g.Wrap(f, false) }
+	post := func(f http.HandlerFunc) http.Handler { return g.Wrap(f, true) }
 
 	rt.Handle("POST /organizations", post(h.create))
 	rt.Handle("GET /organizations", read(h.list))
@@ -44,13 +29,6 @@ func Routes(rt *api.Router, svc *Service, g Guards) {
 	rt.Handle("GET /organizations/{id}/members", read(h.members))
 	rt.Handle("POST /organizations/{id}/members", post(h.addMember))
 	rt.Handle("DELETE /organizations/{id}/members/{userId}", read(h.removeMember))
-}
-
-func chain(m Middleware) Middleware {
-	if m == nil {
-		return func(next http.Handler) http.Handler { return next }
-	}
-	return m
 }
 
 type handlers struct{ svc *Service }

@@ -23,8 +23,7 @@ import (
 	"scaleapi/shared/cache"
 	"scaleapi/shared/db"
 	"scaleapi/shared/devservices/devtest"
-	"scaleapi/shared/idempotency"
-	"scaleapi/shared/ratelimit"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/user"
 )
 
@@ -50,7 +49,7 @@ type env struct {
 }
 
 type envOptions struct {
-	// limit, when not 0, is the per-user rate limit per minute.
+	// limit, when not 0, is the per-user rate limit per minute; else no test reaches it.
 	limit int
 }
 
@@ -81,16 +80,13 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	e.cache = e.newCache()
 	e.svc = NewService(pool, e.cache, nil)
 
-	g := Guards{
-		Authn:       auth.NewAuthenticator(tokens, sessions),
-		Idempotency: idempotency.New(rdb).Middleware,
+	limit := o.limit
+	if limit == 0 {
+		limit = 1 << 30
 	}
-	if o.limit > 0 {
-		l, err := ratelimit.New(rdb, o.limit, time.Minute, ratelimit.WithPrefix(e.prefix+"rl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.Limit = l.Middleware(ratelimit.ByUser)
+	g, err := guard.New(rdb, auth.NewAuthenticator(tokens, sessions).Require, limit, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	rt := api.NewRouter()
 	Routes(rt, e.svc, g)

@@ -54,13 +54,6 @@ func (v Versions) Match(version int) bool {
 	return false
 }
 
-// Membership is one organization a user belongs to and the role held there: the unit Access
-// caches.
-type Membership struct {
-	OrganizationID uuid.UUID `json:"organizationId"`
-	Role           auth.Role `json:"role"`
-}
-
 // Schema is the allow-list of GET /organizations' query syntax: the fields of GET
 // /organizations/{id}, each of which a client can select, filter and sort on.
 var Schema = query.NewSchema("organizations",

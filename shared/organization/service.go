@@ -54,13 +54,6 @@ func NewService(conn Conn, c *cache.Cache, log *slog.Logger) *Service {
 // Access returns the Service's membership checks.
 func (s *Service) Access() *Access { return s.access }
 
-func organizationKey(id uuid.UUID) string { return "organization:" + id.String() }
-func membersKey(id uuid.UUID) string      { return "members:" + id.String() }
-
-// listScope is the cache generation scope of an organization's lists (projects, tasks), which
-// shared/cache's ListKey documents as "org:<id>".
-func listScope(id uuid.UUID) string { return "org:" + id.String() }
-
 // Create makes a new organization whose only member, its owner, is actor. The organization and
 // the membership are one transaction: an organization without an owner can't exist even briefly.
 func (s *Service) Create(ctx context.Context, actor uuid.UUID, in Creation) (*Organization, error) {
@@ -84,7 +77,7 @@ func (s *Service) Create(ctx context.Context, actor uuid.UUID, in Creation) (*Or
 	}
 	// The organization key may hold a tombstone from a read of this id (a client that guessed
 	// the next UUIDv7): creation invalidates it like any other write.
-	s.invalidate(ctx, []uuid.UUID{actor}, organizationKey(id), membersKey(id))
+	s.invalidate(ctx, []uuid.UUID{actor}, cache.OrganizationKey(id), cache.MembersKey(id))
 	return o, nil
 }
 
@@ -98,7 +91,7 @@ func (s *Service) Get(ctx context.Context, actor, id uuid.UUID) (*Organization, 
 	if _, err := s.access.Role(ctx, actor, id); err != nil {
 		return nil, err
 	}
-	return cache.Get(ctx, s.cache, organizationKey(id), OrganizationTTL, func(ctx context.Context) (*Organization, error) {
+	return cache.Get(ctx, s.cache, cache.OrganizationKey(id), OrganizationTTL, func(ctx context.Context) (*Organization, error) {
 		return s.store.Get(ctx, id)
 	})
 }
@@ -132,9 +125,9 @@ func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch, ifMa
 		return nil, err
 	}
 	if p.Name != nil {
-		s.invalidate(ctx, nil, organizationKey(id))
+		s.invalidate(ctx, nil, cache.OrganizationKey(id))
 		// Lists and views of its projects and tasks with join=organization show the name.
-		invalidate(ctx, s.log, func(ctx context.Context) error { return s.cache.Bump(ctx, listScope(id)) })
+		invalidate(ctx, s.log, func(ctx context.Context) error { return s.cache.Bump(ctx, cache.OrgScope(id)) })
 	}
 	return o, nil
 }
@@ -163,9 +156,9 @@ func (s *Service) Delete(ctx context.Context, actor, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	s.invalidate(ctx, members, organizationKey(id), membersKey(id))
+	s.invalidate(ctx, members, cache.OrganizationKey(id), cache.MembersKey(id))
 	// The organization's project and task lists go too, so that no cached list shows them.
-	invalidate(ctx, s.log, func(ctx context.Context) error { return s.cache.Bump(ctx, listScope(id)) })
+	invalidate(ctx, s.log, func(ctx context.Context) error { return s.cache.Bump(ctx, cache.OrgScope(id)) })
 	return nil
 }
 
@@ -174,7 +167,7 @@ func (s *Service) Members(ctx context.Context, actor, id uuid.UUID) ([]Member, e
 	if _, err := s.access.Role(ctx, actor, id); err != nil {
 		return nil, err
 	}
-	return cache.Get(ctx, s.cache, membersKey(id), MembersTTL, func(ctx context.Context) ([]Member, error) {
+	return cache.Get(ctx, s.cache, cache.MembersKey(id), MembersTTL, func(ctx context.Context) ([]Member, error) {
 		return s.store.Members(ctx, id)
 	})
 }
@@ -206,7 +199,7 @@ func (s *Service) AddMember(ctx context.Context, actor, id uuid.UUID, in NewMemb
 	if err != nil {
 		return nil, err
 	}
-	s.invalidate(ctx, []uuid.UUID{m.UserID}, membersKey(id))
+	s.invalidate(ctx, []uuid.UUID{m.UserID}, cache.MembersKey(id))
 	return m, nil
 }
 
@@ -250,7 +243,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor, id, userID uuid.UUID)
 	if err != nil {
 		return err
 	}
-	s.invalidate(ctx, []uuid.UUID{userID}, membersKey(id))
+	s.invalidate(ctx, []uuid.UUID{userID}, cache.MembersKey(id))
 	return nil
 }
 
@@ -258,7 +251,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor, id, userID uuid.UUID)
 // one Redis pipeline.
 func (s *Service) invalidate(ctx context.Context, users []uuid.UUID, keys ...string) {
 	for _, u := range users {
-		keys = append(keys, membershipsKey(u))
+		keys = append(keys, cache.MembershipsKey(u))
 	}
 	invalidate(ctx, s.log, func(ctx context.Context) error { return s.cache.Delete(ctx, keys...) })
 }

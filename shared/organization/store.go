@@ -286,38 +286,6 @@ func (s *PG) DeleteMembership(ctx context.Context, orgID, userID uuid.UUID) erro
 	return nil
 }
 
-// memberships reads memberships_user_id_idx (user_id INCLUDE organization_id, role) and joins
-// organizations by primary key to leave deleted ones out. UUIDv7 ids sort by creation time, so
-// the order is "oldest organization first" without a sort on a column the index doesn't hold.
-const memberships = `
-SELECT m.organization_id, m.role
-FROM memberships m
-JOIN organizations o ON o.id = m.organization_id
-WHERE m.user_id = $1 AND o.deleted_at IS NULL
-ORDER BY m.organization_id`
-
-// Memberships lists the live organizations userID belongs to, in organization id order.
-func (s *PG) Memberships(ctx context.Context, userID uuid.UUID) ([]Membership, error) {
-	rows, err := s.db.Query(ctx, memberships, userID)
-	if err != nil {
-		return nil, fmt.Errorf("list memberships: %w", db.Translate(err))
-	}
-	out := []Membership{}
-	var (
-		m    Membership
-		role string
-	)
-	_, err = pgx.ForEachRow(rows, []any{&m.OrganizationID, &role}, func() error {
-		m.Role = auth.Role(role)
-		out = append(out, m)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list memberships: %w", db.Translate(err))
-	}
-	return out, nil
-}
-
 // notFound translates err, answering "no rows" with the organization's own 404.
 func notFound(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {

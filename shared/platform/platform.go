@@ -2,6 +2,10 @@
 // the config, the logger and metrics emitter, the primary and replica pools, the Redis client and
 // cache, and the token verifier. A function's main asks for what it needs (Needs) and wires its
 // own domain on top; warm invocations reuse everything built here.
+//
+// Build touches no process state: it does not make its logger slog's default and never exits.
+// Those belong to the program, so a test can build a function as main does without changing
+// its own process; functions/internal/lambdamain does them for every function's main.
 package platform
 
 import (
@@ -13,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -72,7 +75,6 @@ func Build(ctx context.Context, lookup func(string) (string, bool), out io.Write
 		Log:     metrics.NewLogger(out, level, cfg.Function),
 		Emitter: metrics.NewEmitter(out, cfg.MetricsNamespace, cfg.Function),
 	}
-	slog.SetDefault(d.Log)
 	if err := d.open(ctx, needs); err != nil {
 		d.Close()
 		return nil, err
@@ -208,23 +210,6 @@ func (d *Deps) Close() {
 		d.closers[i]()
 	}
 	d.closers = nil
-}
-
-// Main runs a function: run builds its handler from Deps; Main starts the Lambda loop and exits
-// non-zero with the error if the build fails (Lambda reports it as an init error).
-func Main(needs Needs, run func(d *Deps) (http.Handler, error)) {
-	d, err := Build(context.Background(), os.LookupEnv, os.Stdout, needs)
-	if err == nil {
-		var h http.Handler
-		h, err = run(d)
-		if err == nil {
-			lambdahttp.Start(d.Handler(h), lambdahttp.WithShutdown(d.Close))
-			return
-		}
-		d.Close()
-	}
-	fmt.Fprintln(os.Stderr, "init:", err)
-	os.Exit(1)
 }
 
 // queryMetrics records each query's duration on the request's metrics record. The pool's own

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,11 +16,11 @@ type node struct {
 	cond *cond
 }
 
-// cond is one validated condition: an allow-listed field, of the query's own schema (rel nil) or
-// of a joined relation, an operator that applies to it, and canonical values (for the LIKE
+// cond is one validated condition: an allow-listed field, of the query's own schema (at nil) or
+// of a join's relation (at), an operator that applies to it, and canonical values (for the LIKE
 // family, the escaped pattern).
 type cond struct {
-	rel   *Relation
+	at    *join
 	field *Field
 	op    *operator
 	vals  []string
@@ -54,25 +55,32 @@ func group(or bool, kids []*node) *node {
 	return &node{or: or, kids: out}
 }
 
-// related reports whether n names a field of a relation.
+// related reports whether n names a field of a join.
 func (n *node) related() bool {
 	if n.cond != nil {
-		return n.cond.rel != nil
+		return n.cond.at != nil
 	}
 	return slices.ContainsFunc(n.kids, (*node).related)
 }
 
-// relations adds the relations n names to set.
-func (n *node) relations(set map[*Relation]bool) {
-	if n.cond != nil {
-		if n.cond.rel != nil {
-			set[n.cond.rel] = true
+// involved returns the joins that n, a condition over the rows of scope (nil: the query's
+// own), depends on: those whose fields it names, and the joins between them and scope, through
+// which their rows are reached.
+func (n *node) involved(scope *join) map[*join]bool {
+	set := map[*join]bool{}
+	var walk func(*node)
+	walk = func(n *node) {
+		if n.cond != nil {
+			for j := n.cond.at; j != scope; j = j.parent {
+				set[j] = true
+			}
 		}
-		return
+		for _, k := range n.kids {
+			walk(k)
+		}
 	}
-	for _, k := range n.kids {
-		k.relations(set)
-	}
+	walk(n)
+	return set
 }
 
 // split separates the top-level conjuncts of n that name only the schema's own fields (own)
@@ -117,34 +125,34 @@ func (a *Args) Add(v any) string {
 const collation = `"und-x-icu"`
 
 // aliases names the tables a condition may refer to in the statement being written: the
-// schema's own (own) and the joined relations in scope.
+// schema's own (own) and the joins in scope.
 type aliases struct {
-	own  string
-	rels map[*Relation]string
+	own string
+	at  map[*join]string
 }
 
-// of returns the alias of the table of c's field.
-func (a aliases) of(c *cond) string {
-	if c.rel == nil {
+// of returns the alias of the rows of j (nil: the schema's own).
+func (a aliases) of(j *join) string {
+	if j == nil {
 		return a.own
 	}
-	return a.rels[c.rel]
+	return a.at[j]
 }
 
-// with returns a copy of a that also names r as ra.
-func (a aliases) with(r *Relation, ra string) aliases {
-	rels := make(map[*Relation]string, len(a.rels)+1)
-	for k, v := range a.rels {
-		rels[k] = v
+// with returns a copy of a that also names j's rows ja.
+func (a aliases) with(j *join, ja string) aliases {
+	at := maps.Clone(a.at)
+	if at == nil {
+		at = map[*join]string{}
 	}
-	rels[r] = ra
-	return aliases{own: a.own, rels: rels}
+	at[j] = ja
+	return aliases{own: a.own, at: at}
 }
 
 // sql writes n as a boolean SQL expression over the tables of as, binding every value.
 func (n *node) sql(b *strings.Builder, as aliases, args *Args) {
 	if n.cond != nil {
-		n.cond.sql(b, as.of(n.cond), args)
+		n.cond.sql(b, as.of(n.cond.at), args)
 		return
 	}
 	sep := " AND "

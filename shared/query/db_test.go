@@ -52,7 +52,21 @@ var (
 	).
 		Join(query.Relation{Name: "children", Many: true, Schema: dbChildren, Local: "id", Foreign: "item_id", DeletedAt: "deleted_at"}).
 		Join(query.Relation{Name: "owner", Schema: dbOwners, Local: "ref", Foreign: "id", DeletedAt: "deleted_at"})
+	dbParts = query.NewSchema("qparts",
+		query.Field{Name: "childId", Column: "child_id", Type: query.UUID},
+		query.Field{Name: "label", Column: "label", Type: query.Text},
+		query.Field{Name: "makerId", Column: "maker_id", Type: query.UUID, Nullable: true},
+	).
+		Join(query.Relation{Name: "maker", Schema: dbOwners, Local: "maker_id", Foreign: "id", DeletedAt: "deleted_at"})
 )
+
+// A child's parts and their makers are two and three levels down from an item (items ->
+// children -> parts -> maker); its item closes a cycle (items -> children -> item -> children).
+func init() {
+	dbChildren.
+		Join(query.Relation{Name: "item", Schema: dbItems, Local: "item_id", Foreign: "id", DeletedAt: "deleted_at"}).
+		Join(query.Relation{Name: "parts", Many: true, Schema: dbParts, Local: "id", Foreign: "child_id", DeletedAt: "deleted_at"})
+}
 
 const dbSchema = `
 CREATE TABLE qowners (
@@ -83,6 +97,14 @@ CREATE TABLE qchildren (
     deleted_at timestamptz
 );
 CREATE INDEX qchildren_item_id_idx ON qchildren (item_id);
+CREATE TABLE qparts (
+    id         uuid PRIMARY KEY,
+    child_id   uuid NOT NULL REFERENCES qchildren (id),
+    label      text NOT NULL,
+    maker_id   uuid REFERENCES qowners (id),
+    deleted_at timestamptz
+);
+CREATE INDEX qparts_child_id_idx ON qparts (child_id);
 `
 
 // The store's scope in these tests: tenant 1's live rows.
@@ -118,10 +140,18 @@ type owner struct {
 	Deleted bool
 }
 
+type part struct {
+	ID, ChildID uuid.UUID
+	Label       string
+	Maker       *uuid.UUID
+	Deleted     bool
+}
+
 type fixture struct {
 	items    []item
 	children []child
 	owners   []owner
+	parts    []part
 }
 
 // visible returns the rows the scope lets through, in id order (the default sort).
@@ -212,6 +242,18 @@ func seed(t *testing.T, ctx context.Context, conn *pgx.Conn) *fixture {
 		}
 	}
 
+	// Parts come from a generator of their own, so that the rows above stay as they were.
+	pr := rand.New(rand.NewPCG(13, 17))
+	for _, c := range fx.children {
+		for range pr.IntN(4) {
+			p := part{ID: newID(), ChildID: c.ID, Label: []string{"red", "green", "blue"}[pr.IntN(3)], Deleted: pr.IntN(5) == 0}
+			if pr.IntN(4) > 0 {
+				p.Maker = &fx.owners[pr.IntN(len(fx.owners))].ID
+			}
+			fx.parts = append(fx.parts, p)
+		}
+	}
+
 	deletedAt := func(d bool) *time.Time {
 		if d {
 			return &base
@@ -234,6 +276,9 @@ func seed(t *testing.T, ctx context.Context, conn *pgx.Conn) *fixture {
 	}
 	for _, c := range fx.children {
 		b.Queue("INSERT INTO qchildren (id, item_id, title, deleted_at) VALUES ($1, $2, $3, $4)", c.ID, c.ItemID, c.Title, deletedAt(c.Deleted))
+	}
+	for _, p := range fx.parts {
+		b.Queue("INSERT INTO qparts (id, child_id, label, maker_id, deleted_at) VALUES ($1, $2, $3, $4, $5)", p.ID, p.ChildID, p.Label, p.Maker, deletedAt(p.Deleted))
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		t.Fatalf("seed: %v", err)
@@ -462,6 +507,12 @@ func TestDatabase(t *testing.T) {
 			t.Run(name, func(t *testing.T) { testRelationFilters(t, ctx, conn, fx) })
 		}
 	})
+	t.Run("NestedJoins", func(t *testing.T) {
+		for name, conn := range cs {
+			t.Run(name, func(t *testing.T) { testNestedJoins(t, ctx, conn, fx) })
+		}
+	})
+	t.Run("NestedJoinsOneStatement", func(t *testing.T) { testNestedOneStatement(t, ctx, d) })
 	t.Run("Dialects", func(t *testing.T) { testDialects(t, ctx, cs["PoolerExec"], fx) })
 	t.Run("KeysetUsesIndex", func(t *testing.T) { testKeysetPlan(t, ctx, cs["PrimaryExec"]) })
 }
@@ -511,6 +562,7 @@ var cursorSpecs = [][]string{
 	{"sort", "note,DESC", "sort", "name,ASC", "sort", "status,DESC"},
 	{"sort", "name,ASC", "join", "children", "filter", "children.title||$ends||-1"},
 	{"sort", "ref,DESC", "join", "owner", "or", "owner.name||$isnull", "or", "score||$gt||20"},
+	{"sort", "name,ASC", "join", "children", "join", "children.parts", "join", "children.parts.maker", "filter", "children.parts.maker.name||$ne||owner-0"},
 }
 
 // sortCases pair a sort with the hand-written ORDER BY that defines it, NULL placement and id

@@ -69,7 +69,7 @@
 //     unique. Without sort, rows come in id order.
 //   - fields=a,b selects fields (id always included; repeatable, alias select under the
 //     header); join=relation or join=relation||a,b loads an allow-listed relation, in the same
-//     statement.
+//     statement, and join=relation.relation its relations (see Joins below).
 //   - limit (alias per_page): default 20, 0 means the default, above 100 is capped to 100.
 //     page wins over offset; page 0 means "not given". The reported page is
 //     floor(offset/limit)+1 and pageCount is ceil(total/limit), at least 1 (as the reference).
@@ -84,16 +84,35 @@
 //     keyset page. Unknown parameters are ignored; an unknown field, operator or relation is a
 //     400 naming it.
 //
+// # Joins
+//
+// A joined relation's own relations can be joined too, each level named, as in the reference:
+// join=project&join=project.organization||id,name loads each task's project and, in it, the
+// project's organization (with the fields listed, id always included). The parent of a nested
+// join must be joined in the same query (join=project.organization alone is a 400 naming
+// join=project: the reference needs it, and fails in SQL without it); unlike the reference, the
+// order of the join parameters doesn't matter. Joins nest at most 3 levels deep
+// (join=a.b.c; deeper is a 400 naming the parameter), and a query loads at most 100 relations
+// in all (in PostgREST's select too, where one value can embed many): each is a correlated
+// subquery per row of its parent, a bounded cost (OWASP API4). The schemas' relations may form
+// cycles (projects -> tasks -> project): the query, not the schema, bounds the depth.
+// Soft-deleted related rows (Relation.DeletedAt) are left out at every level.
+//
 // # Filters on joined relations
 //
-// A condition may name a field of a relation the query joins, as relation.field, in filter,
-// or and s (filter=tasks.status||$eq||done&join=tasks; join=organization with
-// organization.name||$contL||acme). A relation that is not joined in the same query is a 400
-// naming it (the reference fails in SQL). The semantics are the reference's, whose LEFT JOIN
-// evaluates the whole WHERE on every (row, related row) pair: a condition holds for a row when
-// it holds for the row together with one row of each relation it names, NULLs standing for a
-// relation with no live row; the row is listed when some combination passes, and its loaded
-// relation holds the related rows of the combinations that pass. So:
+// A condition may name a field of a relation the query joins, as relation.field, or
+// relation.relation.field for a nested join, in filter, or and s
+// (filter=tasks.status||$eq||done&join=tasks; join=organization with
+// organization.name||$contL||acme; join=project&join=project.organization with
+// project.organization.name||$eq||acme). A relation that is not joined in the same query is a
+// 400 naming it (the reference fails in SQL). Sorting on a relation's field is a 400 at any
+// depth. The semantics are the reference's, whose LEFT JOINs evaluate the whole WHERE on every
+// combination of the row with its joined rows: a condition holds for a row when it holds for
+// the row together with one row of each relation it names, and of each relation between (a
+// row of its parent's: a task's project, that project's organization), NULLs standing for a
+// relation with no live row (and for everything below it); the row is listed when some
+// combination passes, and each loaded relation, at every level, holds the related rows of the
+// combinations that pass. So:
 //
 //   - filter=tasks.status||$eq||done keeps the projects with a done task, and their tasks hold
 //     only the done ones; two conditions on tasks must hold for the same task;
@@ -103,14 +122,19 @@
 //   - a condition that holds on NULLs reaches the rows without related rows:
 //     tasks.id||$isnull lists the projects without (live) tasks, and s={"organization.name":
 //     null} the tasks whose organization is gone; negative operators never match NULL, so
-//     tasks.title||$ne||x needs a task.
+//     tasks.title||$ne||x needs a task;
+//   - nested: join=tasks&join=tasks.assignee&filter=tasks.assignee.name||$eq||ann keeps the
+//     projects with a task of ann's, and their tasks hold only those (each with its assignee);
+//     a condition on tasks.title and one on tasks.assignee.name must hold for the same task.
 //
 // In SQL, the top-level conjuncts that name only the row's own fields stay in the WHERE (an
 // index serves them); the rest goes into EXISTS (SELECT FROM (SELECT) AS one LEFT JOIN
-// relation … WHERE condition), the one-row LEFT JOIN keeping the NULL combination, and the same
-// condition, over the subquery's row, into each named relation's correlated subquery. Values
-// are bound at each place they appear. It is one statement, answered on the relations'
-// foreign-key indexes: no N+1. The count counts rows, not combinations.
+// relation … [LEFT JOIN nested relation …] WHERE condition), the one-row LEFT JOIN keeping the
+// NULL combination, and the same condition, over the subqueries' rows, into the correlated
+// subquery of each relation it names or passes through, with an EXISTS over the relations it
+// names below that one. Values are bound at each place they appear. It is one statement,
+// answered on the relations' foreign-key indexes: no N+1. The count counts rows, not
+// combinations.
 //
 // # Text: case folding and order
 //
@@ -167,17 +191,22 @@
 //   - or=(…), and=(…), not.or=(…), not.and=(…), with or(…), and(…), not.or(…), not.and(…)
 //     nested; negations are pushed down to the conditions (De Morgan), so no NOT reaches the
 //     SQL.
-//   - select=a,b,* and embedded relations rel(a,b) or rel(*): the fields named, exactly (id
-//     only when named, unlike nestjsx's fields), and the relations joined. In JSON the fields
-//     come in schema order, not select order (equal selections are one statement). Renaming
-//     (alias:field), casts (field::type), JSON paths, spreads and nested embedding are a 400.
-//   - Filters on an embedded relation, rel.field=op.value and rel.or=(…): as in PostgREST, they
-//     narrow the embedded rows only, and every parent is listed (with [] or null). With
-//     rel!inner(…) in select they also keep only the parents with a matching related row, which
-//     is the nestjsx semantics above (select=*,tasks!inner(*)&tasks.status=eq.done is
-//     join=tasks&filter=tasks.status||$eq||done). A relation's field in a top-level or=/and=
-//     tree needs !inner: it filters the parents. rel!left(…) is rel(…). Ordering or paging
-//     embedded rows (rel.order, rel.limit) is a 400.
+//   - select=a,b,* and embedded relations rel(a,b) or rel(*), nested at any level up to the
+//     join depth (select=*,project(*,organization(id,name)); see Joins above): the fields named,
+//     exactly (id only when named, unlike nestjsx's fields; select=project(organization(name))
+//     selects no field of the row or the project), and the relations joined. In JSON the
+//     fields come in schema order, not select order (equal selections are one statement).
+//     Renaming (alias:field), casts (field::type), JSON paths and spreads are a 400.
+//   - Filters on an embedded relation, rel.field=op.value and rel.or=(…), and on a nested one,
+//     rel.nested.field=op.value and rel.nested.or=(…): as in PostgREST, they narrow the rows of
+//     the relation they name only, and every parent is listed (with [] or null). With
+//     rel!inner(…) in select they also keep only the parents with a matching related row, and
+//     so on up through !inner embeds; up to the row, that is the nestjsx semantics above
+//     (select=*,tasks!inner(*)&tasks.status=eq.done is join=tasks&filter=tasks.status||$eq||done,
+//     and select=*,tasks!inner(*,assignee!inner(*))&tasks.assignee.name=eq.ann is its nested
+//     spelling). A relation's field in an or=/and= tree needs !inner on each relation between
+//     the tree's rows and it: it filters the tree's rows. rel!left(…) is rel(…). Ordering or
+//     paging embedded rows (rel.order, rel.limit) is a 400.
 //   - order=a.asc,b.desc.nullsfirst: asc (the default) or desc, and nullsfirst or nullslast to
 //     override the NULL placement (NULLs last with asc, first with desc, otherwise); ordering
 //     by an embedded relation's field is a 400.
@@ -229,7 +258,8 @@
 // (uuid and text as strings; integers, floats and numerics as numbers, in PostgreSQL's text of
 // the value, so every digit of a numeric, and NaN and ±Infinity as strings; json as itself;
 // dates as YYYY-MM-DD, timestamptz as RFC 3339 in UTC with the fraction trimmed, exactly like
-// Go's time.RFC3339Nano of a UTC time; NULL as null), then each joined relation. Rendering in
+// Go's time.RFC3339Nano of a UTC time; NULL as null), then each joined relation, with its own
+// nested joins likewise (each a correlated subquery inside its parent's object). Rendering in
 // the database is what makes fields= and join= cheap: a store returns the rows as they come,
 // with no per-field Go code.
 package query

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,6 +46,11 @@ func FuzzParse(f *testing.F) {
 		`join=tasks||title&s={"$or":[{"tasks.title":{"$startsL":"x"}},{"name":null}],"tasks.dueDate":{"$lt":"2024-01-01"}}`,
 		"join=children&join=owner&filter=children.title||$exclL||y&filter=owner.name||$isnull&sort=note,DESC",
 		"filter=name||$eq||%FF%FE&sort=description,ASC",
+		"join=tasks||title&join=tasks.project||name&join=tasks.project.organization&filter=tasks.project.organization.name||$contL||acme&or=name||$eq||x",
+		`join=project.organization||name&join=project&join=project.tasks&s={"$or":[{"project.organization.name":null},{"project.tasks.status":{"$in":["done","todo"]}}],"project.status":"active"}`,
+		"join=children&join=children.project&join=children.project.tasks||title&filter=children.project.tasks.title||$exclL||y&sort=rank,DESC",
+		"join=line_items&join=line_items.children&join=line_items.children.organization&or=line_items.children.organization.name||$isnull&or=price||$gt||1",
+		"join=project&join=project.tasks&join=project.tasks.project&join=project.tasks.project.tasks",
 
 		// PostgREST.
 		"select=id,name,tasks(id,title)&status=eq.active&order=name.asc&limit=5",
@@ -57,6 +61,11 @@ func FuzzParse(f *testing.F) {
 		"select=id,children(title)&children.or=(title.like.a*,title.is.null)&flag=not.is.true&rank=in.(1,2,3)&order=rank.asc.nullsfirst",
 		"select=tasks(title)&tasks.title=ilike.*%25_*&limit=0",
 		"name=eq.x');DROP TABLE projects;--&select=name",
+		"select=title,project(name,organization!inner(name))&project.organization.name=eq.acme&project.or=(status.eq.active,organization.name.ilike.*x*)",
+		"select=*,tasks!inner(*,project!inner(id,organization(*)))&or=(tasks.project.name.eq.x,name.eq.y)&tasks.project.organization.name=like.a*",
+		"select=id,children(title,project(tasks!inner(title)))&children.project.tasks.status=eq.done&children.project.name=neq.z",
+		"select=cognito_id,line_items(weight,children(project(name)))&line_items.children.project.name=is.null",
+		"select=tasks(project(tasks(project(name))))",
 
 		// The types of schema-driven resources, a serial id and snake_case names.
 		"filter=weight||$between||-1.5,2e3&filter=price||$in||12.50,-3&filter=attrs||$notnull&sort=price,DESC",
@@ -149,15 +158,17 @@ func checkQuery(t *testing.T, raw, header string, s *Schema, vocab vocab) {
 }
 
 // blanked returns a copy of q with every client value replaced by a constant. NULL-ness of
-// cursor values is kept: it is structure (IS NULL instead of a comparison), not a value.
+// cursor values is kept: it is structure (IS NULL instead of a comparison), not a value. The
+// joins are copied too, and the conditions made to name the copies.
 func blanked(q *Query) *Query {
 	c := *q
-	c.where = blankNode(q.where)
-	c.related = blankNode(q.related)
-	c.joins = slices.Clone(q.joins)
-	for i := range c.joins {
-		c.joins[i].where = blankNode(q.joins[i].where)
+	copies := map[*join]*join{}
+	c.joins = copyJoins(q.joins, nil, copies)
+	for j, cj := range copies {
+		cj.where = blankNode(j.where, copies)
 	}
+	c.where = blankNode(q.where, copies)
+	c.related = blankNode(q.related, copies)
 	if q.after != nil {
 		c.after = make([]*string, len(q.after))
 		for i, v := range q.after {
@@ -171,13 +182,26 @@ func blanked(q *Query) *Query {
 	return &c
 }
 
-func blankNode(n *node) *node {
+// copyJoins copies the join tree js nested in parent, recording each copy in copies.
+func copyJoins(js []*join, parent *join, copies map[*join]*join) []*join {
+	out := make([]*join, len(js))
+	for i, j := range js {
+		cj := *j
+		cj.parent = parent
+		cj.joins = copyJoins(j.joins, &cj, copies)
+		copies[j], out[i] = &cj, &cj
+	}
+	return out
+}
+
+func blankNode(n *node, copies map[*join]*join) *node {
 	if n == nil {
 		return nil
 	}
 	c := *n
 	if n.cond != nil {
 		cc := *n.cond
+		cc.at = copies[n.cond.at]
 		cc.vals = make([]string, len(n.cond.vals))
 		for i := range cc.vals {
 			cc.vals[i] = "v"
@@ -187,7 +211,7 @@ func blankNode(n *node) *node {
 	}
 	c.kids = make([]*node, len(n.kids))
 	for i, k := range n.kids {
-		c.kids[i] = blankNode(k)
+		c.kids[i] = blankNode(k, copies)
 	}
 	return &c
 }
@@ -205,9 +229,11 @@ func vocabulary(schemas ...*Schema) vocab {
 	for _, w := range strings.Fields(`SELECT FROM WHERE AND OR NOT LIKE ESCAPE IS NULL TRUE ANY ALL
 		BETWEEN AS ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET AT TIME ZONE lower unnest v
 		json_build_object json_agg json_build_array coalesce json count rtrim to_char item key
-		uuid text bigint timestamptz date boolean float8 numeric p p_j0 p_j1 p_j2 p_f0 p_f1 p_f2
-		EXISTS LEFT JOIN ON one COLLATE`) {
+		uuid text bigint timestamptz date boolean float8 numeric p EXISTS LEFT JOIN ON one COLLATE`) {
 		v.words[w] = true
+	}
+	for i := range maxJoins {
+		v.words[fmt.Sprintf("p_j%d", i)], v.words[fmt.Sprintf("p_f%d", i)] = true, true
 	}
 	for _, l := range []string{`\`, `[]`, `UTC`, `YYYY-MM-DD"T"HH24:MI:SS.US`, `0`, `.`, `Z`} {
 		v.literals[l] = true

@@ -23,6 +23,10 @@ const (
 	// building a huge statement.
 	maxConditions = 100
 	maxValues     = 500
+	// maxJoinDepth bounds how deep joins nest (join=a.b.c, select=a(b(c(…)))), and maxJoins
+	// how many a query loads in all: each is a subquery run for every row of its parent.
+	maxJoinDepth = 3
+	maxJoins     = 100
 )
 
 // dialect is a query syntax: both parse into the same Query.
@@ -50,7 +54,7 @@ type Query struct {
 	where    *node     // conditions on the schema's own fields, AND-ed at the top of the WHERE
 	related  *node     // conditions that name a joined relation's fields; see writeRelated
 	fields   []*Field  // selected fields in schema order; id unless a PostgREST select left it out
-	joins    []join    // in schema order
+	joins    []*join   // the first level, in schema order
 	sort     []sortKey // ends with id
 	limit    int64
 	offset   int64
@@ -62,13 +66,75 @@ type Query struct {
 	sortSpec string
 }
 
-// join is one relation to load, with its selected fields.
+// join is one relation to load in the rows of its parent (the query's own rows at the first
+// level), with its selected fields and the joins nested in it.
 type join struct {
 	rel    *Relation
+	parent *join // nil at the first level
+	n      int   // its number in pre-order (see Query.each), which names its aliases in the SQL
 	fields []*Field
-	// where narrows the loaded rows only, never the parent rows: a PostgREST embedded filter
-	// (tasks.status=eq.done with select=…,tasks(…)). Its conditions name rel's fields.
+	joins  []*join // nested in its rows, in rel.Schema's relation order
+	// where narrows the loaded rows only, never the parent's: PostgREST embedded filters
+	// (tasks.status=eq.done with select=…,tasks(…)), on rel's fields and on those of joins
+	// nested in it with !inner (with the semantics of writeRelated below this join).
 	where *node
+	inner bool // PostgREST's !inner: a filter on it narrows its parent's rows too (see scopeOf)
+}
+
+// path is the join's name as a client writes it: the relation names from the first level,
+// dot-separated (tasks.project).
+func (j *join) path() string {
+	if j.parent == nil {
+		return j.rel.Name
+	}
+	return j.parent.path() + "." + j.rel.Name
+}
+
+// prefix is what a name in j's rows is prefixed with in messages: "" for the query's own rows.
+func prefix(j *join) string {
+	if j == nil {
+		return ""
+	}
+	return j.path() + "."
+}
+
+// each yields q's joins in pre-order: each join before those nested in it, in schema order.
+func (q *Query) each(yield func(*join) bool) { eachOf(q.joins, yield) }
+
+func eachOf(js []*join, yield func(*join) bool) bool {
+	for _, j := range js {
+		if !yield(j) || !eachOf(j.joins, yield) {
+			return false
+		}
+	}
+	return true
+}
+
+// nested returns the joins nested in the rows of j, or q's first level when j is nil.
+func (q *Query) nested(j *join) *[]*join {
+	if j == nil {
+		return &q.joins
+	}
+	return &j.joins
+}
+
+// schemaOf returns the schema of j's rows, or q's when j is nil.
+func (q *Query) schemaOf(j *join) *Schema {
+	if j == nil {
+		return q.schema
+	}
+	return j.rel.Schema
+}
+
+// child returns the join of the relation name nested in j (nil: at the first level), or nil
+// when q doesn't load it.
+func (q *Query) child(j *join, name string) *join {
+	for _, c := range *q.nested(j) {
+		if c.rel.Name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 // sortKey is one ORDER BY term.
@@ -341,10 +407,10 @@ func (p *parser) conditions(param string, raws []string) ([]*node, error) {
 	return out, nil
 }
 
-// cond validates one nestjsx condition: a field (own, or relation.field of a joined relation),
+// cond validates one nestjsx condition: a field (own, or path.field of a joined relation),
 // an operator by its nestjsx name, and the values.
 func (p *parser) cond(param, fieldName, opName string, raw []string) (*node, error) {
-	rel, f, err := p.field(param, nil, fieldName)
+	at, f, err := p.field(param, nil, fieldName)
 	if err != nil {
 		return nil, err
 	}
@@ -352,55 +418,52 @@ func (p *parser) cond(param, fieldName, opName string, raw []string) (*node, err
 	if !ok {
 		return nil, bad("%s: field %s: unknown operator %s", param, quote(fieldName), quote(opName))
 	}
-	return p.condition(param, fieldName, rel, f, op, opName, raw)
+	return p.condition(param, fieldName, at, f, op, opName, raw)
 }
 
-// field resolves a field name in a condition: a field of the query's schema, or
-// "relation.field" for a field of a relation the query joins. In scope (a relation) only that
-// relation's own field names are accepted: the conditions of a PostgREST embedded filter.
-func (p *parser) field(param string, scope *Relation, name string) (*Relation, *Field, error) {
-	if scope != nil {
-		if f, ok := scope.Schema.byName[name]; ok {
-			return scope, f, nil
+// field resolves a field name in a condition, over the rows of scope (nil: the query's own):
+// a field of their schema, or path.field for a field of a join the query loads nested in them
+// (relation.field, relation.relation.field, …). It returns the join whose field it is (scope
+// for their own).
+func (p *parser) field(param string, scope *join, name string) (*join, *Field, error) {
+	at, rest := scope, name
+	for {
+		s := p.q.schemaOf(at)
+		if f, ok := s.byName[rest]; ok {
+			return at, f, nil
 		}
-		return nil, nil, bad("%s: unknown field %s", param, quote(scope.Name+"."+name))
-	}
-	if f, ok := p.s.byName[name]; ok {
-		return nil, f, nil
-	}
-	relName, fieldName, ok := strings.Cut(name, ".")
-	rel := p.s.relByName[relName]
-	if !ok || rel == nil {
-		return nil, nil, bad("%s: unknown field %s", param, quote(name))
-	}
-	f, ok := rel.Schema.byName[fieldName]
-	if !ok {
-		return nil, nil, bad("%s: unknown field %s", param, quote(name))
-	}
-	if p.q.joinOf(rel) == nil {
-		if p.dialect == postgrest {
-			return nil, nil, bad("%s: field %s: relation %s is not embedded (add %s(…) to select)", param, quote(name), quote(rel.Name), rel.Name)
+		relName, tail, ok := strings.Cut(rest, ".")
+		if !ok || s.relByName[relName] == nil {
+			return nil, nil, bad("%s: unknown field %s", param, quote(prefix(scope)+name))
 		}
-		return nil, nil, bad("%s: field %s: relation %s is not joined (add join=%s)", param, quote(name), quote(rel.Name), rel.Name)
+		j := p.q.child(at, relName)
+		if j == nil {
+			return nil, nil, p.notLoaded(param, prefix(scope)+name, prefix(at)+relName)
+		}
+		at, rest = j, tail
 	}
-	return rel, f, nil
 }
 
-// joinOf returns the join of rel, or nil when q doesn't load it.
-func (q *Query) joinOf(rel *Relation) *join {
-	for i := range q.joins {
-		if q.joins[i].rel == rel {
-			return &q.joins[i]
-		}
+// notLoaded is the 400 for a condition on the fields of the relation at path (field, when
+// not "", names the field) that the query doesn't load.
+func (p *parser) notLoaded(param, field, path string) error {
+	what := ""
+	if field != "" {
+		what = "field " + quote(field) + ": "
 	}
-	return nil
+	if p.dialect == postgrest {
+		names := strings.Split(path, ".")
+		return bad("%s: %srelation %s is not embedded (add %s(…%s to select)", param, what, quote(path), strings.Join(names, "("), strings.Repeat(")", len(names)))
+	}
+	return bad("%s: %srelation %s is not joined (add join=%s)", param, what, quote(path), path)
 }
 
-// condition validates one condition of either dialect and converts its values: the operator
-// must apply to the field's type, the values must be the field's type (and, for an exact match
-// on an Enum, in its set), and the query must stay within maxConditions. name and label are
-// the field and the operator as the client wrote them, for messages.
-func (p *parser) condition(param, name string, rel *Relation, f *Field, op *operator, label string, raw []string) (*node, error) {
+// condition validates one condition of either dialect on field f (of the join at, or of the
+// query's own rows when at is nil) and converts its values: the operator must apply to the
+// field's type, the values must be the field's type (and, for an exact match on an Enum, in
+// its set), and the query must stay within maxConditions. name and label are the field and the
+// operator as the client wrote them, for messages.
+func (p *parser) condition(param, name string, at *join, f *Field, op *operator, label string, raw []string) (*node, error) {
 	if f.Type == JSON && op.arity != arityNone {
 		return nil, bad("%s: field %s: json fields filter only on null, not with %s", param, quote(name), label)
 	}
@@ -440,7 +503,7 @@ func (p *parser) condition(param, name string, rel *Relation, f *Field, op *oper
 		}
 		vals[i] = v
 	}
-	return &node{cond: &cond{rel: rel, field: f, op: op, vals: vals}}, nil
+	return &node{cond: &cond{at: at, field: f, op: op, vals: vals}}, nil
 }
 
 func inEnum(set []string, v string, fold bool) bool {
@@ -492,38 +555,75 @@ func pickFields(s *Schema, param, prefix string, raws []string, withID bool) ([]
 	return out, nil
 }
 
-// parseJoins reads join=relation and join=relation||a,b.
+// parseJoins reads join=relation and join=relation||a,b, and nested joins, join=a.b||c,d,
+// which load relation b in the rows of a's join: as in the reference, the query must join
+// their parent too (join=a), but in any order.
 func (q *Query) parseJoins(raws []string) error {
+	dots := func(raw string) int {
+		path, _, _ := strings.Cut(raw, "||")
+		return strings.Count(path, ".")
+	}
+	raws = slices.Clone(raws)
+	slices.SortStableFunc(raws, func(a, b string) int { return dots(a) - dots(b) }) // parents first
 	for _, raw := range raws {
-		name, list, hasList := strings.Cut(raw, "||")
-		rel, ok := q.schema.relByName[name]
-		if !ok {
-			return bad("join: unknown relation %s", quote(name))
+		path, list, hasList := strings.Cut(raw, "||")
+		names := strings.Split(path, ".")
+		if len(names) > maxJoinDepth {
+			return bad("join: %s nests joins %d levels deep, more than %d", quote(path), len(names), maxJoinDepth)
 		}
-		fields := rel.Schema.fields
-		if hasList && list != "" {
-			var err error
-			if fields, err = pickFields(rel.Schema, "join", name+".", []string{list}, true); err != nil {
-				return err
+		var parent *join
+		for i, name := range names {
+			rel, ok := q.schemaOf(parent).relByName[name]
+			if !ok {
+				return bad("join: unknown relation %s", quote(strings.Join(names[:i+1], ".")))
+			}
+			if i == len(names)-1 {
+				fields := rel.Schema.fields
+				if hasList && list != "" {
+					var err error
+					if fields, err = pickFields(rel.Schema, "join", path+".", []string{list}, true); err != nil {
+						return err
+					}
+				}
+				q.addJoin(parent, rel, fields)
+				break
+			}
+			if parent = q.child(parent, name); parent == nil {
+				return bad("join: %s needs join=%s too (a nested join needs its parent's)", quote(path), strings.Join(names[:i+1], "."))
 			}
 		}
-		q.addJoin(rel, fields)
 	}
-	return nil
+	return q.numberJoins("join")
 }
 
-// addJoin loads rel with fields. Joining one relation twice merges the selections (a join
-// without a list selects everything); joins keep schema order, like fields, so that the
-// statement doesn't depend on parameter order.
-func (q *Query) addJoin(rel *Relation, fields []*Field) {
-	if j := q.joinOf(rel); j != nil {
+// addJoin loads rel with fields in the rows of parent (nil: the query's own) and returns its
+// join. Joining one relation twice merges the selections (a join without a list selects
+// everything); joins keep schema order, like fields, so that the statement doesn't depend on
+// parameter order.
+func (q *Query) addJoin(parent *join, rel *Relation, fields []*Field) *join {
+	if j := q.child(parent, rel.Name); j != nil {
 		j.fields = unionFields(rel.Schema, j.fields, fields)
-		return
+		return j
 	}
-	q.joins = append(q.joins, join{rel: rel, fields: fields})
-	slices.SortFunc(q.joins, func(a, b join) int {
-		return slices.Index(q.schema.relations, a.rel) - slices.Index(q.schema.relations, b.rel)
-	})
+	j := &join{rel: rel, parent: parent, fields: fields}
+	js, rels := q.nested(parent), q.schemaOf(parent).relations
+	*js = append(*js, j)
+	slices.SortFunc(*js, func(a, b *join) int { return slices.Index(rels, a.rel) - slices.Index(rels, b.rel) })
+	return j
+}
+
+// numberJoins numbers q's joins in pre-order, once they are all parsed, and refuses more than
+// maxJoins.
+func (q *Query) numberJoins(param string) error {
+	n := 0
+	for j := range q.each {
+		j.n = n
+		n++
+	}
+	if n > maxJoins {
+		return bad("%s: more than %d joins (%d given)", param, maxJoins, n)
+	}
+	return nil
 }
 
 func unionFields(s *Schema, a, b []*Field) []*Field {
@@ -697,14 +797,15 @@ func (q *Query) NoCache() bool { return q.noCache }
 // Schema returns the schema q was parsed against.
 func (q *Query) Schema() *Schema { return q.schema }
 
-// Joins returns the names of the relations q loads (join=…, or embedded in a PostgREST
-// select), in schema order.
+// Joins returns the paths of the joins q loads (join=…, or embedded in a PostgREST select):
+// the relation names from the first level, dot-separated (tasks, tasks.assignee), each join
+// before those nested in it, in schema order.
 func (q *Query) Joins() []string {
-	names := make([]string, len(q.joins))
-	for i, j := range q.joins {
-		names[i] = j.rel.Name
+	var paths []string
+	for j := range q.each {
+		paths = append(paths, j.path())
 	}
-	return names
+	return paths
 }
 
 // Fields returns the selected fields in schema order, for a store that scans typed columns

@@ -429,6 +429,101 @@ func TestFieldsAndJoin(t *testing.T) {
 	}
 }
 
+// TestNestedJoins pins the SQL of nested joins: each level a correlated subquery inside its
+// parent's json_build_object, soft-deleted rows left out at every level, whatever the order
+// of the join parameters.
+func TestNestedJoins(t *testing.T) {
+	const project = `'project', (SELECT json_build_object('id', p_j0.id, 'name', p_j0.name, ` +
+		`'organization', (SELECT json_build_object('id', p_j1.id, 'name', p_j1.name) FROM organizations p_j1 WHERE p_j1.id = p_j0.organization_id AND p_j1.deleted_at IS NULL)) ` +
+		`FROM projects p_j0 WHERE p_j0.id = p.project_id AND p_j0.deleted_at IS NULL)`
+	want := `json_build_object('id', p.id, 'title', p.title, ` + project + `)`
+	var keys []string
+	for _, query := range []string{
+		"fields=title&join=project||name&join=project.organization||name",
+		"fields=title&join=project.organization||name&join=project||name",
+		"join[]=project.organization||id,name&fields=title&join[]=project||name",
+	} {
+		q := mustParse(t, query, testTasks)
+		var args Args
+		if got := q.Item("p", &args); got != want || len(args) != 0 {
+			t.Errorf("%s:\n got %s\nwant %s", query, got, want)
+		}
+		if got := strings.Join(q.Joins(), ","); got != "project,project.organization" {
+			t.Errorf("%s: Joins() = %s", query, got)
+		}
+		keys = append(keys, q.Key())
+	}
+	if keys[0] != keys[1] || keys[1] != keys[2] {
+		t.Error("the order of the join parameters changed the cache key")
+	}
+
+	// Three levels, to-many inside to-one inside to-many, through a cycle in the schema graph
+	// (projects -> tasks -> project -> tasks): the depth is the query's, not the schema's.
+	q := mustParse(t, "fields=name&join=tasks||title&join=tasks.project||name&join=tasks.project.tasks||title", testProjects)
+	var args Args
+	want = `json_build_object('id', p.id, 'name', p.name, 'tasks', (SELECT coalesce(json_agg(json_build_object('id', p_j0.id, 'title', p_j0.title, ` +
+		`'project', (SELECT json_build_object('id', p_j1.id, 'name', p_j1.name, ` +
+		`'tasks', (SELECT coalesce(json_agg(json_build_object('id', p_j2.id, 'title', p_j2.title) ORDER BY p_j2.id), '[]'::json) FROM tasks p_j2 WHERE p_j2.project_id = p_j1.id AND p_j2.deleted_at IS NULL)) ` +
+		`FROM projects p_j1 WHERE p_j1.id = p_j0.project_id AND p_j1.deleted_at IS NULL)) ORDER BY p_j0.id), '[]'::json) ` +
+		`FROM tasks p_j0 WHERE p_j0.project_id = p.id AND p_j0.deleted_at IS NULL))`
+	if got := q.Item("p", &args); got != want {
+		t.Fatalf("three levels:\n got %s\nwant %s", got, want)
+	}
+	if got := strings.Join(q.Joins(), ","); got != "tasks,tasks.project,tasks.project.tasks" {
+		t.Errorf("Joins() = %s", got)
+	}
+	// A join without a list selects every field at any level; joining a path twice merges.
+	q = mustParse(t, "join=tasks||title&join=tasks.project||name&join=tasks.project&join=tasks.project||status", testProjects)
+	if j := q.joins[0].joins[0]; len(j.fields) != len(testProjects.fields) || len(q.joins[0].fields) != 2 {
+		t.Errorf("merged fields: %d, %d", len(j.fields), len(q.joins[0].fields))
+	}
+}
+
+// TestNestedJoinFilterSQL pins a filter on a field two joins down: the whole chain in the
+// EXISTS, and in each level's subquery the chain below it, correlated to the rows above.
+func TestNestedJoinFilterSQL(t *testing.T) {
+	q := mustParse(t, "fields=title&join=project||name&join=project.organization||name&filter=project.organization.name||$eq||acme&filter=title||$eq||x", testTasks)
+	st := q.Build(Scope{Alias: "p"})
+	want := "SELECT json_build_object('id', p.id, 'title', p.title, 'project', (SELECT json_build_object('id', p_j0.id, 'name', p_j0.name, " +
+		"'organization', (SELECT json_build_object('id', p_j1.id, 'name', p_j1.name) FROM organizations p_j1 WHERE p_j1.id = p_j0.organization_id AND p_j1.deleted_at IS NULL AND p_j1.name = $3::text)) " +
+		"FROM projects p_j0 WHERE p_j0.id = p.project_id AND p_j0.deleted_at IS NULL AND EXISTS (SELECT FROM (SELECT) AS one LEFT JOIN organizations p_f1 ON p_f1.id = p_j0.organization_id AND p_f1.deleted_at IS NULL WHERE p_f1.name = $4::text))) AS item, NULL::json AS key " +
+		"FROM tasks p WHERE p.title = $1::text AND EXISTS (SELECT FROM (SELECT) AS one LEFT JOIN projects p_f0 ON p_f0.id = p.project_id AND p_f0.deleted_at IS NULL " +
+		"LEFT JOIN organizations p_f1 ON p_f1.id = p_f0.organization_id AND p_f1.deleted_at IS NULL WHERE p_f1.name = $2::text) " +
+		"ORDER BY p.id ASC NULLS LAST LIMIT $5 OFFSET $6"
+	if st.List != want || !reflect.DeepEqual(st.ListArgs, []any{"x", "acme", "acme", "acme", int64(20), int64(0)}) {
+		t.Fatalf("List\n got %s %#v\nwant %s", st.List, st.ListArgs, want)
+	}
+	// In s and or alike; a condition on an intermediate level too.
+	q = mustParse(t, `join=project&join=project.organization&s={"$or":[{"project.organization.name":null},{"project.status":"active"}]}`, testTasks)
+	var args Args
+	if got := q.Where("p", &args); got != "EXISTS (SELECT FROM (SELECT) AS one LEFT JOIN projects p_f0 ON p_f0.id = p.project_id AND p_f0.deleted_at IS NULL "+
+		"LEFT JOIN organizations p_f1 ON p_f1.id = p_f0.organization_id AND p_f1.deleted_at IS NULL WHERE (p_f1.name IS NULL OR p_f0.status = $1::text))" {
+		t.Fatalf("Where %s", got)
+	}
+}
+
+// TestNestedJoinErrors checks the 400s of nested joins: each names the parameter and the path.
+func TestNestedJoinErrors(t *testing.T) {
+	for _, c := range []struct{ query, want string }{
+		{"join=project.organization", `join: "project.organization" needs join=project too (a nested join needs its parent's)`},
+		{"join=project&join=project.tasks.project", `join: "project.tasks.project" needs join=project.tasks too`},
+		{"join=project&join=project.tasks&join=project.tasks.project&join=project.tasks.project.tasks", `join: "project.tasks.project.tasks" nests joins 4 levels deep, more than 3`},
+		{"join=project&join=project.nope", `join: unknown relation "project.nope"`},
+		{"join=nope.organization", `join: unknown relation "nope"`},
+		{"join=project&join=project.organization||name,nope", `join: unknown field "project.organization.nope"`},
+		{"join=project&filter=project.organization.name||$eq||x", `filter: field "project.organization.name": relation "project.organization" is not joined (add join=project.organization)`},
+		{"join=project&join=project.organization&filter=project.organization.nope||$eq||x", `filter: unknown field "project.organization.nope"`},
+		{"join=project&join=project.organization&filter=project.organization.name||$gt||", "$gt needs a value"},
+		{`join=project&s={"project.nope.name":"x"}`, `s: unknown field "project.nope.name"`},
+		{"join=project&join=project.organization&sort=project.organization.name,ASC", `sort: unknown field "project.organization.name"`},
+	} {
+		_, err := parse(c.query, testTasks)
+		if fe := badRequest(t, err); !strings.Contains(fe.Message, c.want) {
+			t.Errorf("%s: message %q does not contain %q", c.query, fe.Message, c.want)
+		}
+	}
+}
+
 func TestBuild(t *testing.T) {
 	q := mustParse(t, "filter=status||$eq||active&sort=createdAt,DESC&limit=10&page=3", testProjects)
 	st := q.Build(Scope{Alias: "p", Where: "p.organization_id = ANY($1) AND p.deleted_at IS NULL", Args: []any{[]string{id1}}})

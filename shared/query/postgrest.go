@@ -39,37 +39,37 @@ func parsePostgREST(values url.Values, prefer []string, s *Schema) (*Query, erro
 	if err != nil {
 		return nil, err
 	}
-	inner, err := q.parseSelect(params["select"])
-	if err != nil {
+	if err := q.parseSelect(params["select"]); err != nil {
 		return nil, err
 	}
 
 	// Filters, in parameter-name order so that equal queries give equal SQL. A filter on an
 	// embedded relation's field narrows only the embedded rows, as in PostgREST, unless the
-	// relation is embedded with !inner: then it also keeps only the parents with a matching row.
+	// relation is embedded with !inner: then it also keeps only the parents with a matching row
+	// (see scopeOf).
 	var top []*node
-	embedded := map[*Relation][]*node{}
+	embedded := map[*join][]*node{}
 	for _, k := range slices.Sorted(maps.Keys(params)) {
 		if postgrestParams[k] {
 			continue
 		}
 		for _, v := range params[k] {
-			rel, n, err := p.filterParam(k, v, inner)
+			scope, n, err := p.filterParam(k, v)
 			if err != nil {
 				return nil, err
 			}
 			switch {
 			case n == nil:
-			case rel == nil || inner[rel]:
+			case scope == nil:
 				top = append(top, n)
 			default:
-				embedded[rel] = append(embedded[rel], n)
+				embedded[scope] = append(embedded[scope], n)
 			}
 		}
 	}
 	for _, k := range []string{"and", "or", "not.and", "not.or"} {
 		for _, v := range params[k] {
-			n, err := p.tree(k, nil, v, strings.HasSuffix(k, "or"), strings.HasPrefix(k, "not."), inner, 0)
+			n, err := p.tree(k, nil, v, strings.HasSuffix(k, "or"), strings.HasPrefix(k, "not."), 0)
 			if err != nil {
 				return nil, err
 			}
@@ -77,8 +77,8 @@ func parsePostgREST(values url.Values, prefer []string, s *Schema) (*Query, erro
 		}
 	}
 	q.setWhere(group(false, top))
-	for rel, ns := range embedded {
-		q.joinOf(rel).where = group(false, ns)
+	for j, ns := range embedded {
+		j.where = group(false, ns)
 	}
 
 	if err := q.parseOrder(params["order"]); err != nil {
@@ -137,46 +137,74 @@ func postgrestValues(values url.Values, s *Schema) (map[string][]string, error) 
 	return params, nil
 }
 
-// filterParam parses one column filter, k=op.value: k is a field, relation.field,
-// relation.or (or .and, .not.or, .not.and). It returns the relation the condition belongs to
-// (nil for the schema's own fields), or a nil node for a parameter that is no filter of ours
-// (an unknown name whose value isn't op.value: a cache buster, a tracking parameter).
-func (p *parser) filterParam(k, v string, inner map[*Relation]bool) (*Relation, *node, error) {
-	if f, ok := p.s.byName[k]; ok {
-		n, err := p.filter(k, k, nil, f, v, false, false)
-		return nil, n, err
-	}
-	relName, rest, isPath := strings.Cut(k, ".")
-	rel := p.s.relByName[relName]
-	if !isPath || rel == nil {
+// filterParam parses one column filter, k=op.value: k is a field, path.field or path.or (or
+// .and, .not.or, .not.and), where path names embedded relations (tasks, tasks.project). It
+// returns the scope of the condition (see scopeOf), or a nil node for a parameter that is no
+// filter of ours (an unknown name whose value isn't op.value: a cache buster, a tracking
+// parameter).
+func (p *parser) filterParam(k, v string) (*join, *node, error) {
+	rels, rest := cutRelations(p.s, k)
+	if len(rels) == 0 {
+		if f, ok := p.s.byName[k]; ok {
+			n, err := p.filter(k, k, nil, f, v, false, false)
+			return nil, n, err
+		}
 		if postgrestOpRE.MatchString(v) {
 			return nil, nil, bad("%s: unknown field %s", k, quote(k))
 		}
 		return nil, nil, nil
 	}
 	if isLogic(rest) {
-		if p.q.joinOf(rel) == nil {
-			return nil, nil, bad("%s: relation %s is not embedded (add %s(…) to select)", k, quote(rel.Name), rel.Name)
+		var j *join
+		for i, r := range rels {
+			if j = p.q.child(j, r.Name); j == nil {
+				return nil, nil, p.notLoaded(k, "", strings.Join(strings.Split(k, ".")[:i+1], "."))
+			}
 		}
-		n, err := p.tree(k, rel, v, strings.HasSuffix(rest, "or"), strings.HasPrefix(rest, "not."), inner, 0)
-		return rel, n, err
+		n, err := p.tree(k, j, v, strings.HasSuffix(rest, "or"), strings.HasPrefix(rest, "not."), 0)
+		return scopeOf(j), n, err
 	}
 	switch rest {
 	case "order", "limit", "offset", "select":
 		return nil, nil, bad("%s: ordering or paging an embedded relation is not supported", k)
 	}
-	rel, f, err := p.field(k, nil, k)
+	at, f, err := p.field(k, nil, k)
 	if err != nil {
 		return nil, nil, err
 	}
-	n, err := p.filter(k, k, rel, f, v, false, false)
-	return rel, n, err
+	n, err := p.filter(k, k, at, f, v, false, false)
+	return scopeOf(at), n, err
 }
 
-// filter parses spec, [not.]op.value, as a condition on field f (of rel, or the schema's own
-// when rel is nil); neg negates it (it is under a not.or or not.and). In a logic tree (inTree)
-// a value may be double-quoted, to hold the tree's , ( and ).
-func (p *parser) filter(param, name string, rel *Relation, f *Field, spec string, neg, inTree bool) (*node, error) {
+// cutRelations splits a PostgREST filter key into the relations it walks from s (tasks,
+// project in tasks.project.name) and the rest: a field's name, a logic tree's or anything
+// else.
+func cutRelations(s *Schema, k string) (rels []*Relation, rest string) {
+	rest = k
+	for {
+		head, tail, ok := strings.Cut(rest, ".")
+		r := s.relByName[head]
+		if !ok || r == nil {
+			return rels, rest
+		}
+		rels, rest, s = append(rels, r), tail, r.Schema
+	}
+}
+
+// scopeOf returns the rows a filter on j's rows narrows: j's (the filter goes in its where),
+// or, when j is embedded with !inner, also its parent's, which keep the rows with a matching
+// row of j, and so on up through !inner embeds, to the query's own rows (nil).
+func scopeOf(j *join) *join {
+	for j != nil && j.inner {
+		j = j.parent
+	}
+	return j
+}
+
+// filter parses spec, [not.]op.value, as a condition on field f (of the join at, or the
+// schema's own when at is nil); neg negates it (it is under a not.or or not.and). In a logic
+// tree (inTree) a value may be double-quoted, to hold the tree's , ( and ).
+func (p *parser) filter(param, name string, at *join, f *Field, spec string, neg, inTree bool) (*node, error) {
 	opName, rest, ok := strings.Cut(spec, ".")
 	label := opName
 	if ok && opName == "not" {
@@ -189,13 +217,13 @@ func (p *parser) filter(param, name string, rel *Relation, f *Field, spec string
 	}
 	switch opName {
 	case "is":
-		return p.is(param, name, rel, f, label, rest, neg)
+		return p.is(param, name, at, f, label, rest, neg)
 	case "in":
 		vals, err := inList(param, name, rest)
 		if err != nil {
 			return nil, err
 		}
-		return p.condition(param, name, rel, f, postgrestOps["in"][b2i(neg)], label, vals)
+		return p.condition(param, name, at, f, postgrestOps["in"][b2i(neg)], label, vals)
 	}
 	ops, ok := postgrestOps[opName]
 	if !ok {
@@ -204,35 +232,35 @@ func (p *parser) filter(param, name string, rel *Relation, f *Field, spec string
 	if inTree {
 		rest = unquote(rest)
 	}
-	return p.condition(param, name, rel, f, ops[b2i(neg)], label, []string{rest})
+	return p.condition(param, name, at, f, ops[b2i(neg)], label, []string{rest})
 }
 
 // is parses is.null, is.true and is.false (PostgreSQL's IS, which never yields NULL: so
 // not.is.true holds for false and for NULL).
-func (p *parser) is(param, name string, rel *Relation, f *Field, label, v string, neg bool) (*node, error) {
+func (p *parser) is(param, name string, at *join, f *Field, label, v string, neg bool) (*node, error) {
 	switch v = strings.ToLower(v); v {
 	case "null":
 		op := opIsNull
 		if neg {
 			op = operators["$notnull"]
 		}
-		return p.condition(param, name, rel, f, op, label+".null", nil)
+		return p.condition(param, name, at, f, op, label+".null", nil)
 	case "true", "false":
 		if f.Type != Bool {
 			return nil, bad("%s: field %s: %s.%s applies to boolean fields, not to a %s", param, quote(name), label, v, f.Type)
 		}
 		if !neg {
-			return p.condition(param, name, rel, f, operators["$eq"], label, []string{v})
+			return p.condition(param, name, at, f, operators["$eq"], label, []string{v})
 		}
 		other := "true"
 		if v == "true" {
 			other = "false"
 		}
-		eq, err := p.condition(param, name, rel, f, operators["$eq"], label, []string{other})
+		eq, err := p.condition(param, name, at, f, operators["$eq"], label, []string{other})
 		if err != nil {
 			return nil, err
 		}
-		null, err := p.condition(param, name, rel, f, opIsNull, label, nil)
+		null, err := p.condition(param, name, at, f, opIsNull, label, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -243,10 +271,10 @@ func (p *parser) is(param, name string, rel *Relation, f *Field, label, v string
 
 // tree parses a logic tree, (item,item,…), whose items are conditions field.op.value and nested
 // [not.]or(…) and [not.]and(…): an OR of them when or is set, else an AND; neg negates the
-// whole (De Morgan: a negated OR is the AND of the negated items). In scope (relation.or=…)
-// fields are the relation's; at the top they may also be relation.field for a relation
-// embedded with !inner, where the tree filters the parents.
-func (p *parser) tree(param string, scope *Relation, body string, or, neg bool, inner map[*Relation]bool, depth int) (*node, error) {
+// whole (De Morgan: a negated OR is the AND of the negated items). Fields are those of the rows
+// of scope (relation.or=…; nil: the query's own), or path.field for a relation embedded in them
+// with !inner, where the tree filters scope's rows by it.
+func (p *parser) tree(param string, scope *join, body string, or, neg bool, depth int) (*node, error) {
 	if depth > maxDepth {
 		return nil, bad("%s: nested more than %d levels deep", param, maxDepth)
 	}
@@ -267,11 +295,11 @@ func (p *parser) tree(param string, scope *Relation, body string, or, neg bool, 
 		var err error
 		switch {
 		case strings.HasPrefix(head, "or("):
-			n, err = p.tree(param, scope, head[2:], true, itNeg, inner, depth+1)
+			n, err = p.tree(param, scope, head[2:], true, itNeg, depth+1)
 		case strings.HasPrefix(head, "and("):
-			n, err = p.tree(param, scope, head[3:], false, itNeg, inner, depth+1)
+			n, err = p.tree(param, scope, head[3:], false, itNeg, depth+1)
 		default:
-			n, err = p.treeLeaf(param, scope, it, neg, inner)
+			n, err = p.treeLeaf(param, scope, it, neg)
 		}
 		if err != nil {
 			return nil, err
@@ -281,23 +309,24 @@ func (p *parser) tree(param string, scope *Relation, body string, or, neg bool, 
 	return group(or != neg, kids), nil
 }
 
-// treeLeaf parses one condition of a logic tree, field.op.value.
-func (p *parser) treeLeaf(param string, scope *Relation, it string, neg bool, inner map[*Relation]bool) (*node, error) {
+// treeLeaf parses one condition of a logic tree, field.op.value or path.field.op.value.
+func (p *parser) treeLeaf(param string, scope *join, it string, neg bool) (*node, error) {
 	name, spec, _ := strings.Cut(it, ".")
-	if _, own := p.s.byName[name]; scope == nil && !own {
-		if _, isRel := p.s.relByName[name]; isRel {
-			fieldName, rest, _ := strings.Cut(spec, ".")
-			name, spec = name+"."+fieldName, rest
-		}
+	for s, seg := p.q.schemaOf(scope), name; s.relByName[seg] != nil; {
+		s = s.relByName[seg].Schema
+		seg, spec, _ = strings.Cut(spec, ".")
+		name += "." + seg
 	}
-	rel, f, err := p.field(param, scope, name)
+	at, f, err := p.field(param, scope, name)
 	if err != nil {
 		return nil, err
 	}
-	if scope == nil && rel != nil && !inner[rel] {
-		return nil, bad("%s: field %s: a relation's field in %s needs %s!inner(…) in select, to filter the parents", param, quote(name), param, rel.Name)
+	for j := at; j != scope; j = j.parent {
+		if !j.inner {
+			return nil, bad("%s: field %s: a relation's field in %s needs %s!inner(…) in select, to filter the parents", param, quote(name), param, j.rel.Name)
+		}
 	}
-	return p.filter(param, name, rel, f, spec, neg, true)
+	return p.filter(param, name, at, f, spec, neg, true)
 }
 
 // inList reads in's (a,b,…): comma-separated values, double-quoted when they hold , ( ) or ".
@@ -368,63 +397,79 @@ func b2i(b bool) int {
 	return 0
 }
 
-// parseSelect reads select=a,b,rel(c,d),rel!inner(*): the fields (exactly those named, in
-// schema order; * for all) and the embedded relations, which it joins. It returns the
-// relations embedded with !inner.
-func (q *Query) parseSelect(raws []string) (map[*Relation]bool, error) {
-	inner := map[*Relation]bool{}
-	want := map[*Field]bool{}
-	all := len(raws) == 0
+// parseSelect reads select=a,b,rel(c,d),rel!inner(*,rel2(e)): the fields (exactly those
+// named, in schema order; * for all) and the embedded relations, at any depth up to
+// maxJoinDepth, which it joins.
+func (q *Query) parseSelect(raws []string) error {
+	if len(raws) == 0 {
+		q.fields = q.schema.fields
+	}
 	for _, raw := range raws {
-		items, ok := splitTop(raw)
-		if !ok {
-			return nil, bad("select: %s has unbalanced parentheses or quotes", quote(raw))
+		fields, err := q.selectList(nil, raw, 1)
+		if err != nil {
+			return err
 		}
-		for _, it := range items {
-			it = strings.TrimSpace(it)
-			open := strings.IndexByte(it, '(')
-			switch {
-			case it == "":
-			case it == "*":
-				all = true
-			case open >= 0:
-				if err := q.embed(it[:open], it[open:], inner); err != nil {
-					return nil, err
-				}
-			case strings.Contains(it, ":"):
-				return nil, bad("select: %s: renaming and casts (alias:field, field::type) are not supported", quote(it))
-			default:
-				f, ok := q.schema.byName[it]
-				if !ok {
-					return nil, bad("select: unknown field %s", quote(it))
-				}
-				want[f] = true
-			}
-		}
+		q.fields = unionFields(q.schema, q.fields, fields)
 	}
-	q.fields = q.schema.fields
-	if !all && len(want)+len(q.joins) > 0 { // select=tasks(title) selects no field of the parent
-		q.fields = slices.DeleteFunc(slices.Clone(q.schema.fields), func(f *Field) bool { return !want[f] })
-	}
-	return inner, nil
+	return q.numberJoins("select")
 }
 
-// embed joins the relation of a select item, head(body): head is relation, relation!inner or
-// relation!left, body the relation's fields (or *), in parentheses.
-func (q *Query) embed(head, body string, inner map[*Relation]bool) error {
+// selectList reads one select list over the rows of j (nil: the query's own): fields, * and
+// relations embedded at depth, rel(…), which it joins in j's rows. It returns the fields it
+// selects: all with *, or when it names neither a field nor a relation (select=,), else those
+// named (select=tasks(title) selects no field of the parent).
+func (q *Query) selectList(j *join, list string, depth int) ([]*Field, error) {
+	items, ok := splitTop(list)
+	if !ok {
+		return nil, bad("select: %s has unbalanced parentheses or quotes", quote(list))
+	}
+	s := q.schemaOf(j)
+	want := map[*Field]bool{}
+	star, named := false, false
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		open := strings.IndexByte(it, '(')
+		switch {
+		case it == "":
+			continue
+		case it == "*":
+			star = true
+		case open >= 0:
+			if err := q.embed(j, it[:open], it[open:], depth); err != nil {
+				return nil, err
+			}
+		case strings.Contains(it, ":"):
+			return nil, bad("select: %s: renaming and casts (alias:field, field::type) are not supported", quote(it))
+		default:
+			f, ok := s.byName[it]
+			if !ok {
+				return nil, bad("select: unknown field %s", quote(prefix(j)+it))
+			}
+			want[f] = true
+		}
+		named = true
+	}
+	if star || !named {
+		return s.fields, nil
+	}
+	return slices.DeleteFunc(slices.Clone(s.fields), func(f *Field) bool { return !want[f] }), nil
+}
+
+// embed joins the relation of a select item in the rows of parent, head(body): head is
+// relation, relation!inner or relation!left, body its select list, in parentheses.
+func (q *Query) embed(parent *join, head, body string, depth int) error {
 	name, hint, hinted := strings.Cut(head, "!")
 	if strings.Contains(name, ":") {
 		return bad("select: %s: renaming (alias:relation) is not supported", quote(head))
 	}
-	rel, ok := q.schema.relByName[name]
+	rel, ok := q.schemaOf(parent).relByName[name]
 	if !ok {
-		return bad("select: unknown relation %s", quote(name))
+		return bad("select: unknown relation %s", quote(prefix(parent)+name))
 	}
-	switch {
-	case !hinted, hint == "left":
-	case hint == "inner":
-		inner[rel] = true
-	default:
+	if depth > maxJoinDepth {
+		return bad("select: %s nests embedded relations %d levels deep, more than %d", quote(prefix(parent)+name), depth, maxJoinDepth)
+	}
+	if hinted && hint != "inner" && hint != "left" {
 		return bad("select: %s: unknown embedding hint %s (inner or left)", quote(name), quote("!"+hint))
 	}
 	if body[len(body)-1] != ')' {
@@ -434,17 +479,13 @@ func (q *Query) embed(head, body string, inner map[*Relation]bool) error {
 	if list == "" {
 		return bad("select: %s(): name the fields, or *", name)
 	}
-	if strings.ContainsAny(list, "():") {
-		return bad("select: %s: nested embedding, renaming and casts are not supported", quote(head+body))
+	j := q.addJoin(parent, rel, nil)
+	j.inner = j.inner || hint == "inner"
+	fields, err := q.selectList(j, list, depth+1)
+	if err != nil {
+		return err
 	}
-	fields := rel.Schema.fields
-	if !slices.Contains(strings.Split(list, ","), "*") {
-		var err error
-		if fields, err = pickFields(rel.Schema, "select", name+".", []string{list}, false); err != nil {
-			return err
-		}
-	}
-	q.addJoin(rel, fields)
+	j.fields = unionFields(rel.Schema, j.fields, fields)
 	return nil
 }
 

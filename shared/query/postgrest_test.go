@@ -50,6 +50,10 @@ func TestPostgRESTIsNestjsx(t *testing.T) {
 		{"join=tasks&filter=tasks.status||$eq||done", "select=*,tasks!inner(*)&tasks.status=eq.done"},
 		{"join=organization&filter=organization.name||$contL||acme", "select=*,organization!inner(*)&organization.name=ilike.*acme*"},
 		{"join=tasks&or=tasks.status||$eq||done&or=name||$eq||x", "select=*,tasks!inner(*)&or=(tasks.status.eq.done,name.eq.x)"},
+		{"fields=name&join=tasks||title&join=tasks.project||name&join=tasks.project.organization", "select=id,name,tasks(id,title,project(id,name,organization(*)))"},
+		{"join=tasks.project&join=tasks&join=organization", "select=*,tasks(*,project(*)),organization(*)"},
+		{"join=tasks&join=tasks.project&filter=tasks.project.name||$eq||x", "select=*,tasks!inner(*,project!inner(*))&tasks.project.name=eq.x"},
+		{"join=tasks&join=tasks.project&or=tasks.project.name||$eq||x&or=name||$eq||y", "select=*,tasks!inner(*,project!inner(*))&or=(tasks.project.name.eq.x,name.eq.y)"},
 		{"sort=createdAt,DESC&limit=3&page=2", "order=createdAt.desc&limit=3&page=2"},
 		{"sort=description,DESC&sort=name", "order=description.desc.nullsfirst,name.asc.nullslast"},
 		{"limit=10&offset=20&cache=0", "limit=10&offset=20&select=*"},
@@ -156,6 +160,96 @@ func TestPostgRESTSelect(t *testing.T) {
 	}
 }
 
+// TestPostgRESTNestedEmbedding pins the scope of a filter on a nested embed: the embedded
+// rows it names only, and with !inner also their parents', up through the !inner embeds.
+func TestPostgRESTNestedEmbedding(t *testing.T) {
+	const org = "FROM organizations p_j1 WHERE p_j1.id = p_j0.organization_id AND p_j1.deleted_at IS NULL AND p_j1.name = $%d::text"
+	const exists = "FROM projects p_j0 WHERE p_j0.id = p.project_id AND p_j0.deleted_at IS NULL AND EXISTS (SELECT FROM (SELECT) AS one " +
+		"LEFT JOIN organizations p_f1 ON p_f1.id = p_j0.organization_id AND p_f1.deleted_at IS NULL WHERE p_f1.name = $%d::text)"
+	for _, c := range []struct {
+		query, where string
+		item         []string
+	}{
+		// The organizations only: every task is listed, its project too, with a null organization.
+		{"select=title,project(name,organization(name))&project.organization.name=eq.acme", "TRUE",
+			[]string{fmt.Sprintf(org, 1), "FROM projects p_j0 WHERE p_j0.id = p.project_id AND p_j0.deleted_at IS NULL))"}},
+		// The projects too: a task's project is null unless its organization matches.
+		{"select=title,project(name,organization!inner(name))&project.organization.name=eq.acme", "TRUE",
+			[]string{fmt.Sprintf(org, 1), fmt.Sprintf(exists, 2)}},
+		// The tasks too: the nestjsx semantics.
+		{"select=title,project!inner(name,organization!inner(name))&project.organization.name=eq.acme",
+			"EXISTS (SELECT FROM (SELECT) AS one LEFT JOIN projects p_f0 ON p_f0.id = p.project_id AND p_f0.deleted_at IS NULL " +
+				"LEFT JOIN organizations p_f1 ON p_f1.id = p_f0.organization_id AND p_f1.deleted_at IS NULL WHERE p_f1.name = $1::text)",
+			[]string{fmt.Sprintf(org, 2), fmt.Sprintf(exists, 3)}},
+		// A tree scoped to an embed, naming the embed's !inner embed.
+		{"select=title,project(name,organization!inner(name))&project.or=(organization.name.eq.acme,status.eq.active)", "TRUE",
+			[]string{"FROM organizations p_j1 WHERE p_j1.id = p_j0.organization_id AND p_j1.deleted_at IS NULL AND (p_j1.name = $1::text OR p_j0.status = $2::text)",
+				"FROM projects p_j0 WHERE p_j0.id = p.project_id AND p_j0.deleted_at IS NULL AND EXISTS (SELECT FROM (SELECT) AS one " +
+					"LEFT JOIN organizations p_f1 ON p_f1.id = p_j0.organization_id AND p_f1.deleted_at IS NULL WHERE (p_f1.name = $3::text OR p_j0.status = $4::text))"}},
+	} {
+		q := mustParse(t, c.query, testTasks)
+		var args Args
+		if got := q.Where("p", &args); got != c.where {
+			t.Errorf("%s: Where\n got %s\nwant %s", c.query, got, c.where)
+		}
+		item := q.Item("p", &args)
+		for _, part := range c.item {
+			if !strings.Contains(item, part) {
+				t.Errorf("%s: Item lacks\n%s\nin\n%s", c.query, part, item)
+			}
+		}
+	}
+	// select=tasks(project(*)) selects no field of the task.
+	var args Args
+	if got := mustParse(t, "select=project(organization(name))", testTasks).Item("p", &args); !strings.HasPrefix(got, "json_build_object('project', (SELECT json_build_object('organization', (SELECT json_build_object('name', p_j1.name) ") {
+		t.Errorf("a select of a nested embed alone: %s", got)
+	}
+}
+
+// TestJoinLimits checks the limits of the join tree: its depth, in both dialects, and the
+// number of joins, which a PostgREST select could otherwise multiply (five relations three
+// levels deep are 155 joins); a cycle in the schema graph is fine.
+func TestJoinLimits(t *testing.T) {
+	wide := NewSchema("wide", Field{Name: "name", Column: "name", Type: Text})
+	for i := range 5 {
+		wide.Join(Relation{Name: fmt.Sprintf("r%d", i), Many: true, Schema: wide, Local: "id", Foreign: "wide_id"})
+	}
+	var embeds func(depth int) string
+	embeds = func(depth int) string {
+		if depth == 0 {
+			return "*"
+		}
+		items := []string{"*"}
+		for i := range 5 {
+			items = append(items, fmt.Sprintf("r%d(%s)", i, embeds(depth-1)))
+		}
+		return strings.Join(items, ",")
+	}
+	_, err := parse("select="+embeds(3), wide)
+	if fe := badRequest(t, err); fe.Message != "select: more than 100 joins (155 given)" {
+		t.Fatalf("155 embeds: %s", fe.Message)
+	}
+	q := mustParse(t, "select="+embeds(2), wide)
+	if n := len(q.Joins()); n != 30 {
+		t.Fatalf("%d joins, want 30", n)
+	}
+	st := q.Build(Scope{Alias: "w"})
+	if n := strings.Count(st.List, "(SELECT "); n != 30 || !strings.Contains(st.List, "w_j29") {
+		t.Fatalf("%d subqueries, want one per join: %s", n, st.List)
+	}
+	joins := "join=r4.r4.r4&join=r4.r4&join=r4"
+	q = mustParse(t, joins, wide)
+	if got := strings.Join(q.Joins(), ","); got != "r4,r4.r4,r4.r4.r4" {
+		t.Fatalf("Joins() = %s", got)
+	}
+	for _, query := range []string{joins + "&join=r4.r4.r4.r4", "select=r4(r4(r4(r4(*))))"} {
+		_, err := parse(query, wide)
+		if fe := badRequest(t, err); !strings.Contains(fe.Message, "4 levels deep, more than 3") {
+			t.Errorf("%s: %s", query, fe.Message)
+		}
+	}
+}
+
 // TestRelationFilterSQL pins the statement of a filter on a joined relation's fields: the
 // row's own conditions stay in the WHERE, the relation's go in an EXISTS and in the relation's
 // subquery, every value bound.
@@ -231,7 +325,17 @@ func TestParseErrorsPostgREST(t *testing.T) {
 		{"SelectUnknownEmbedField", "select=tasks(nope)", "", `select: unknown field "tasks.nope"`},
 		{"SelectRename", "select=title:name", "", "renaming and casts (alias:field, field::type) are not supported"},
 		{"SelectCast", "select=name::text", "", "renaming and casts"},
-		{"SelectNested", "select=tasks(title,project(name))", "", "nested embedding, renaming and casts are not supported"},
+		{"SelectNestedRename", "select=tasks(title,p:project(name))", "", `select: "p:project": renaming (alias:relation) is not supported`},
+		{"SelectNestedCast", "select=tasks(project(name::text))", "", "renaming and casts (alias:field, field::type) are not supported"},
+		{"SelectTooDeep", "select=tasks(project(tasks(project(name))))", "", `select: "tasks.project.tasks.project" nests embedded relations 4 levels deep, more than 3`},
+		{"SelectNestedUnknownRelation", "select=tasks(nope(*))", "", `select: unknown relation "tasks.nope"`},
+		{"SelectNestedUnknownField", "select=tasks(project(nope))", "", `select: unknown field "tasks.project.nope"`},
+		{"SelectNestedHint", "select=tasks(project!right(*))", "", `unknown embedding hint "!right"`},
+		{"NestedNotEmbedded", "select=tasks(*)&tasks.project.name=eq.x", "", `tasks.project.name: field "tasks.project.name": relation "tasks.project" is not embedded (add tasks(project(…)) to select)`},
+		{"NestedTreeNotEmbedded", "select=tasks(*)&tasks.project.or=(name.eq.x)", "", `tasks.project.or: relation "tasks.project" is not embedded`},
+		{"NestedTreeNeedsInner", "select=*,tasks!inner(*,project(*))&or=(tasks.project.name.eq.x,name.eq.y)", "", `or: field "tasks.project.name": a relation's field in or needs project!inner(…) in select`},
+		{"NestedScopedTreeNeedsInner", "select=*,tasks(*,project(*))&tasks.or=(project.name.eq.x,title.eq.y)", "", `tasks.or: field "project.name": a relation's field in tasks.or needs project!inner(…) in select`},
+		{"NestedEmbeddedOrder", "select=tasks(*,project(*))&tasks.project.order=name.asc", "", "tasks.project.order: ordering or paging an embedded relation is not supported"},
 		{"SelectHint", "select=tasks!fk_tasks(title)", "", `unknown embedding hint "!fk_tasks"`},
 		{"SelectEmptyEmbed", "select=tasks()", "", "select: tasks(): name the fields, or *"},
 		{"SelectUnbalanced", "select=tasks(title", "", "select: \"tasks(title\" has unbalanced parentheses"},

@@ -132,11 +132,12 @@ func chooseDialect(values url.Values, header string, s *Schema) (dialect, error)
 }
 
 // postgrestFilter reports whether parameter k with values vs reads as a PostgREST filter on s:
-// k names a field (or relation.field, or relation.or/and) and a value is op.value (or a tree).
+// k names a field (or path.field, or path.or/and, through s's relations) and a value is
+// op.value (or a tree).
 func postgrestFilter(k string, vs []string, s *Schema) bool {
 	if _, ok := s.byName[k]; !ok {
-		relName, rest, ok := strings.Cut(k, ".")
-		if _, isRel := s.relByName[relName]; !ok || !isRel {
+		rels, rest := cutRelations(s, k)
+		if len(rels) == 0 {
 			return false
 		}
 		if isLogic(rest) {

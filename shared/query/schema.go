@@ -122,8 +122,9 @@ type Relation struct {
 	// Many says the relation is one-to-many (a JSON array, [] when empty); otherwise it is
 	// many-to-one (a JSON object, or null), and Foreign must be a unique column such as id.
 	Many bool
-	// Schema describes the related resource (its table and fields). Its own relations are not
-	// followed: join loads one level.
+	// Schema describes the related resource (its table and fields). Its own relations can be
+	// joined in the related rows (join=a.b), up to the package's join depth (see Joins in the
+	// package comment).
 	Schema *Schema
 	// Local and Foreign are the columns that join: related.Foreign = parent.Local. For
 	// projects -> tasks: Local "id", Foreign "project_id"; for projects -> organization: Local
@@ -251,6 +252,16 @@ func (s *Schema) Field(name string) (Field, bool) {
 		return Field{}, false
 	}
 	return *f, true
+}
+
+// Relations returns the relations a client may join, in the order they were added (for
+// cmd/generate, which documents each list's join= values from them).
+func (s *Schema) Relations() []Relation {
+	out := make([]Relation, len(s.relations))
+	for i, r := range s.relations {
+		out[i] = *r
+	}
+	return out
 }
 
 func mustIdent(what, id string) {

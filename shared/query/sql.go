@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,43 +24,42 @@ func (q *Query) Where(alias string, args *Args) string {
 	case q.related == nil:
 		q.where.sql(&b, as, args)
 	case q.where == nil:
-		q.writeRelated(&b, as, q.related, args)
+		writeRelated(&b, as, nil, q.related, args)
 	default:
 		q.where.sql(&b, as, args)
 		b.WriteString(" AND ")
-		q.writeRelated(&b, as, q.related, args)
+		writeRelated(&b, as, nil, q.related, args)
 	}
 	return b.String()
 }
 
-// writeRelated writes n, a condition that names joined relations' fields, with the reference's
-// semantics: it holds when it holds for the row together with one row of each relation it
-// names, NULLs standing for a relation with no (live) row, as the reference's LEFT JOIN
-// evaluates its WHERE on every joined row. A relation already in as is the row a subquery is
-// loading (see writeItem); the others are quantified by an EXISTS over LEFT JOINs from a
-// one-row relation, which keeps the NULL row of a parent without related rows. Everything is
-// correlated to the parent's row: one statement, answered on the relations' foreign-key
-// indexes.
-func (q *Query) writeRelated(b *strings.Builder, as aliases, n *node, args *Args) {
-	names := map[*Relation]bool{}
-	n.relations(names)
-	var free []int
-	for i, j := range q.joins {
-		if _, bound := as.rels[j.rel]; names[j.rel] && !bound {
-			free = append(free, i)
+// writeRelated writes n, a condition over the rows of scope (nil: the query's own; else a
+// join's, whose where n is) that names the fields of joins nested in them, with the
+// reference's semantics: it holds when it holds for the row together with one row of each join
+// it names and of each join between (a row of its parent's), NULLs standing for a join with no
+// (live) row, as the reference's LEFT JOINs evaluate its WHERE on every joined row. A join
+// already in as is the row a subquery is loading (see writeJoins); the others are quantified
+// by an EXISTS over LEFT JOINs from a one-row relation, parents first, which keeps the NULL row
+// of a parent without related rows. Everything is correlated to the rows in as: one statement,
+// answered on the relations' foreign-key indexes.
+func writeRelated(b *strings.Builder, as aliases, scope *join, n *node, args *Args) {
+	var free []*join
+	for j := range n.involved(scope) {
+		if _, bound := as.at[j]; !bound {
+			free = append(free, j)
 		}
 	}
 	if len(free) == 0 {
 		n.sql(b, as, args)
 		return
 	}
+	slices.SortFunc(free, func(a, b *join) int { return a.n - b.n }) // pre-order: parents first
 	b.WriteString("EXISTS (SELECT FROM (SELECT) AS one")
-	for _, i := range free {
-		r := q.joins[i].rel
-		ra := as.own + "_f" + strconv.Itoa(i)
-		b.WriteString(" LEFT JOIN " + r.Schema.table + " " + ra + " ON ")
-		writeLink(b, r, ra, as.own)
-		as = as.with(r, ra)
+	for _, j := range free {
+		ja := as.own + "_f" + strconv.Itoa(j.n)
+		b.WriteString(" LEFT JOIN " + j.rel.Schema.table + " " + ja + " ON ")
+		writeLink(b, j.rel, ja, as.of(j.parent))
+		as = as.with(j, ja)
 	}
 	b.WriteString(" WHERE ")
 	n.sql(b, as, args)
@@ -117,10 +117,11 @@ func sortExpr(alias string, f *Field) string {
 // answers, appending the values it binds to args: the selected fields under their API names,
 // and each joined relation under its name, loaded by a correlated subquery in the same
 // statement (a JSON array for a one-to-many relation, ordered by id and [] when empty; an
-// object or null for a many-to-one relation). A relation's rows are those the query's
-// conditions on its fields accept (see writeRelated) and its embedded filter. The subqueries
-// run once per returned row, on the relation's foreign-key index, inside the one statement:
-// there is no N+1 round trip.
+// object or null for a many-to-one relation), and each nested join likewise in its parent's
+// object. A relation's rows are those the query's conditions on its fields (and on the fields
+// of the joins nested in it) accept (see writeRelated), and its embedded filters. The
+// subqueries run once per row of their parent, on the relation's foreign-key index, inside the
+// one statement: there is no N+1 round trip.
 func (q *Query) Item(alias string, args *Args) string {
 	mustIdent("alias", alias)
 	var b strings.Builder
@@ -131,46 +132,50 @@ func (q *Query) Item(alias string, args *Args) string {
 func (q *Query) writeItem(b *strings.Builder, alias string, args *Args) {
 	b.WriteString("json_build_object(")
 	writePairs(b, alias, q.fields)
-	names := map[*Relation]bool{}
-	if q.related != nil {
-		q.related.relations(names)
-	}
-	for i, j := range q.joins {
+	q.writeJoins(b, aliases{own: alias}, q.joins, len(q.fields) > 0, args)
+	b.WriteString(")")
+}
+
+// writeJoins writes the 'name', (subquery) pairs of joins, nested in the row of their parent,
+// which as names, after other pairs when comma is set.
+func (q *Query) writeJoins(b *strings.Builder, as aliases, joins []*join, comma bool, args *Args) {
+	for i, j := range joins {
 		r := j.rel
-		ra := alias + "_j" + strconv.Itoa(i)
-		if i > 0 || len(q.fields) > 0 {
+		ja := as.own + "_j" + strconv.Itoa(j.n)
+		in := as.with(j, ja)
+		if comma || i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("'")
-		b.WriteString(r.Name)
-		b.WriteString("', (SELECT ")
+		b.WriteString("'" + r.Name + "', (SELECT ")
 		if r.Many {
-			b.WriteString("coalesce(json_agg(json_build_object(")
-			writePairs(b, ra, j.fields)
-			b.WriteString(") ORDER BY ")
-			b.WriteString(ra)
-			b.WriteByte('.')
-			b.WriteString(r.Schema.id.Column)
-			b.WriteString("), '[]'::json)")
-		} else {
-			b.WriteString("json_build_object(")
-			writePairs(b, ra, j.fields)
-			b.WriteString(")")
+			b.WriteString("coalesce(json_agg(")
 		}
-		b.WriteString(" FROM " + r.Schema.table + " " + ra + " WHERE ")
-		writeLink(b, r, ra, alias)
-		as := aliases{own: alias}.with(r, ra)
-		if j.where != nil {
-			b.WriteString(" AND ")
-			j.where.sql(b, as, args)
+		b.WriteString("json_build_object(")
+		writePairs(b, ja, j.fields)
+		q.writeJoins(b, in, j.joins, len(j.fields) > 0, args)
+		b.WriteString(")")
+		if r.Many {
+			b.WriteString(" ORDER BY " + ja + "." + r.Schema.id.Column + "), '[]'::json)")
 		}
-		if names[r] {
-			b.WriteString(" AND ")
-			q.writeRelated(b, as, q.related, args)
+		b.WriteString(" FROM " + r.Schema.table + " " + ja + " WHERE ")
+		writeLink(b, r, ja, as.of(j.parent))
+		// The conditions on j's rows: its own where, and those of its parents' rows and of the
+		// query's that name j's fields or those of a join nested in it.
+		for s := j; ; s = s.parent {
+			n := q.related
+			if s != nil {
+				n = s.where
+			}
+			if n != nil && (s == j || n.involved(s)[j]) {
+				b.WriteString(" AND ")
+				writeRelated(b, in, s, n, args)
+			}
+			if s == nil {
+				break
+			}
 		}
 		b.WriteString(")")
 	}
-	b.WriteString(")")
 }
 
 // writePairs writes the 'name', value pairs of json_build_object.

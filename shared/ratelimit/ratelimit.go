@@ -72,10 +72,6 @@ type Limiter struct {
 // Option configures New.
 type Option func(*Limiter)
 
-// WithPrefix sets the key prefix (default "rl"), so limiters with different limits (a stricter
-// one for login, say) keep separate allowances.
-func WithPrefix(p string) Option { return func(l *Limiter) { l.prefix = p } }
-
 // WithLogger sets the logger for fail-open events (default slog.Default()).
 func WithLogger(log *slog.Logger) Option { return func(l *Limiter) { l.log = log } }
 

@@ -8,12 +8,13 @@ import (
 	"scaleapi/shared/api"
 	"scaleapi/shared/auth"
 	"scaleapi/shared/fault"
+	"scaleapi/shared/guard"
 )
 
-// Routes registers the reports function's routes on r; authn guards them. svc may be nil when
-// only the route list is wanted (the route consistency test).
-func Routes(r *api.Router, svc *Service, authn func(http.Handler) http.Handler) {
-	r.Handle("GET /reports/organizations/{id}/summary", authn(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+// Routes registers the reports function's routes on r, authenticated and rate-limited by g. svc
+// may be nil when only the route list is wanted (the route consistency test).
+func Routes(r *api.Router, svc *Service, g guard.Guards) {
+	r.Handle("GET /reports/organizations/{id}/summary", g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		p, ok := auth.PrincipalFrom(req.Context())
 		if !ok {
 			api.WriteError(w, req, auth.ErrNoToken)
@@ -32,5 +33,5 @@ func Routes(r *api.Router, svc *Service, authn func(http.Handler) http.Handler) 
 		}
 		w.Header().Set("Cache-Control", "private, max-age=60")
 		api.WriteJSON(w, http.StatusOK, sum)
-	})))
+	}), false))
 }

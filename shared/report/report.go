@@ -105,7 +105,7 @@ func NewService(store *Store, members Members, c *cache.Cache, ttl time.Duration
 // Summary returns orgID's summary for user: a fault.NotFound error when the user is not a member,
 // so that other tenants cannot learn which organizations exist.
 func (s *Service) Summary(ctx context.Context, user, orgID uuid.UUID) (Summary, error) {
-	scope := "org:" + orgID.String()
+	scope := cache.OrgScope(orgID)
 	if mk, ok := s.members.(interface{ MembershipsKey(uuid.UUID) string }); ok {
 		// The caller's memberships and the scope's generation in one round trip.
 		ctx = s.cache.Prefetch(ctx, []string{mk.MembershipsKey(user)}, []string{scope})

@@ -18,6 +18,7 @@ import (
 	"scaleapi/shared/db"
 	"scaleapi/shared/devservices"
 	"scaleapi/shared/devservices/devtest"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/organization"
 )
 
@@ -137,7 +138,11 @@ func TestSummaryRoute(t *testing.T) {
 	svc := NewService(store, organization.NewAccess(f.primary, f.cache), f.cache, time.Minute)
 	svc.now = func() time.Time { return f.today }
 	r := api.NewRouter()
-	Routes(r, svc, auth.NewAuthenticator(tokens, sessions).Require)
+	g, err := guard.New(f.rdb, auth.NewAuthenticator(tokens, sessions).Require, 1<<30, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Routes(r, svc, g)
 
 	get := func(path, authz string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", path, nil)

@@ -34,11 +34,6 @@ type membershipsKeyer interface {
 	MembershipsKey(userID uuid.UUID) string
 }
 
-// Scope returns the cache scope of an organization's lists, "org:{id}": every write in the
-// organization bumps it (see model.changed). The reports function caches its summary under the same
-// scope, so a project or task write refreshes the report too.
-func Scope(org uuid.UUID) string { return "org:" + org.String() }
-
 // entry is how an entity is cached: its organization and version, which the tenant check and
 // the ETag need, and its JSON, the bytes a GET answers. A cache hit on the hot path (Document)
 // therefore costs no decoding of the entity into its Go type and no encoding back.
@@ -57,18 +52,18 @@ func listKey(ctx context.Context, cc *cache.Cache, plural string, orgs []uuid.UU
 		return ""
 	}
 	if len(orgs) == 1 {
-		return cc.ListKey(ctx, Scope(orgs[0]), plural, q.Key())
+		return cc.ListKey(ctx, cache.OrgScope(orgs[0]), plural, q.Key())
 	}
 	orgs = slices.Clone(orgs)
 	slices.SortFunc(orgs, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
 	scopes := make([]string, len(orgs))
 	for i, o := range orgs {
-		scopes[i] = Scope(o)
+		scopes[i] = cache.OrgScope(o)
 	}
 	ctx = cc.Prefetch(ctx, nil, scopes) // the n generations in one round trip
 	h := sha256.New()
 	for _, o := range orgs {
-		k := cc.ListKey(ctx, Scope(o), plural)
+		k := cc.ListKey(ctx, cache.OrgScope(o), plural)
 		if k == "" {
 			return ""
 		}
@@ -76,7 +71,7 @@ func listKey(ctx context.Context, cc *cache.Cache, plural string, orgs []uuid.UU
 		h.Write([]byte{0})
 	}
 	h.Write([]byte(q.Key()))
-	return plural + ":list:multi:" + hex.EncodeToString(h.Sum(nil)[:16])
+	return cache.MultiListKey(plural, hex.EncodeToString(h.Sum(nil)[:16]))
 }
 
 // marshalPage is a page's JSON, for the cache.
@@ -104,7 +99,7 @@ func invalidate(ctx context.Context, cc *cache.Cache, log *slog.Logger, noun str
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidateTimeout)
 	defer cancel()
-	errs := []error{cc.Delete(ctx, keys...), cc.Bump(ctx, Scope(org))}
+	errs := []error{cc.Delete(ctx, keys...), cc.Bump(ctx, cache.OrgScope(org))}
 	for _, v := range views {
 		errs = append(errs, cc.Bump(ctx, v))
 	}

@@ -74,6 +74,6 @@
 //     join only its children, else like a list of its organization (see engine_views.go).
 //
 // Every write, after its transaction commits, deletes the entities it changed and bumps the
-// generation of the organization's scope "org:{id}" (Scope), which invalidates every cached
+// generation of the organization's scope "org:{id}" (cache.OrgScope), which invalidates every cached
 // list of that organization, entities' and the reports function's summary alike.
 package resource

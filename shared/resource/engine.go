@@ -11,6 +11,7 @@ import (
 	"scaleapi/shared/cache"
 	"scaleapi/shared/db"
 	"scaleapi/shared/fault"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/query"
 )
 
@@ -60,13 +61,16 @@ func NewEngine(s *apsorc.Schema, d EngineDeps, hooks map[string]Hooks) (eng *Eng
 	eng = &Engine{}
 	byEntity := map[*apsorc.Entity]*model{}
 	for _, e := range s.Entities {
+		if e.Platform != apsorc.NotPlatform {
+			// A platform row (a user, an organization) is a leaf of the join graph: joined from
+			// an entity it is scoped by that entity's row, but its own relations would reach
+			// every organization's rows (a user's tasks in all of them).
+			continue
+		}
 		for _, r := range e.Relations {
 			if rel, ok := queryRelation(r, schemas); ok {
 				schemas[e].Join(rel)
 			}
-		}
-		if e.Platform != apsorc.NotPlatform {
-			continue
 		}
 		if e.Scope.Field == nil {
 			return nil, fmt.Errorf("schema: entity %q has no organization scope", e.Name)
@@ -88,7 +92,7 @@ func NewEngine(s *apsorc.Schema, d EngineDeps, hooks map[string]Hooks) (eng *Eng
 }
 
 // Mount registers the routes of every served entity on rt, behind g.
-func (eng *Engine) Mount(rt *api.Router, g Guards) {
+func (eng *Engine) Mount(rt *api.Router, g guard.Guards) {
 	for _, m := range eng.models {
 		if m.e.HTTP {
 			m.mount(rt, g)
@@ -212,7 +216,7 @@ func queryRelation(r *apsorc.Relation, schemas map[*apsorc.Entity]*query.Schema)
 // mount registers m's routes at /{path}: APSO's getMany, getOne, createOne, createMany (bulk),
 // updateOne (PATCH), replaceOne (PUT) and deleteOne, then recover (soft-deleted entities), a list per
 // to-many relation, and PUT and DELETE of a ManyToMany relation's links.
-func (m *model) mount(rt *api.Router, g Guards) {
+func (m *model) mount(rt *api.Router, g guard.Guards) {
 	base := "/" + m.e.Path
 	rt.Handle("GET "+base, g.Wrap(http.HandlerFunc(m.handleList), false))
 	rt.Handle("POST "+base, g.Wrap(http.HandlerFunc(m.handleCreate), true))

@@ -170,8 +170,8 @@ func (m *model) resolve(byEntity map[*apsorc.Entity]*model) {
 	}
 }
 
-// key is the logical cache key of entity id: "{noun}:{id}".
-func (m *model) key(id string) string { return m.e.Noun + ":" + id }
+// key is the logical cache key of entity id (cache.EntityKey).
+func (m *model) key(id string) string { return cache.EntityKey(m.e.Noun, id) }
 
 // find returns live entity id's cache entry, from the cache or the primary, without a tenant
 // check.
@@ -247,7 +247,7 @@ func (m *model) view(ctx context.Context, user uuid.UUID, id string, q *query.Qu
 	var err error
 	var key string
 	if m.ownView(q) {
-		scope := viewScope(m.e.Noun, id)
+		scope := cache.ViewScope(m.e.Noun, id)
 		ctx = m.prefetchCtx(ctx, user, id, scope)
 		if e, err = m.authorized(ctx, user, id); err != nil {
 			return nil, err
@@ -257,7 +257,7 @@ func (m *model) view(ctx context.Context, user uuid.UUID, id string, q *query.Qu
 		if e, err = m.document(ctx, user, id); err != nil {
 			return nil, err
 		}
-		key = m.d.Cache.ListKey(ctx, Scope(e.Org), m.e.Noun, id, q.Key())
+		key = m.d.Cache.ListKey(ctx, cache.OrgScope(e.Org), m.e.Noun, id, q.Key())
 	}
 	return cache.Get(ctx, m.d.Cache, key, m.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
 		st := q.Build(query.Scope{Alias: "t", Where: "t.id = $1::" + idType(m.e) + m.live, Args: []any{id}})

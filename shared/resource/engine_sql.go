@@ -93,9 +93,11 @@ func roles(min auth.Role) string {
 	return "('owner', 'admin', 'member')"
 }
 
-// memberOf is the SQL that holds when the user (parameter user) has at least min in org.
+// memberOf is the SQL that holds when the user (parameter user) has at least min in org, a
+// live organization (a deleted one's rows are nobody's to write, as they are nobody's to read).
 func memberOf(org, user string, min auth.Role) string {
-	s := "EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = " + org + " AND m.user_id = " + user
+	s := "EXISTS (SELECT 1 FROM memberships m JOIN organizations mo ON mo.id = m.organization_id AND mo.deleted_at IS NULL" +
+		" WHERE m.organization_id = " + org + " AND m.user_id = " + user
 	if min != auth.RoleMember {
 		s += " AND m.role IN " + roles(min)
 	}

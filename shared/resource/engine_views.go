@@ -4,19 +4,17 @@ import (
 	"slices"
 
 	"scaleapi/shared/apsorc"
+	"scaleapi/shared/cache"
 	"scaleapi/shared/query"
 )
 
 // An entity's views (GET /{path}/{id}?fields=…&join=…) that join only its children, the rows
 // of its OneToMany relations (a project's tasks), are cached under the entity's own view scope,
-// "views:{noun}:{id}", instead of its organization's: they change only when the entity or one
+// cache.ViewScope, instead of its organization's: they change only when the entity or one
 // of its children does, so the other writes of the organization leave them cached. Every write
 // of an entity bumps its own view scope and its parents' (a task's project's), both the old
 // and the new parent when a write moves it. A view with any other join stays under the
 // organization's scope.
-
-// viewScope is the cache scope of the views of entity id of the entity named noun.
-func viewScope(noun, id string) string { return "views:" + noun + ":" + id }
 
 // childJoins are the relations of m whose rows are its children: OneToMany relations whose
 // foreign key is on an entity the engine serves.
@@ -70,14 +68,14 @@ func (m *model) parentColumns(old bool) string {
 // views are the view scopes a write of entity id changes: its own and those of the parents
 // named by parents (values of parentColumns; NULLs skipped).
 func (m *model) views(id string, parents []*string) []string {
-	scopes := []string{viewScope(m.e.Noun, id)}
+	scopes := []string{cache.ViewScope(m.e.Noun, id)}
 	for i, p := range parents {
 		if p == nil {
 			continue
 		}
 		per := len(parents) / len(m.parents) // 1, or 2 with the old values
 		f := m.parents[i/per]
-		if s := viewScope(f.Relation.Target.Noun, *p); !slices.Contains(scopes, s) {
+		if s := cache.ViewScope(f.Relation.Target.Noun, *p); !slices.Contains(scopes, s) {
 			scopes = append(scopes, s)
 		}
 	}

@@ -16,31 +16,6 @@ import (
 // MaxBulk is the most items one POST …/bulk may create (API.md).
 const MaxBulk = 100
 
-// Middleware wraps a handler.
-type Middleware = func(http.Handler) http.Handler
-
-// Guards are the middleware main puts around a resource's routes.
-type Guards struct {
-	// Authn authenticates every route (auth.Authenticator.Require). Required.
-	Authn Middleware
-	// Limit is the per-user rate limit; it runs after Authn so that it sees the user. Optional.
-	Limit Middleware
-	// Idempotency replays POST answers for a repeated Idempotency-Key; it runs after Authn (the
-	// key is scoped to the user) and after Limit (a rejected request costs no record). Optional.
-	Idempotency Middleware
-}
-
-// Wrap returns h behind the guards; post adds Idempotency.
-func (g Guards) Wrap(h http.Handler, post bool) http.Handler {
-	if post && g.Idempotency != nil {
-		h = g.Idempotency(h)
-	}
-	if g.Limit != nil {
-		h = g.Limit(h)
-	}
-	return g.Authn(h)
-}
-
 // errNoPrincipal answers a route mounted without its authentication guard: a wiring bug, but
 // one that must fail closed.
 var errNoPrincipal = fault.E(fault.Unauthenticated, "authentication required")

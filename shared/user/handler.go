@@ -5,45 +5,20 @@ import (
 
 	"scaleapi/shared/api"
 	"scaleapi/shared/auth"
+	"scaleapi/shared/guard"
 )
 
-// Middleware wraps a handler.
-type Middleware func(http.Handler) http.Handler
-
-// Guards are the middleware main wires around the auth routes.
-type Guards struct {
-	// Authn authenticates /auth/logout and /auth/me. Required.
-	Authn *auth.Authenticator
-	// Public wraps the public routes (register, login, refresh): the per-IP rate limit. Optional.
-	Public Middleware
-	// Private wraps the authenticated routes after authentication: the per-user rate limit.
-	// Optional.
-	Private Middleware
-	// Idempotency wraps every POST, innermost, so that a request turned away by the rate limit
-	// or authentication never claims a key. Optional. These answers carry credentials, so main
-	// gives the auth function's store a short retention (see functions/auth).
-	Idempotency Middleware
-}
-
-// Routes registers the auth function's routes on rt.
-func Routes(rt *api.Router, svc *Service, g Guards) {
+// Routes registers the auth function's routes on rt behind g: register, login and refresh are
+// public (the per-IP limit), logout and me authenticated (the per-user limit). Idempotency
+// covers every POST; these answers carry credentials, so main gives the auth function's records
+// a short retention (see functions/auth).
+func Routes(rt *api.Router, svc *Service, g guard.Guards) {
 	h := handlers{svc: svc}
-	idem := chain(g.Idempotency)
-	public := func(next http.Handler) http.Handler { return chain(g.Public)(idem(next)) }
-	private := func(next http.Handler) http.Handler { return g.Authn.Require(chain(g.Private)(idem(next))) }
-
-	rt.Handle("POST /auth/register", public(http.HandlerFunc(h.register)))
-	rt.Handle("POST /auth/login", public(http.HandlerFunc(h.login)))
-	rt.Handle("POST /auth/refresh", public(http.HandlerFunc(h.refresh)))
-	rt.Handle("POST /auth/logout", private(http.HandlerFunc(h.logout)))
-	rt.Handle("GET /auth/me", g.Authn.Require(chain(g.Private)(http.HandlerFunc(h.me))))
-}
-
-func chain(m Middleware) Middleware {
-	if m == nil {
-		return func(next http.Handler) http.Handler { return next }
-	}
-	return m
+	rt.Handle("POST /auth/register", g.Public(http.HandlerFunc(h.register)))
+	rt.Handle("POST /auth/login", g.Public(http.HandlerFunc(h.login)))
+	rt.Handle("POST /auth/refresh", g.Public(http.HandlerFunc(h.refresh)))
+	rt.Handle("POST /auth/logout", g.Wrap(http.HandlerFunc(h.logout), true))
+	rt.Handle("GET /auth/me", g.Wrap(http.HandlerFunc(h.me), false))
 }
 
 type handlers struct{ svc *Service }

@@ -12,7 +12,7 @@ import (
 	"scaleapi/shared/auth"
 	"scaleapi/shared/db"
 	"scaleapi/shared/devservices/devtest"
-	"scaleapi/shared/idempotency"
+	"scaleapi/shared/guard"
 )
 
 // TestMain starts the real stack: PostgreSQL behind PgBouncer, and Redis.
@@ -61,9 +61,12 @@ func newEnvOn(t *testing.T, pool *db.Pool) *env {
 	e := &env{pool: pool, rdb: rdb, store: NewPG(pool), tokens: tokens, sessions: sessions}
 	e.svc = NewService(e.store, pw, tokens, sessions, nil)
 	e.handler = api.NewRouter()
-	Routes(e.handler, e.svc, Guards{
-		Authn:       auth.NewAuthenticator(tokens, sessions),
-		Idempotency: idempotency.New(rdb, idempotency.WithTTL(10*time.Minute)).Middleware,
-	})
+	// As functions/auth wires them, with a rate limit no test reaches (every test's requests
+	// come from httptest's one address).
+	g, err := guard.New(rdb, auth.NewAuthenticator(tokens, sessions).Require, 1<<30, nil, guard.WithReplayTTL(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	Routes(e.handler, e.svc, g)
 	return e
 }

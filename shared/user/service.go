@@ -12,6 +12,7 @@ import (
 	"scaleapi/shared/api"
 	"scaleapi/shared/auth"
 	"scaleapi/shared/fault"
+	"scaleapi/shared/membership"
 )
 
 // ErrBadCredentials is the one answer to a failed login, whether the email is unknown or the
@@ -29,8 +30,8 @@ type Session struct {
 
 // Profile is GET /auth/me's answer.
 type Profile struct {
-	User        *User        `json:"user"`
-	Memberships []Membership `json:"memberships"`
+	User        *User                   `json:"user"`
+	Memberships []membership.Membership `json:"memberships"`
 }
 
 // Service is the auth function's business logic.

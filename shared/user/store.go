@@ -7,8 +7,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"scaleapi/shared/auth"
 	"scaleapi/shared/db"
+	"scaleapi/shared/membership"
 )
 
 // Store is what the Service needs from storage.
@@ -24,7 +24,7 @@ type Store interface {
 	// is a NotFound error.
 	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error
 	// Memberships lists the live organizations the user belongs to, oldest first.
-	Memberships(ctx context.Context, userID uuid.UUID) ([]Membership, error)
+	Memberships(ctx context.Context, userID uuid.UUID) ([]membership.Membership, error)
 }
 
 // PG is the Store on PostgreSQL.
@@ -91,33 +91,7 @@ func (s *PG) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) err
 	return nil
 }
 
-// memberships reads memberships_user_id_idx (user_id INCLUDE organization_id, role) and joins
-// organizations by primary key to leave out soft-deleted ones. UUIDv7 organization ids sort by
-// creation time, so ordering by them is "oldest organization first" without a sort on a column
-// the index doesn't have.
-const memberships = `
-SELECT m.organization_id, m.role
-FROM memberships m
-JOIN organizations o ON o.id = m.organization_id
-WHERE m.user_id = $1 AND o.deleted_at IS NULL
-ORDER BY m.organization_id`
-
 // Memberships lists userID's live organizations.
-func (s *PG) Memberships(ctx context.Context, userID uuid.UUID) ([]Membership, error) {
-	rows, err := s.db.Query(ctx, memberships, userID)
-	if err != nil {
-		return nil, fmt.Errorf("list memberships: %w", db.Translate(err))
-	}
-	out := []Membership{}
-	var m Membership
-	var role string
-	_, err = pgx.ForEachRow(rows, []any{&m.OrganizationID, &role}, func() error {
-		m.Role = auth.Role(role)
-		out = append(out, m)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list memberships: %w", db.Translate(err))
-	}
-	return out, nil
+func (s *PG) Memberships(ctx context.Context, userID uuid.UUID) ([]membership.Membership, error) {
+	return membership.List(ctx, s.db, userID)
 }

@@ -67,26 +67,6 @@ func TestStore(t *testing.T) {
 			t.Fatalf("hash %q, updatedAt %v", got.PasswordHash, got.UpdatedAt)
 		}
 	})
-	t.Run("Memberships", func(t *testing.T) {
-		ms, err := e.store.Memberships(ctx, u.ID)
-		if err != nil || ms == nil || len(ms) != 0 {
-			t.Fatalf("no memberships: %#v, %v; want an empty, non-nil list", ms, err)
-		}
-		a := insertOrg(t, e, u.ID, auth.RoleOwner)
-		b := insertOrg(t, e, u.ID, auth.RoleMember)
-		deleted := insertOrg(t, e, u.ID, auth.RoleAdmin)
-		if _, err := e.pool.Exec(ctx, `UPDATE organizations SET deleted_at = now() WHERE id = $1`, deleted); err != nil {
-			t.Fatal(err)
-		}
-		ms, err = e.store.Memberships(ctx, u.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []Membership{{a, auth.RoleOwner}, {b, auth.RoleMember}}
-		if len(ms) != len(want) || ms[0] != want[0] || ms[1] != want[1] {
-			t.Fatalf("memberships %v, want %v (deleted organization left out, oldest first)", ms, want)
-		}
-	})
 }
 
 // insertOrg creates an organization with userID as a member in role.

@@ -1,6 +1,6 @@
 // Package user holds accounts and the auth function's business: registering, logging in,
-// refreshing and ending sessions, and "who am I". Users and memberships live in PostgreSQL
-// (PG); passwords, tokens and sessions are shared/auth's.
+// refreshing and ending sessions, and "who am I". Users live in PostgreSQL (PG), the memberships
+// GET /auth/me lists are shared/membership's; passwords, tokens and sessions are shared/auth's.
 //
 // Login answers an unknown email exactly like a wrong password, in content and in time (the
 // password is compared against a dummy argon2id hash), so the API does not tell which emails
@@ -28,12 +28,6 @@ type User struct {
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt"`
-}
-
-// Membership is one organization a user belongs to, and the role held there.
-type Membership struct {
-	OrganizationID uuid.UUID `json:"organizationId"`
-	Role           auth.Role `json:"role"`
 }
 
 // Limits on input, matching the users table's CHECK constraints (and RFC 5321 for the email).

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"scaleapi/cmd/local/bootstrap"
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/bootstrap"
+	"scaleapi/internal/samtemplate"
 )
 
 // The end-to-end test serves ../testdata/template.yaml: real function processes built from
@@ -315,7 +315,7 @@ func TestEndToEndShutdown(t *testing.T) {
 	begin := time.Now()
 	h.gw.Close()
 	if took := time.Since(begin); took > 900*time.Millisecond {
-		t.Errorf("Close took %v; WithShutdown's callbacks exit the process at SIGTERM", took)
+		t.Errorf("Close took %v; after WithShutdown's callbacks at SIGTERM, Start returns and the process ends", took)
 	}
 	for _, pid := range pids {
 		if syscall.Kill(pid, 0) == nil {

@@ -7,7 +7,7 @@ import (
 	"os"
 	"slices"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 // EnvFile is an environment file in the format of `sam local start-api --env-vars`: an object

@@ -32,7 +32,7 @@ import (
 	"github.com/google/uuid"
 
 	"scaleapi/cmd/local/lambdaenv"
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 // Config configures a Gateway.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 // updateGolden rewrites testdata/*.golden.json from the current implementation instead of

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 // Route is one served route: an Api or HttpApi event of a function.

@@ -3,7 +3,7 @@ package gateway
 import (
 	"testing"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 // TestTemplateRoutesUndeclaredMethods routes the project's template.yaml and checks where a

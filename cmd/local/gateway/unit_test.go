@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 func TestRouter(t *testing.T) {

@@ -25,8 +25,8 @@ import (
 	"scaleapi/shared/cache"
 	"scaleapi/shared/db"
 	"scaleapi/shared/devservices/devtest"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/organization"
-	"scaleapi/shared/resource"
 	"scaleapi/shared/user"
 )
 
@@ -42,7 +42,7 @@ type Env struct {
 	Tokens  *auth.Tokens
 	Authn   *auth.Authenticator
 	// Guards are the guards main wires, with a rate limit no test reaches.
-	Guards resource.Guards
+	Guards guard.Guards
 
 	sessions *auth.Sessions
 	prefix   string
@@ -78,7 +78,7 @@ func New(t testing.TB) *Env {
 	}
 	sessions := auth.NewSessions(rdb, time.Hour)
 	authn := auth.NewAuthenticator(tokens, sessions)
-	guards, err := resource.NewGuards(rdb, authn.Require, 1<<30, log)
+	guards, err := guard.New(rdb, authn.Require, 1<<30, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 // Package samtemplate reads an AWS SAM template into what cmd/local needs to serve it: each
 // AWS::Serverless::Function with its Globals merged and its intrinsic functions resolved, and
-// the Api (REST, payload 1.0) and HttpApi (payload 2.0 or 1.0) events that route to it.
+// the Api (REST, payload 1.0) and HttpApi (payload 2.0 or 1.0) events that route to it. It is
+// dev tooling shared by cmd/local, cmd/loadgen and the tests that check template.yaml
+// (functions, localstack), so it lives under the module's internal/, not under one command.
 //
 // Parsing goes through awslabs/goformation: its YAML reader turns short-form tags (!Ref, !Sub,
 // !GetAtt, ...) into long form, its intrinsic processor resolves them, and its typed

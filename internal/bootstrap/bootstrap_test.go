@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 func TestPackage(t *testing.T) {

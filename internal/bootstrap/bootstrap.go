@@ -1,6 +1,7 @@
 // Package bootstrap builds each function's `bootstrap` executable for this machine, with the
 // flags `make build` uses for Lambda (-tags lambda.norpc, CGO off) but the host's GOOS and
 // GOARCH instead of linux/arm64, so cmd/local can run the same program the deployment runs.
+// cmd/loadgen builds its stack with it too, so it lives under the module's internal/.
 //
 // A function's Go main package is found from its CodeUri: either CodeUri is that package's
 // directory, or CodeUri holds a Makefile (SAM's BuildMethod: makefile) whose build-<LogicalId>
@@ -26,7 +27,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"scaleapi/cmd/local/samtemplate"
+	"scaleapi/internal/samtemplate"
 )
 
 // Options configure Build.
