@@ -73,7 +73,7 @@ func serveSchema(tpl *samtemplate.Template, path string) (*apsorc.Schema, error)
 func schemaDataDir(dir, path string) string {
 	abs, _ := filepath.Abs(path)
 	sum := sha256.Sum256([]byte(abs))
-	name := strings.Trim(strings.ReplaceAll(filepath.Base(filepath.Dir(abs)), ".", ""), "/")
+	name := strings.ReplaceAll(filepath.Base(filepath.Dir(abs)), ".", "")
 	return filepath.Join(dir, "schema", name+"-"+hex.EncodeToString(sum[:4]))
 }
 

@@ -110,17 +110,6 @@ func (eng *Engine) QuerySchema(name string) (*query.Schema, bool) {
 	return nil, false
 }
 
-// Paths returns the route bases the engine serves ("/projects"), in schema order.
-func (eng *Engine) Paths() []string {
-	var ps []string
-	for _, m := range eng.models {
-		if m.e.HTTP {
-			ps = append(ps, "/"+m.e.Path)
-		}
-	}
-	return ps
-}
-
 // queryType maps a schema type onto the list query's.
 func queryType(t apsorc.Type) query.Type {
 	switch t {

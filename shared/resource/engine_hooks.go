@@ -17,26 +17,12 @@ type Hooks struct {
 	Check func(w *Write, v *api.Validator)
 }
 
-// Op is the kind of write a hook sees.
-type Op uint8
-
-// The writes.
-const (
-	Create  Op = iota + 1
-	Update     // PATCH
-	Replace    // PUT
-)
-
 // Write is the write a hook checks: the values of the fields present, as the schema read them.
 type Write struct {
-	op     Op
 	e      *apsorc.Entity
 	vs     values
 	prefix string
 }
-
-// Op returns the kind of write.
-func (w *Write) Op() Op { return w.op }
 
 // Field returns the prefixed name of field name for a validation message ("bulk[2].name").
 func (w *Write) Field(name string) string { return w.prefix + name }
@@ -83,8 +69,8 @@ func TrimRequired(w *Write, v *api.Validator, name string) {
 }
 
 // check runs m's hook on a write of vs.
-func (m *model) check(op Op, vs values, prefix string, v *api.Validator) {
+func (m *model) check(vs values, prefix string, v *api.Validator) {
 	if m.hooks.Check != nil {
-		m.hooks.Check(&Write{op: op, e: m.e, vs: vs, prefix: prefix}, v)
+		m.hooks.Check(&Write{e: m.e, vs: vs, prefix: prefix}, v)
 	}
 }

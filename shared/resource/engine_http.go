@@ -160,7 +160,7 @@ func (m *model) createAll(r *http.Request, user uuid.UUID, in []map[string]json.
 	}
 	for i, it := range items {
 		m.fill(it, prefix(i), &v, func(*apsorc.Field) bool { return false })
-		m.check(Create, it, prefix(i), &v)
+		m.check(it, prefix(i), &v)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -194,14 +194,12 @@ func (m *model) apply(w http.ResponseWriter, r *http.Request, replace bool) {
 		api.WriteError(w, r, err)
 		return
 	}
-	op := Update
 	if replace {
-		op = Replace
 		m.fill(vs, "", &v, func(f *apsorc.Field) bool {
 			return f == m.e.Scope.Field || (f.Relation != nil && !f.Nullable)
 		})
 	}
-	m.check(op, vs, "", &v)
+	m.check(vs, "", &v)
 	if err := v.Err(); err != nil {
 		api.WriteError(w, r, err)
 		return

@@ -33,6 +33,7 @@ type model struct {
 	hooks    Hooks
 	notFound *fault.Error
 
+	itemSQL    string // the JSON of a row of alias t, as every answer renders it
 	getSQL     string // item, organization and version of a live row by id ($1)
 	scopeWhere string // the tenant scope of a list: the row's organization is one of $1
 	live       string // " AND t.deleted_at IS NULL", or "" without soft delete
@@ -86,7 +87,8 @@ func newModel(e *apsorc.Entity, s *query.Schema, d EngineDeps) *model {
 	if e.Options.SoftDelete {
 		m.live = " AND t.deleted_at IS NULL"
 	}
-	m.getSQL = "SELECT " + m.item("t") + ", " + orgOf(e, aliased("t")) + ", t.version FROM " + e.Table +
+	m.itemSQL = m.item("t")
+	m.getSQL = "SELECT " + m.itemSQL + ", " + orgOf(e, aliased("t")) + ", t.version FROM " + e.Table +
 		" t WHERE t.id = $1::" + idType(e) + m.live
 	m.scopeWhere = orgOf(e, aliased("t")) + " = ANY($1::uuid[])" + m.live
 	if e.Scope.Direct() {
@@ -276,7 +278,7 @@ type written struct {
 
 // create inserts items (already validated, scope filled in), all or none, in one statement.
 func (m *model) create(ctx context.Context, user uuid.UUID, items []values, prefix func(int) string) ([]written, error) {
-	cols := m.insertColumns()
+	cols := m.e.Fields // every field; the key is added below
 	args := query.Args{}
 	var sel, typed, names []string
 	for _, f := range cols {
@@ -316,7 +318,7 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 	cs := checks(m.e, aliased("v"), orgOf(m.e, aliased("v")), u+"::uuid", m.foreignKeys(nil))
 	stmt := v + " INSERT INTO " + m.e.Table + " AS t (" + strings.Join(names, ", ") + ") SELECT " +
 		strings.Join(names, ", ") + " FROM v WHERE (SELECT bool_and(" + all(cs) + ") FROM v) ORDER BY v.ord RETURNING " +
-		m.item("t") + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version" + m.parentColumns(false)
+		m.itemSQL + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version" + m.parentColumns(false)
 	out, err := m.collect(ctx, stmt, args)
 	if err != nil {
 		return nil, err
@@ -366,9 +368,6 @@ func failed(cs []check, ok []bool, prefix string, orgGone func(prefix string) er
 	}
 	return nil
 }
-
-// insertColumns are the fields a create sets: every field (the key is added by create).
-func (m *model) insertColumns() []*apsorc.Field { return m.e.Fields }
 
 // foreignKeys are m's foreign keys among present (all of them when present is nil). The implicit
 // organizationId of a schema without an Organization entity has no relation: the membership
@@ -447,7 +446,7 @@ func (m *model) update(ctx context.Context, user uuid.UUID, id string, cond Cond
 	cs := m.updateChecks(newRef, vs)
 	stmt := "UPDATE " + m.e.Table + " AS t SET " + strings.Join(set, ", ") + " WHERE t.id = $1::" + idType(m.e) + m.live +
 		" AND ($2::int[] IS NULL OR t.version = ANY($2::int[])) AND " + all(cs) +
-		" RETURNING " + m.item("t") + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version" + m.parentColumns(true)
+		" RETURNING " + m.itemSQL + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version" + m.parentColumns(true)
 	out, err := m.collect(ctx, stmt, args)
 	if err != nil {
 		return written{}, err

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"scaleapi/shared/apsorc"
@@ -31,7 +32,7 @@ func TestEngineServesEverySchema(t *testing.T) {
 		}
 		paths = append(paths, more...)
 	}
-	served := 0
+	var served atomic.Int64 // entities served, across the parallel subtests
 	for _, path := range paths {
 		if _, err := apsorc.Load(path); err != nil {
 			if !strings.Contains(err.Error(), "is not supported") {
@@ -62,7 +63,7 @@ func TestEngineServesEverySchema(t *testing.T) {
 					t.Fatalf("%s: list by id: %v", e.Name, got)
 				}
 				app.do(t, alice, "PATCH", base+"/"+id, "{}", 200)
-				served++
+				served.Add(1)
 			}
 			// Delete in the reverse order, children first.
 			order := createOrder(app.s)
@@ -75,7 +76,7 @@ func TestEngineServesEverySchema(t *testing.T) {
 		})
 	}
 	t.Cleanup(func() {
-		if !t.Failed() && served == 0 {
+		if !t.Failed() && served.Load() == 0 {
 			t.Error("no entity was served")
 		}
 	})
