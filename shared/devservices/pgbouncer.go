@@ -47,26 +47,45 @@ log_connections = 0
 log_disconnections = 0
 `
 
-// startPgBouncer starts PgBouncer in front of the server on primaryPort and waits until a
-// connection through it reaches the server.
-func startPgBouncer(ctx context.Context, bin, dir string, primaryPort int, log io.Writer, acct *account) (*proc, int, error) {
-	users := filepath.Join(dir, "pgbouncer-users.txt")
+// pgbouncerSpec describes the one PgBouncer of a Stack.
+type pgbouncerSpec struct {
+	bin, dir string
+	// port is the port to listen on; 0 picks a free one (a restart passes the port it had).
+	port int
+	// upstream is the port of the server it pools connections to.
+	upstream int
+	log      io.Writer
+	acct     *account
+}
+
+// writeConfig writes pgbouncer.ini (and the auth file) for spec, listening on port.
+func (spec pgbouncerSpec) writeConfig(port int) (string, error) {
+	users := filepath.Join(spec.dir, "pgbouncer-users.txt")
 	if err := os.WriteFile(users, []byte(fmt.Sprintf("%q \"\"\n", Superuser)), 0o644); err != nil {
-		return nil, 0, err
+		return "", err
 	}
-	ini := filepath.Join(dir, "pgbouncer.ini")
+	ini := filepath.Join(spec.dir, "pgbouncer.ini")
+	conf := fmt.Sprintf(pgbouncerConfig, spec.upstream, Superuser, port, users, Superuser, Superuser)
+	return ini, os.WriteFile(ini, []byte(conf), 0o644)
+}
+
+// startPgBouncer starts PgBouncer in front of the server on spec.upstream and waits until a
+// connection through it reaches the server.
+func startPgBouncer(ctx context.Context, spec pgbouncerSpec) (*proc, int, error) {
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := spec.port, error(nil)
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return nil, 0, err
+			}
+		}
+		ini, err := spec.writeConfig(port)
 		if err != nil {
 			return nil, 0, err
 		}
-		conf := fmt.Sprintf(pgbouncerConfig, primaryPort, Superuser, port, users, Superuser, Superuser)
-		if err := os.WriteFile(ini, []byte(conf), 0o644); err != nil {
-			return nil, 0, err
-		}
 		p, err := startProc(procSpec{
-			name: "pgbouncer", path: bin, args: []string{ini},
-			dir: dir, logPath: filepath.Join(dir, "pgbouncer.log"), log: log, acct: acct,
+			name: "pgbouncer", path: spec.bin, args: []string{ini},
+			dir: spec.dir, logPath: filepath.Join(spec.dir, "pgbouncer.log"), log: spec.log, acct: spec.acct,
 			// SIGTERM is PgBouncer's immediate shutdown; SIGINT would wait for clients.
 			stopSig: syscall.SIGTERM,
 		})
@@ -79,7 +98,7 @@ func startPgBouncer(ctx context.Context, bin, dir string, primaryPort int, log i
 			return p, port, nil
 		}
 		p.kill()
-		if errors.Is(err, errPortInUse) && attempt < maxAttempts {
+		if errors.Is(err, errPortInUse) && spec.port == 0 && attempt < maxAttempts {
 			continue
 		}
 		return nil, 0, err

@@ -46,6 +46,10 @@ type pgSpec struct {
 	log     io.Writer
 	acct    *account
 	stopSig syscall.Signal
+	// port is the port to listen on; 0 picks a free one (a restart passes the port it had).
+	port int
+	// durable commits synchronously (see Options.Durable).
+	durable bool
 }
 
 // pgServer is a running PostgreSQL server.
@@ -102,9 +106,9 @@ func pgArgs(spec pgSpec, port int) []string {
 		"listen_addresses=127.0.0.1",
 		"port=" + strconv.Itoa(port),
 		"unix_socket_directories=" + spec.sockDir,
-		// Test speed: nothing here has to survive a crash of the machine.
+		// Test speed: nothing here has to survive a crash of the machine (a killed server's
+		// writes are in the page cache, which outlives it).
 		"fsync=off",
-		"synchronous_commit=off",
 		"full_page_writes=off",
 		// With synchronous_commit off, a commit reaches the replica only after the WAL writer's
 		// next round: 10ms instead of 200ms keeps WaitReplay short.
@@ -125,6 +129,13 @@ func pgArgs(spec pgSpec, port int) []string {
 		"jit=off",
 		"logging_collector=off",
 	}
+	if spec.durable {
+		// A commit is acknowledged once its WAL is written, and once the synchronous standby
+		// (Stack.SetSynchronous) has it too: a killed server loses no acknowledged commit.
+		settings = append(settings, "synchronous_commit=on")
+	} else {
+		settings = append(settings, "synchronous_commit=off")
+	}
 	args := []string{"-D", spec.dataDir}
 	for _, s := range settings {
 		args = append(args, "-c", s)
@@ -132,13 +143,16 @@ func pgArgs(spec pgSpec, port int) []string {
 	return args
 }
 
-// startPGServer starts postgres on spec.dataDir on a free port and waits until it accepts
-// connections, retrying on another port if the port was taken before the server bound it.
+// startPGServer starts postgres on spec.dataDir on spec.port, or on a free port, and waits until
+// it accepts connections, retrying on another free port if the port was taken before the server
+// bound it.
 func startPGServer(ctx context.Context, spec pgSpec) (*pgServer, error) {
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
+		port, err := spec.port, error(nil)
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return nil, err
+			}
 		}
 		p, err := startProc(procSpec{
 			name: spec.name, path: filepath.Join(spec.binDir, "postgres"), args: pgArgs(spec, port),
@@ -153,7 +167,7 @@ func startPGServer(ctx context.Context, spec pgSpec) (*pgServer, error) {
 			return &pgServer{proc: p, port: port, url: url}, nil
 		}
 		p.kill()
-		if errors.Is(err, errPortInUse) && attempt < maxAttempts {
+		if errors.Is(err, errPortInUse) && spec.port == 0 && attempt < maxAttempts {
 			continue
 		}
 		return nil, err

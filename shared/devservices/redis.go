@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,18 +28,24 @@ type redisSpec struct {
 	// persist keeps the data in dir across restarts (append-only file); otherwise nothing is
 	// written to disk.
 	persist bool
-	logPath string // "": dir/redis.log
-	log     io.Writer
-	acct    *account
+	// port is the port to listen on; 0 picks a free one (a restart passes the port it had).
+	port int
+	// nodeTimeout is a cluster node's cluster-node-timeout; 0 means 5 s.
+	nodeTimeout time.Duration
+	logPath     string // "": dir/redis.log
+	log         io.Writer
+	acct        *account
 }
 
-// startRedisServer starts redis-server on a free port and waits until it answers PING, retrying
-// on another port if the port was taken before the server bound it.
+// startRedisServer starts redis-server on spec.port, or on a free port, and waits until it
+// answers PING, retrying on another free port if the port was taken before the server bound it.
 func startRedisServer(ctx context.Context, spec redisSpec) (*proc, int, error) {
 	for attempt := 1; ; attempt++ {
-		port, err := redisPort(spec.cluster)
-		if err != nil {
-			return nil, 0, err
+		port, err := spec.port, error(nil)
+		if port == 0 {
+			if port, err = redisPort(spec.cluster); err != nil {
+				return nil, 0, err
+			}
 		}
 		args := []string{
 			"--port", strconv.Itoa(port),
@@ -60,10 +67,14 @@ func startRedisServer(ctx context.Context, spec redisSpec) (*proc, int, error) {
 			args = append(args, "--appendonly", "no")
 		}
 		if spec.cluster {
+			timeout := spec.nodeTimeout
+			if timeout <= 0 {
+				timeout = 5 * time.Second
+			}
 			args = append(args,
 				"--cluster-enabled", "yes",
 				"--cluster-config-file", "nodes.conf",
-				"--cluster-node-timeout", "5000",
+				"--cluster-node-timeout", strconv.FormatInt(timeout.Milliseconds(), 10),
 			)
 		}
 		logPath := spec.logPath
@@ -84,7 +95,7 @@ func startRedisServer(ctx context.Context, spec redisSpec) (*proc, int, error) {
 			return p, port, nil
 		}
 		p.kill()
-		if errors.Is(err, errPortInUse) && attempt < maxAttempts {
+		if errors.Is(err, errPortInUse) && spec.port == 0 && attempt < maxAttempts {
 			continue
 		}
 		return nil, 0, err
@@ -296,21 +307,26 @@ func (r *Redis) Stop() error {
 // redis-cli accepts, and enough to spread keys over nodes so cross-slot mistakes show up in tests.
 const clusterNodes = 3
 
-// formCluster turns three empty cluster-enabled servers into one cluster: distinct config epochs,
-// a third of the slots each, MEET, then waiting until every node reports cluster_state:ok.
-// Doing it over the protocol is quicker than redis-cli --cluster create, which sleeps in whole
-// seconds while it waits.
-func formCluster(ctx context.Context, ports []int) error {
+// formCluster turns empty cluster-enabled servers into one cluster: distinct config epochs, an
+// equal share of the slots for each master, MEET, a replica per master (replicas[i] of
+// masters[i]; replicas may be empty), then waiting until every node reports cluster_state:ok and
+// knows every other, and every replica's link to its master is up. Doing it over the protocol is
+// quicker than redis-cli --cluster create, which sleeps in whole seconds while it waits.
+func formCluster(ctx context.Context, masters, replicas []int) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	nodes := make([]*redis.Client, len(ports))
-	for i, port := range ports {
+	connect := func(port int) *redis.Client {
 		// No retries: a failing command here is a setup error to report, not a blip.
-		nodes[i] = redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), MaxRetries: -1})
-		defer nodes[i].Close()
+		return redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), MaxRetries: -1})
 	}
-	for i, n := range nodes {
-		lo, hi := i*16384/len(nodes), (i+1)*16384/len(nodes)-1
+	var nodes []*redis.Client
+	for _, port := range append(slices.Clone(masters), replicas...) {
+		n := connect(port)
+		defer n.Close()
+		nodes = append(nodes, n)
+	}
+	for i, n := range nodes[:len(masters)] {
+		lo, hi := i*16384/len(masters), (i+1)*16384/len(masters)-1
 		if err := n.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1).Err(); err != nil {
 			return fmt.Errorf("redis cluster: set-config-epoch: %w", err)
 		}
@@ -319,9 +335,27 @@ func formCluster(ctx context.Context, ports []int) error {
 			return fmt.Errorf("redis cluster: addslots: %w", err)
 		}
 	}
-	for _, port := range ports[1:] {
+	for _, port := range append(slices.Clone(masters[1:]), replicas...) {
 		if err := nodes[0].ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(port)).Err(); err != nil {
 			return fmt.Errorf("redis cluster: meet: %w", err)
+		}
+	}
+	for i, n := range nodes[len(masters):] {
+		id, err := nodes[i].ClusterMyID(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("redis cluster: myid: %w", err)
+		}
+		// The replica must know its master before it can follow it: MEET is gossiped, not
+		// instant.
+		for {
+			err = n.ClusterReplicate(ctx, id).Err()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("redis cluster: replicate: %w", err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	// A new master reports cluster_state:ok no sooner than two seconds after it started
@@ -330,7 +364,7 @@ func formCluster(ctx context.Context, ports []int) error {
 	for {
 		ready := true
 		var last string
-		for _, n := range nodes {
+		for i, n := range nodes {
 			info, err := n.ClusterInfo(ctx).Result()
 			if err != nil {
 				return fmt.Errorf("redis cluster: cluster info: %w", err)
@@ -339,13 +373,23 @@ func formCluster(ctx context.Context, ports []int) error {
 				ready, last = false, info
 				break
 			}
+			if i >= len(masters) {
+				repl, err := n.Info(ctx, "replication").Result()
+				if err != nil {
+					return fmt.Errorf("redis cluster: info replication: %w", err)
+				}
+				if !strings.Contains(repl, "master_link_status:up") {
+					ready, last = false, repl
+					break
+				}
+			}
 		}
 		if ready {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("redis cluster not ok: %w; CLUSTER INFO:\n%s", ctx.Err(), last)
+			return fmt.Errorf("redis cluster not ok: %w; last answer:\n%s", ctx.Err(), last)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

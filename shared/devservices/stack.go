@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -38,6 +39,16 @@ type Options struct {
 	Redis bool
 	// RedisCluster starts a Redis Cluster of three masters without replicas.
 	RedisCluster bool
+	// ClusterReplicas gives each master of the Redis Cluster a replica (six nodes), with a
+	// cluster-node-timeout of 2 s so that a killed master's replica takes over within a few
+	// seconds (Stack.KillClusterMaster); it implies RedisCluster.
+	ClusterReplicas bool
+	// Durable makes acknowledged writes survive a killed server, for fault tests: PostgreSQL
+	// commits with synchronous_commit on and, with Replica, the replica is a synchronous standby
+	// (a commit is acknowledged once the replica has its WAL too, as a quorum-commit storage such
+	// as Aurora's acknowledges it), and the standalone Redis keeps an append-only file fsynced
+	// every second, as ElastiCache's replicated nodes keep what a failed node held.
+	Durable bool
 	// Log receives the servers' output, each line prefixed with the server's name; nil discards
 	// it. The output is written to log files in Dir either way.
 	Log io.Writer
@@ -61,12 +72,16 @@ type Stack struct {
 	// redis://127.0.0.1:P1?addr=127.0.0.1:P2&addr=127.0.0.1:P3.
 	RedisClusterURL string
 
-	primary   *pgServer
-	replica   *pgServer
-	pgbouncer *proc
-	redis     *proc
-	cluster   []*proc
-	removeDir bool
+	primary       *pgServer
+	primarySpec   pgSpec
+	replica       *pgServer
+	replicaSpec   pgSpec
+	pgbouncer     *proc
+	pgbouncerSpec pgbouncerSpec
+	redis         *proc
+	redisSpec     redisSpec
+	cluster       []*clusterNode
+	removeDir     bool
 
 	mu       sync.Mutex // guards the handles while Start fills them concurrently
 	stopOnce sync.Once
@@ -84,6 +99,9 @@ type Stack struct {
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Replica || o.PgBouncer {
 		o.Postgres = true
+	}
+	if o.ClusterReplicas {
+		o.RedisCluster = true
 	}
 	bins, err := findBinaries(o)
 	if err != nil {
@@ -127,7 +145,7 @@ func (s *Stack) start(ctx context.Context, o Options, bins binaries, acct *accou
 	if err := acct.checkReachable(s.Dir); err != nil {
 		return err
 	}
-	for _, name := range []string{"primary", "replica", "redis", "cluster-1", "cluster-2", "cluster-3"} {
+	for _, name := range []string{"primary", "replica", "redis", "cluster-1", "cluster-2", "cluster-3", "cluster-4", "cluster-5", "cluster-6"} {
 		if _, err := os.Stat(filepath.Join(s.Dir, name)); err == nil {
 			return fmt.Errorf("%s already holds servers' files (%s): remove them or use another Dir", s.Dir, name)
 		}
@@ -142,12 +160,14 @@ func (s *Stack) start(ctx context.Context, o Options, bins binaries, acct *accou
 			if err := acct.mkdir(dir, 0o755); err != nil {
 				return err
 			}
-			p, port, err := startRedisServer(gctx, redisSpec{name: "redis", bin: bins.redis, dir: dir, log: o.Log, acct: acct})
+			spec := redisSpec{name: "redis", bin: bins.redis, dir: dir, persist: o.Durable, log: o.Log, acct: acct}
+			p, port, err := startRedisServer(gctx, spec)
 			if err != nil {
 				return err
 			}
+			spec.port = port
 			s.mu.Lock()
-			s.redis, s.RedisURL = p, redisURL(port)
+			s.redis, s.redisSpec, s.RedisURL = p, spec, redisURL(port)
 			s.mu.Unlock()
 			return nil
 		})
@@ -166,6 +186,7 @@ func (s *Stack) startPostgres(ctx context.Context, o Options, bins binaries, acc
 			workDir: s.Dir, logPath: filepath.Join(s.Dir, sub+".log"), log: o.Log, acct: acct,
 			// Immediate shutdown: the data is thrown away, so there is nothing to checkpoint.
 			stopSig: syscall.SIGQUIT,
+			durable: o.Durable,
 		}
 	}
 	primary := spec("postgres primary", "primary")
@@ -176,8 +197,9 @@ func (s *Stack) startPostgres(ctx context.Context, o Options, bins binaries, acc
 	if err != nil {
 		return err
 	}
+	primary.port = srv.port
 	s.mu.Lock()
-	s.primary, s.PrimaryURL = srv, srv.url
+	s.primary, s.primarySpec, s.PrimaryURL = srv, primary, srv.url
 	s.mu.Unlock()
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -191,20 +213,26 @@ func (s *Stack) startPostgres(ctx context.Context, o Options, bins binaries, acc
 			if err != nil {
 				return err
 			}
+			replica.port = rsrv.port
 			s.mu.Lock()
-			s.replica, s.ReplicaURL = rsrv, rsrv.url
+			s.replica, s.replicaSpec, s.ReplicaURL = rsrv, replica, rsrv.url
 			s.mu.Unlock()
+			if o.Durable {
+				return s.SetSynchronous(gctx, true)
+			}
 			return nil
 		})
 	}
 	if o.PgBouncer {
 		g.Go(func() error {
-			p, port, err := startPgBouncer(gctx, bins.pgbouncer, s.Dir, srv.port, o.Log, acct)
+			spec := pgbouncerSpec{bin: bins.pgbouncer, dir: s.Dir, upstream: srv.port, log: o.Log, acct: acct}
+			p, port, err := startPgBouncer(gctx, spec)
 			if err != nil {
 				return err
 			}
+			spec.port = port
 			s.mu.Lock()
-			s.pgbouncer, s.PoolerURL = p, pgURL(port, "postgres")
+			s.pgbouncer, s.pgbouncerSpec, s.PoolerURL = p, spec, pgURL(port, "postgres")
 			s.mu.Unlock()
 			return nil
 		})
@@ -212,36 +240,59 @@ func (s *Stack) startPostgres(ctx context.Context, o Options, bins binaries, acc
 	return g.Wait()
 }
 
-// startCluster starts three cluster-enabled servers side by side and joins them.
+// clusterNode is one server of the Redis Cluster.
+type clusterNode struct {
+	proc *proc
+	spec redisSpec // with the port it listens on
+}
+
+// startCluster starts the cluster's servers side by side and joins them: three masters and, with
+// o.ClusterReplicas, a replica of each.
 func (s *Stack) startCluster(ctx context.Context, o Options, bins binaries, acct *account) error {
-	ports := make([]int, clusterNodes)
+	n := clusterNodes
+	var timeout time.Duration
+	if o.ClusterReplicas {
+		n, timeout = 2*clusterNodes, 2*time.Second
+	}
+	nodes := make([]*clusterNode, n)
 	g, gctx := errgroup.WithContext(ctx)
-	for i := range clusterNodes {
+	for i := range n {
 		g.Go(func() error {
 			name := fmt.Sprintf("cluster-%d", i+1)
 			dir := filepath.Join(s.Dir, name)
 			if err := acct.mkdir(dir, 0o755); err != nil {
 				return err
 			}
-			p, port, err := startRedisServer(gctx, redisSpec{name: "redis " + name, bin: bins.redis, dir: dir, cluster: true, log: o.Log, acct: acct})
+			spec := redisSpec{name: "redis " + name, bin: bins.redis, dir: dir, cluster: true, nodeTimeout: timeout, log: o.Log, acct: acct}
+			p, port, err := startRedisServer(gctx, spec)
 			if err != nil {
 				return err
 			}
-			s.mu.Lock()
-			s.cluster = append(s.cluster, p)
-			s.mu.Unlock()
-			ports[i] = port
+			spec.port = port
+			nodes[i] = &clusterNode{proc: p, spec: spec}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	s.mu.Lock()
+	for _, node := range nodes {
+		if node != nil {
+			s.cluster = append(s.cluster, node)
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	if err := formCluster(ctx, ports); err != nil {
+	ports := make([]int, n)
+	for i, node := range nodes {
+		ports[i] = node.spec.port
+	}
+	if err := formCluster(ctx, ports[:clusterNodes], ports[clusterNodes:]); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.RedisClusterURL = clusterURL(ports)
+	s.RedisClusterURL = clusterURL(ports[:clusterNodes])
 	s.mu.Unlock()
 	return nil
 }
@@ -256,10 +307,13 @@ func (s *Stack) procs() []*proc {
 			ps = append(ps, srv.proc)
 		}
 	}
-	for _, p := range append([]*proc{s.pgbouncer, s.redis}, s.cluster...) {
+	for _, p := range []*proc{s.pgbouncer, s.redis} {
 		if p != nil {
 			ps = append(ps, p)
 		}
+	}
+	for _, node := range s.cluster {
+		ps = append(ps, node.proc)
 	}
 	return ps
 }
