@@ -20,9 +20,13 @@ func Routes(r *api.Router, svc *Service, g guard.Guards) {
 			api.WriteError(w, req, auth.ErrNoToken)
 			return
 		}
-		id, err := uuid.Parse(req.PathValue("id"))
-		if err != nil {
-			// A malformed id names nothing that exists: 404, like an id of another tenant.
+		// uuid.Parse also reads {…}, urn:uuid:… and 32 bare hex digits; only the canonical
+		// 36-character form is the id the document declares (format uuid) and the
+		// organizations function answers, so that one summary has one URL. A malformed id
+		// names nothing that exists: 404, like an id of another tenant.
+		s := req.PathValue("id")
+		id, err := uuid.Parse(s)
+		if err != nil || len(s) != 36 {
 			api.WriteError(w, req, fault.E(fault.NotFound, "organization not found"))
 			return
 		}
