@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test lint generate build bench bench-go deps clean fuzz fuzz-api migrate $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test lint generate build bench bench-go chaos deps clean fuzz fuzz-api migrate $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -71,6 +71,12 @@ build-HealthFunction: ; $(MAKE) --no-print-directory build-health
 
 bench: deps ## load-test a stack it starts itself, then make run's embedded defaults, against the targets; report in bench-results/
 	$(GO) run ./cmd/loadgen bench $(BENCH_FLAGS)
+
+# Faults one after another under an open-loop mix (loadgen chaos, cmd/loadgen/chaos.go), then every
+# acknowledged write read back; about 2½ minutes on a warm build cache. CHAOS_FLAGS adds loadgen
+# chaos flags (e.g. -faults redis-kill,failover -rate 200).
+chaos: deps ## kill, pause, slow and fail over every dependency under load; prove no acknowledged write is lost (report in bench-results/chaos.txt)
+	$(GO) run ./cmd/loadgen chaos $(CHAOS_FLAGS)
 
 bench-go: deps ## the hot paths' Go benchmarks (benchstat-friendly), against real services
 	@mkdir -p bench-results

@@ -10,6 +10,8 @@
 //	                        -database-url, the primary, if it holds no data set yet)
 //	loadgen seed -database-url URL
 //	                        only seed
+//	loadgen chaos [flags]   what `make chaos` runs: faults one after another under an open-loop
+//	                        mix, then every acknowledged write checked (chaos.go)
 //
 // The scenarios (see plan.go) are closed-loop at a fixed concurrency or open-loop at a constant
 // arrival rate; each has a short unrecorded warm-up and is bounded in time (-duration), and the
@@ -48,6 +50,7 @@ const usage = `usage:
   loadgen bench [flags]                       start everything, seed, run every scenario, report (make bench)
   loadgen run -database-url URL [flags]       drive a running stack (default http://127.0.0.1:3000)
   loadgen seed -database-url URL              seed the data set only
+  loadgen chaos [flags]                       faults under load, then the durability check (make chaos)
   loadgen <command> -h                        the command's flags
 `
 
@@ -69,8 +72,11 @@ func cli(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var o options
+	var co chaosOptions
 	fs := flag.NewFlagSet("loadgen "+args[0], flag.ContinueOnError)
 	switch args[0] {
+	case "chaos":
+		o.chaosFlags(fs, &co)
 	case "bench":
 		o.common(fs)
 		o.benchFlags(fs)
@@ -107,6 +113,8 @@ func cli(args []string) error {
 		return bench(ctx, &o)
 	case "run":
 		return runAgainst(ctx, &o)
+	case "chaos":
+		return chaosRun(ctx, &o, &co)
 	default:
 		if o.databaseURL == "" {
 			return errors.New("seed: -database-url is required")

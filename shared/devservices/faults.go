@@ -254,9 +254,40 @@ func (s *Stack) Failover(ctx context.Context) error {
 	})
 }
 
-// PoolerSlots is the number of server connections PgBouncer opens to the primary at most
-// (default_pool_size plus reserve_pool_size of pgbouncerConfig): the stack's connection budget.
-const PoolerSlots = 25
+// Pool sizes of pgbouncerConfig: PgBouncer opens at most poolSize+reservePool server
+// connections per database and user, the stack's connection budget.
+const (
+	poolSize    = 20
+	reservePool = 5
+)
+
+// SetPoolerBudget changes PgBouncer's connection budget at run time, through its admin console,
+// to n server connections (no reserve), as a deployment whose Lambda environments outnumber the
+// proxy's connections meets it; n <= 0 restores the configured budget. Queries beyond the budget
+// queue in PgBouncer, and fail after query_wait_timeout.
+func (s *Stack) SetPoolerBudget(ctx context.Context, n int) error {
+	s.mu.Lock()
+	port := s.pgbouncerSpec.port
+	s.mu.Unlock()
+	if port == 0 {
+		return errors.New("devservices: PgBouncer was not started")
+	}
+	c, err := connectSimple(ctx, pgURL(port, "pgbouncer"))
+	if err != nil {
+		return fmt.Errorf("devservices: pgbouncer admin: %w", err)
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	size, reserve := n, 0
+	if n <= 0 {
+		size, reserve = poolSize, reservePool
+	}
+	for _, stmt := range []string{fmt.Sprintf("SET default_pool_size = %d", size), fmt.Sprintf("SET reserve_pool_size = %d", reserve)} {
+		if _, err := c.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("devservices: pgbouncer admin: %s: %w", stmt, err)
+		}
+	}
+	return nil
+}
 
 // ClusterNodes returns the addresses of the Redis Cluster's nodes, masters first.
 func (s *Stack) ClusterNodes() []string {

@@ -22,7 +22,10 @@ import (
 // through the pooler without a reload. ignore_startup_parameters lists what drivers send by habit
 // and PgBouncer does not track (lib/pq and JDBC send extra_float_digits); "options" stays refused,
 // because ignoring it would silently drop a search_path a test asked for. server_login_retry is short because a refused login
-// (a database being created) must not lock the pool for the default 15 s.
+// (a database being created) must not lock the pool for the default 15 s. query_wait_timeout is
+// the pooler's borrow timeout (RDS Proxy's ConnectionBorrowTimeout): a query that finds every
+// server connection taken for 2 s fails (the functions answer 503 with Retry-After) instead of
+// holding its Lambda environment for the rest of the function's timeout.
 const pgbouncerConfig = `;; Written by scaleapi/shared/devservices.
 [databases]
 * = host=127.0.0.1 port=%d auth_user=%s
@@ -37,11 +40,12 @@ admin_users = %s
 stats_users = %s
 pool_mode = transaction
 max_client_conn = 1000
-default_pool_size = 20
+default_pool_size = %d
 min_pool_size = 5
-reserve_pool_size = 5
+reserve_pool_size = %d
 ignore_startup_parameters = extra_float_digits
 server_login_retry = 1
+query_wait_timeout = 2
 autodb_idle_timeout = 60
 log_connections = 0
 log_disconnections = 0
@@ -65,7 +69,7 @@ func (spec pgbouncerSpec) writeConfig(port int) (string, error) {
 		return "", err
 	}
 	ini := filepath.Join(spec.dir, "pgbouncer.ini")
-	conf := fmt.Sprintf(pgbouncerConfig, spec.upstream, Superuser, port, users, Superuser, Superuser)
+	conf := fmt.Sprintf(pgbouncerConfig, spec.upstream, Superuser, port, users, Superuser, Superuser, poolSize, reservePool)
 	return ini, os.WriteFile(ini, []byte(conf), 0o644)
 }
 

@@ -7,7 +7,11 @@
 //
 // The invocation's context becomes the request's context, so r.Context() carries the Lambda
 // deadline (every query bounded by it), the Lambda context and the API Gateway request context;
-// RequestID, SourceIP, Stage, ColdStart and LambdaRequestID read them for middleware.
+// RequestID, SourceIP, Stage, ColdStart and LambdaRequestID read them for middleware. The
+// deadline is moved AnswerMargin earlier: a request stuck on a stalled dependency then ends in
+// the function's own 503 with Retry-After, instead of in Lambda killing the invocation at its
+// timeout, which API Gateway answers with a bare 502 and which costs the environment a cold
+// start.
 //
 // Responses follow net/http semantics where the proxy's writer does not: a handler that writes
 // nothing answers 200, headers changed after WriteHeader are ignored and a second WriteHeader is
@@ -32,11 +36,17 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 )
+
+// AnswerMargin is the time kept back from the invocation's deadline to answer in: the error
+// mapping, the problem document and the Runtime API's response take well under a millisecond, and
+// the rest covers a host paused by the fault that stalled the request.
+const AnswerMargin = 500 * time.Millisecond
 
 // Handler is a lambda.Handler that serves API Gateway proxy events (payload 1.0 and 2.0) with an
 // http.Handler. It is safe for concurrent use.
@@ -59,6 +69,11 @@ func New(h http.Handler) *Handler {
 // Gateway as a 502, only for a payload that is not an API Gateway proxy event.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	ctx = context.WithValue(ctx, coldStartKey{}, h.invocations.Add(1) == 1)
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-AnswerMargin))
+		defer cancel()
+	}
 	if payloadVersion(payload) == "2.0" {
 		return h.invokeV2(ctx, payload)
 	}

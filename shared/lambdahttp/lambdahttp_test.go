@@ -315,8 +315,8 @@ func TestLambdaContext(t *testing.T) {
 		if err := json.Unmarshal([]byte(resp.Body), &e); err != nil {
 			t.Fatal(err)
 		}
-		if !e.HasDeadline || !e.Deadline.Equal(deadline) {
-			t.Errorf("r.Context().Deadline() = %v, %v; want the invocation's %v", e.Deadline, e.HasDeadline, deadline)
+		if want := deadline.Add(-AnswerMargin); !e.HasDeadline || !e.Deadline.Equal(want) {
+			t.Errorf("r.Context().Deadline() = %v, %v; want the invocation's %v less AnswerMargin, %v", e.Deadline, e.HasDeadline, deadline, want)
 		}
 		equal(t, "LambdaRequestID", e.LambdaRequestID, "lambda-req-1")
 		equal(t, "ColdStart", e.ColdStart, i == 0) // only the Handler's first invocation

@@ -22,6 +22,7 @@ import (
 	"math/bits"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -77,7 +78,13 @@ type Collector struct {
 	lines   int64
 	diag    io.Writer
 	diagN   int64
+	// failures counts the invocations the gateway reported as crashed or timed out.
+	failures atomic.Int64
 }
+
+// Failures returns how many invocations so far the gateway reported as crashed (the function's
+// process exited or failed its init) or timed out (killed at the function's timeout).
+func (c *Collector) Failures() int64 { return c.failures.Load() }
 
 // MaxDiagnostics bounds what Collector writes to its diagnostics writer.
 const MaxDiagnostics = 16 << 20
@@ -237,14 +244,18 @@ const (
 	pMsgInvoke = iota
 	pColdStartTrue
 	pOutcomeOK
+	pOutcomeCrash
+	pOutcomeTimeout
 	nGatewayPatterns
 )
 
 // gatewayPatterns are looked for in the gateway's own lines.
 var gatewayPatterns = newPatternSet(nGatewayPatterns, []string{
-	pMsgInvoke:     `"msg":"invoke"`,
-	pColdStartTrue: `"coldStart":true`,
-	pOutcomeOK:     `"outcome":"ok"`,
+	pMsgInvoke:      `"msg":"invoke"`,
+	pColdStartTrue:  `"coldStart":true`,
+	pOutcomeOK:      `"outcome":"ok"`,
+	pOutcomeCrash:   `"outcome":"crash"`,
+	pOutcomeTimeout: `"outcome":"timeout"`,
 })
 
 // line handles one line of cmd/local's output.
@@ -272,6 +283,9 @@ func (c *Collector) line(b []byte) {
 				c.coldStart(b)
 			}
 			if at[pOutcomeOK] < 0 {
+				if at[pOutcomeCrash] >= 0 || at[pOutcomeTimeout] >= 0 {
+					c.failures.Add(1)
+				}
 				c.diagnose(b)
 			}
 			return
