@@ -42,11 +42,11 @@ func runCommand(args []string, stderr io.Writer) int {
 	}
 	var log io.Writer
 	if *logPath != "" {
-		if err := os.MkdirAll(filepath.Dir(*logPath), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(*logPath), 0o755); err != nil { // #nosec G301 -- the directory of the developer's -log file
 			fmt.Fprintf(stderr, "devservices run: %v\n", err)
 			return 1
 		}
-		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644) // #nosec G302 G304 -- the developer's -log file, a log like any other
 		if err != nil {
 			fmt.Fprintf(stderr, "devservices run: %v\n", err)
 			return 1
@@ -92,7 +92,7 @@ func runCommand(args []string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "devservices: stack up in %v (%s)\n", time.Since(began).Round(time.Millisecond), s.Dir)
 
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...) // #nosec G204 -- running the developer's command is what `devservices run -- cmd` is for
 	cmd.Env = append(os.Environ(), s.Env()...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	// One critical section from "started" to "child is set": a signal in between waits for it

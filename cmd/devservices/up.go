@@ -46,7 +46,7 @@ func up(args []string, stdout, stderr io.Writer) error {
 	if err := os.RemoveAll(filepath.Join(*dir, serverDir)); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
+	if err := os.MkdirAll(*dir, 0o755); err != nil { // #nosec G301 -- the developer's -dir; the servers' own directories are theirs to restrict
 		return err
 	}
 	var log io.Writer
@@ -57,7 +57,7 @@ func up(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	// The pid file goes first, so that a second up (or a down) sees this one while it starts; it
 	// goes last, so that down returns only once the servers are gone.
-	if err := os.WriteFile(filepath.Join(*dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(*dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil { // #nosec G306 -- a pid file, public like every pid file
 		return err
 	}
 	defer os.Remove(filepath.Join(*dir, pidFile))
@@ -71,7 +71,7 @@ func up(args []string, stdout, stderr io.Writer) error {
 	// Written aside and renamed into place: `env` polls for the file, and must never read one
 	// that has been created but not yet written.
 	tmp := filepath.Join(*dir, envFile+".tmp")
-	if err := os.WriteFile(tmp, []byte(lines), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(lines), 0o644); err != nil { // #nosec G306 -- loopback test servers' URLs, for `devservices env` run as any user
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(*dir, envFile)); err != nil {
@@ -137,7 +137,7 @@ func env(args []string, stdout, stderr io.Writer) error {
 // running returns the pid of the up that owns dir, if it is alive. A pid file whose process is
 // gone was left by an up that was killed.
 func running(dir string) (int, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, pidFile))
+	b, err := os.ReadFile(filepath.Join(dir, pidFile)) // #nosec G304 -- the pid file in the developer's -dir
 	if err != nil {
 		return 0, false
 	}

@@ -24,8 +24,11 @@ type ordered struct {
 
 // obj is an ordered object of key, value pairs.
 func obj(kv ...any) *ordered {
+	if len(kv)%2 != 0 {
+		panic("obj: a key without a value")
+	}
 	o := &ordered{vals: map[string]any{}}
-	for i := 0; i < len(kv); i += 2 {
+	for i := 0; i+1 < len(kv); i += 2 {
 		o.set(kv[i].(string), kv[i+1])
 	}
 	return o

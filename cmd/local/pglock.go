@@ -30,7 +30,7 @@ const previousServerWait = 10 * time.Second
 // using the directory, which is an error.
 func clearPreviousServer(ctx context.Context, dataDir string, log io.Writer, wait time.Duration) error {
 	lock := filepath.Join(dataDir, "postmaster.pid")
-	b, err := os.ReadFile(lock)
+	b, err := os.ReadFile(lock) // #nosec G304 -- postmaster.pid in the embedded PostgreSQL's data directory (-data-dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // a clean stop, or a new cluster
 	}

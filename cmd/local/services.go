@@ -98,7 +98,7 @@ func startServices(ctx context.Context, host map[string]string, opts serviceOpti
 	if needDB || needRedis || needKey {
 		// 0755: as root, the embedded PostgreSQL runs as the postgres user, who must reach
 		// <DataDir>/pgdata.
-		if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		if err := os.MkdirAll(opts.DataDir, 0o755); err != nil { // #nosec G301 -- the postgres user must reach it (above)
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
 	}

@@ -100,10 +100,10 @@ func goBuild(ctx context.Context, dir, bin string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil { // #nosec G301 -- a build output directory, like go build's
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o", bin, "./"+filepath.ToSlash(rel))
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o", bin, "./"+filepath.ToSlash(rel)) // #nosec G204 -- go build of a package of the developer's template, arguments not through a shell
 	cmd.Dir = root
 	// GOOS and GOARCH stay the host's: the deployed build is linux/arm64, this one runs here.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -159,7 +159,7 @@ func Package(fn *samtemplate.Function) (string, error) {
 // itself expands them — variables, templates, recursive $(MAKE) calls — so any Makefile that
 // works for sam build works here; -n runs nothing.
 func dryRun(dir, target string) (string, error) {
-	cmd := exec.Command("make", "-n", "--no-print-directory", "-C", dir, target, "ARTIFACTS_DIR=.aws-sam/dry-run")
+	cmd := exec.Command("make", "-n", "--no-print-directory", "-C", dir, target, "ARTIFACTS_DIR=.aws-sam/dry-run") // #nosec G204 -- make -n (runs nothing) of the template's own Makefile target
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -117,7 +117,7 @@ func Parse(path string, opts Options) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(abs)
+	data, err := os.ReadFile(abs) // #nosec G304 -- the developer's SAM template (cmd/local -template, tests)
 	if err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
 	}

@@ -106,10 +106,10 @@ func (pw *Passwords) Verify(encoded, password string) (bool, error) {
 	if len(password) > MaxPasswordBytes {
 		// Still do the work, so an over-long password is not a timing oracle for anything.
 		password = password[:MaxPasswordBytes]
-		_ = argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+		_ = argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen) // KeyLen is len(want)
 		return false, nil
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
@@ -122,12 +122,12 @@ func (pw *Passwords) VerifyDummy(password string) {
 // NeedsRehash reports whether encoded was made with other parameters than pw's (or can't be
 // parsed), so that a successful login can store a hash with today's parameters.
 func (pw *Passwords) NeedsRehash(encoded string) bool {
-	p, salt, key, err := decodePHC(encoded)
+	p, _, _, err := decodePHC(encoded)
 	if err != nil {
 		return true
 	}
 	return p.Memory != pw.params.Memory || p.Time != pw.params.Time || p.Threads != pw.params.Threads ||
-		uint32(len(salt)) != pw.params.SaltLen || uint32(len(key)) != pw.params.KeyLen
+		p.SaltLen != pw.params.SaltLen || p.KeyLen != pw.params.KeyLen
 }
 
 func (p Params) check() error {
@@ -178,7 +178,12 @@ func decodePHC(s string) (Params, []byte, []byte, error) {
 	if err != nil {
 		return p, nil, nil, ErrMalformedHash
 	}
-	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
+	// The lengths are bounded before they are narrowed to uint32, so that check sees them as
+	// they are.
+	if len(salt) > maxSaltLen || len(key) > maxKeyLen {
+		return p, nil, nil, ErrMalformedHash
+	}
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key)) // #nosec G115 -- at most maxSaltLen and maxKeyLen: checked just above
 	if p.check() != nil {
 		return p, nil, nil, ErrMalformedHash
 	}

@@ -386,7 +386,7 @@ func isConnError(err error) bool {
 // jittered spreads ttl over ±jitter, never below a millisecond (SET PX's unit).
 func (c *Cache) jittered(ttl time.Duration) time.Duration {
 	if c.jitter > 0 {
-		ttl += time.Duration((rand.Float64()*2 - 1) * c.jitter * float64(ttl))
+		ttl += time.Duration((rand.Float64()*2 - 1) * c.jitter * float64(ttl)) // #nosec G404 -- jitter only spreads expiries; nothing relies on it being unpredictable
 	}
 	return max(ttl, time.Millisecond)
 }
@@ -394,5 +394,5 @@ func (c *Cache) jittered(ttl time.Duration) time.Duration {
 // newToken returns a lease token. It needs to be unique among the readers of one key within
 // LeaseTTL, not unguessable.
 func newToken() string {
-	return strconv.FormatUint(rand.Uint64(), 36)
+	return strconv.FormatUint(rand.Uint64(), 36) // #nosec G404 -- unique, not secret (above): only clients of this Redis, which can write the key anyway, see it
 }

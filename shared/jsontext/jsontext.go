@@ -65,6 +65,6 @@ func hex4(s string, i int) (rune, bool) {
 	if i < 0 || i+4 > len(s) {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(s[i:i+4], 16, 32)
+	v, err := strconv.ParseUint(s[i:i+4], 16, 16) // four hex digits: 16 bits, which a rune holds
 	return rune(v), err == nil
 }

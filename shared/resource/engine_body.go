@@ -166,15 +166,19 @@ func convert(f *apsorc.Field, raw json.RawMessage) (*string, string, error) {
 		if !str || json.Unmarshal(raw, &s) != nil {
 			return nil, "", errKind("a string")
 		}
-		if _, err := time.Parse(time.DateOnly, s); err != nil || !dateRE.MatchString(s) {
+		// PostgreSQL has no year 0: "0000-01-01" would fail in the database (FuzzConvert).
+		if d, err := time.Parse(time.DateOnly, s); err != nil || !dateRE.MatchString(s) || d.Year() < 1 {
 			return nil, "must be a date, YYYY-MM-DD", nil
 		}
 	case apsorc.Timestamptz:
 		if !str || json.Unmarshal(raw, &s) != nil {
 			return nil, "", errKind("a string")
 		}
+		// The year is checked in UTC, the value stored: 0001-01-01T00:30:00+01:00 is in year 0
+		// there, which PostgreSQL refuses, and 9999-12-31T23:30:00-01:00 in year 10000, which
+		// RFC 3339 can't write back (FuzzConvert).
 		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil || t.Year() < 1 || t.Year() > 9999 {
+		if u := t.UTC(); err != nil || u.Year() < 1 || u.Year() > 9999 {
 			return nil, "must be an RFC 3339 time", nil
 		}
 		s = t.UTC().Format(time.RFC3339Nano)

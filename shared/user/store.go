@@ -77,7 +77,7 @@ func (s *PG) one(ctx context.Context, what, sql string, arg any) (*User, error) 
 	return &u, nil
 }
 
-const setPasswordHash = `UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1`
+const setPasswordHash = `UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1` // #nosec G101 -- SQL naming the column; the hash is bound as $2
 
 // SetPasswordHash replaces id's password hash.
 func (s *PG) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error {

@@ -19,7 +19,7 @@ type EnvFile map[string]map[string]string
 
 // ReadEnvFile reads an EnvFile. Values may be strings, numbers or booleans.
 func ReadEnvFile(path string) (EnvFile, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the developer's -env-vars file, as sam local's
 	if err != nil {
 		return nil, fmt.Errorf("env vars file: %w", err)
 	}

@@ -92,7 +92,7 @@ func (d *decoder) decodeFast(body []byte) outcome {
 	}
 	// gjson reads a string: this one shares body's bytes, which do not change while Feed runs,
 	// so that nothing is copied. d.r's byte slices are cut from body where gjson found them.
-	top := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
+	top := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body))) // #nosec G103 -- body is not modified while the string is in use (above)
 	if !top.IsObject() {
 		return unsure // json.Unmarshal's error for another type, or notEMF for null
 	}

@@ -122,7 +122,7 @@ func (e *Env) User(t testing.TB, name string) User {
 	t.Helper()
 	ctx := context.Background()
 	u := &user.User{ID: uuid.Must(uuid.NewV7()), Email: strings.ToLower(name) + "-" + random() + "@example.com", Name: name,
-		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$unused$unused"}
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$unused$unused"} // #nosec G101 -- a malformed placeholder no password matches: these users get sessions directly, never log in
 	if err := user.NewPG(e.DB).Create(ctx, u); err != nil {
 		t.Fatalf("create user: %v", err)
 	}
