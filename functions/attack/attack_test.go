@@ -112,7 +112,7 @@ func (x *run) send(r *request, as *account, e expect) (response, bool) {
 	return x.sendTo(x.w.fn(r.op, false), r, as, e)
 }
 
-func (x *run) sendTo(f *function, r *request, as *account, e expect) (response, bool) {
+func (x *run) sendTo(f *built, r *request, as *account, e expect) (response, bool) {
 	x.t.Helper()
 	w := x.w
 	if r.header == nil {

@@ -50,7 +50,7 @@ type operation struct {
 	// ("Rename (owner, admin)", "needs the admin role"); "" when it names none.
 	MinRole auth.Role
 
-	fn *function
+	fn *built
 }
 
 // Key is "METHOD /path".

@@ -10,133 +10,50 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
-	"scaleapi"
+	"scaleapi/functions/internal/function"
 	"scaleapi/shared/api"
-	"scaleapi/shared/apsorc"
-	"scaleapi/shared/auth"
-	"scaleapi/shared/domain"
-	"scaleapi/shared/guard"
-	"scaleapi/shared/health"
 	"scaleapi/shared/lambdahttp"
-	"scaleapi/shared/organization"
 	"scaleapi/shared/platform"
-	"scaleapi/shared/report"
-	"scaleapi/shared/resource"
-	"scaleapi/shared/user"
 )
 
-// function is one Lambda function of template.yaml, built in-process as its main builds it:
+// built is one Lambda function of template.yaml, built in-process as its main builds it (package
+// function holds the wiring):
 // platform.Build from environment variables, the function's handler on the clients it made,
 // platform's middleware around it, and lambdahttp's Lambda handler around that. Requests reach
 // it as API Gateway REST (payload 1.0) events, JSON-encoded, as in AWS.
-type function struct {
+type built struct {
 	name   string
 	deps   *platform.Deps
 	routes []api.Route
 	lambda *lambdahttp.Handler
 }
 
-// A function's main package can't be imported, so each entry below repeats what the main's
-// handler wires (its needs and the same library calls, in the same order). The routes every
-// main serves are checked against the OpenAPI document in buildFunctions, and
-// functions/routes_test.go checks them against template.yaml and each main's own router, so a
-// route added to one main and not here fails one of the two.
-var mains = []struct {
-	name    string
-	needs   platform.Needs
-	handler func(*platform.Deps) (http.Handler, error)
-}{
-	{"AuthFunction", platform.Needs{Database: true, Redis: true, Auth: true}, func(d *platform.Deps) (http.Handler, error) {
-		// functions/auth: its POST answers carry tokens, replayable for 10 minutes only.
-		guards, err := guard.Setup(d, guard.WithReplayTTL(10*time.Minute))
-		if err != nil {
-			return nil, err
-		}
-		passwords, err := auth.NewPasswords(auth.DefaultParams)
-		if err != nil {
-			return nil, err
-		}
-		r := api.NewRouter()
-		user.Routes(r, user.NewService(user.NewPG(d.Primary), passwords, d.Tokens, d.Sessions, d.Log), guards)
-		return r, nil
-	}},
-	{"OrganizationsFunction", platform.Needs{Database: true, Redis: true, Auth: true}, func(d *platform.Deps) (http.Handler, error) {
-		guards, err := guard.Setup(d)
-		if err != nil {
-			return nil, err
-		}
-		r := api.NewRouter()
-		organization.Routes(r, organization.NewService(d.Primary, d.Cache, d.Log), guards)
-		return r, nil
-	}},
-	{"EntitiesFunction", platform.Needs{Database: true, Replica: true, Redis: true, Auth: true}, func(d *platform.Deps) (http.Handler, error) {
-		s, err := apsorc.Parse(scaleapi.Schema)
-		if err != nil {
-			return nil, err
-		}
-		guards, err := guard.Setup(d)
-		if err != nil {
-			return nil, err
-		}
-		eng, err := resource.NewEngine(s, resource.EngineDeps{
-			Primary: d.Primary, Replica: d.Replica, Members: organization.NewAccess(d.Primary, d.Cache), Cache: d.Cache, Log: d.Log,
-		}, domain.Hooks())
-		if err != nil {
-			return nil, err
-		}
-		r := api.NewRouter()
-		eng.Mount(r, guards)
-		return r, nil
-	}},
-	{"ReportsFunction", platform.Needs{Database: true, Replica: true, Redis: true, Auth: true}, func(d *platform.Deps) (http.Handler, error) {
-		guards, err := guard.Setup(d)
-		if err != nil {
-			return nil, err
-		}
-		access := organization.NewAccess(d.Primary, d.Cache)
-		svc := report.NewService(report.NewStore(d.Replica), access, d.Cache, d.Config.ListCacheTTL)
-		r := api.NewRouter()
-		report.Routes(r, svc, guards)
-		return r, nil
-	}},
-	{"HealthFunction", platform.Needs{Database: true, Replica: true, Redis: true}, func(d *platform.Deps) (http.Handler, error) {
-		r := api.NewRouter()
-		health.Routes(r, health.New(map[string]health.Check{
-			"database": func(ctx context.Context) error { return d.Primary.Ping(ctx) },
-			"replica":  func(ctx context.Context) error { return d.Replica.Ping(ctx) },
-			"cache":    func(ctx context.Context) error { return d.Redis.Ping(ctx).Err() },
-		}))
-		return r, nil
-	}},
-}
-
 // buildFunctions builds every function over env. The clients close when t ends.
-func buildFunctions(t *testing.T, env map[string]string) []*function {
+func buildFunctions(t *testing.T, env map[string]string) []*built {
 	t.Helper()
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	var fns []*function
-	for _, m := range mains {
-		d, err := platform.Build(context.Background(), lookup, io.Discard, m.needs)
+	var fns []*built
+	for _, m := range function.All {
+		d, err := platform.Build(context.Background(), lookup, io.Discard, m.Needs)
 		if err != nil {
-			t.Fatalf("%s: %v", m.name, err)
+			t.Fatalf("%s: %v", m.Name, err)
 		}
 		t.Cleanup(d.Close)
-		h, err := m.handler(d)
+		h, err := m.Build(d)
 		if err != nil {
-			t.Fatalf("%s: %v", m.name, err)
+			t.Fatalf("%s: %v", m.Name, err)
 		}
-		fns = append(fns, &function{name: m.name, deps: d, routes: h.(*api.Router).Routes(), lambda: lambdahttp.New(d.Handler(h))})
+		fns = append(fns, &built{name: m.Name, deps: d, routes: h.(*api.Router).Routes(), lambda: lambdahttp.New(d.Handler(h))})
 	}
 	return fns
 }
 
 // serves reports whether f's router serves method on the route pattern path.
-func (f *function) serves(method, path string) bool {
+func (f *built) serves(method, path string) bool {
 	for _, r := range f.routes {
 		if r.Method == method && r.Path == path {
 			return true
@@ -187,7 +104,7 @@ type response struct {
 // invoke sends r through f as API Gateway would: header and query values in both the single-
 // and the multi-value maps of the event, the path decoded, the route's resource path and
 // parameters set.
-func (f *function) invoke(ctx context.Context, r *request) (response, error) {
+func (f *built) invoke(ctx context.Context, r *request) (response, error) {
 	path := r.path()
 	ev := events.APIGatewayProxyRequest{
 		Resource: r.op.Path, Path: path, HTTPMethod: r.op.Method, Body: r.body,

@@ -45,9 +45,9 @@ const rateLimit = 2
 type world struct {
 	doc    *document
 	schema *apsorc.Schema
-	fns    []*function
+	fns    []*built
 	// limited are the same functions built with RATE_LIMIT_PER_MINUTE = rateLimit.
-	limited []*function
+	limited []*built
 	key     []byte
 	// ip is the source address of every request but the rate limit cases': one of this run's
 	// own, so that the per-IP limit of public routes, shared through Redis with every test
@@ -302,7 +302,7 @@ func (w *world) setupRun(t *testing.T) *run {
 }
 
 // fn returns the function that serves op: the rate limited build's when limited.
-func (w *world) fn(op *operation, limited bool) *function {
+func (w *world) fn(op *operation, limited bool) *built {
 	if !limited {
 		return op.fn
 	}
@@ -315,7 +315,7 @@ func (w *world) fn(op *operation, limited bool) *function {
 }
 
 // authFn is the auth function, whose sessions and tokens every function shares.
-func (w *world) authFn() *function { return w.doc.op("POST", loginPath).fn }
+func (w *world) authFn() *built { return w.doc.op("POST", loginPath).fn }
 
 func (w *world) ctx() context.Context { return context.Background() }
 

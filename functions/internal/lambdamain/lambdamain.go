@@ -18,19 +18,19 @@ package lambdamain
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
 
+	"scaleapi/functions/internal/function"
 	"scaleapi/shared/lambdahttp"
 	"scaleapi/shared/metrics"
 	"scaleapi/shared/platform"
 )
 
-// Run runs a function: it builds the clients needs asks for from the environment, builds the
-// function's handler from them with handler, and serves it until the execution environment
+// Run runs a function: it builds the clients f.Needs asks for from the environment, builds the
+// function's handler from them with f.Build, and serves it until the execution environment
 // shuts down. It exits the process with status 1 if any of the building fails.
-func Run(needs platform.Needs, handler func(*platform.Deps) (http.Handler, error)) {
-	if err := run(needs, handler); err != nil {
+func Run(f function.Function) {
+	if err := run(f); err != nil {
 		log := metrics.NewLogger(os.Stderr, slog.LevelError, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)
@@ -38,13 +38,13 @@ func Run(needs platform.Needs, handler func(*platform.Deps) (http.Handler, error
 }
 
 // run is Run up to the exit: it returns the init error, or nil after the shutdown.
-func run(needs platform.Needs, handler func(*platform.Deps) (http.Handler, error)) error {
-	d, err := platform.Build(context.Background(), os.LookupEnv, os.Stdout, needs)
+func run(f function.Function) error {
+	d, err := platform.Build(context.Background(), os.LookupEnv, os.Stdout, f.Needs)
 	if err != nil {
 		return err
 	}
 	slog.SetDefault(d.Log)
-	h, err := handler(d)
+	h, err := f.Build(d)
 	if err != nil {
 		d.Close()
 		return err

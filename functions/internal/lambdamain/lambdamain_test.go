@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"scaleapi/functions/internal/function"
 	"scaleapi/shared/platform"
 )
 
@@ -20,12 +21,12 @@ const childEnv = "LAMBDAMAIN_TEST_CHILD"
 func TestMain(m *testing.M) {
 	switch os.Getenv(childEnv) {
 	case "config":
-		Run(platform.Needs{Database: true, Redis: true}, nil)
+		Run(function.Function{Needs: platform.Needs{Database: true, Redis: true}})
 	case "handler":
-		Run(platform.Needs{}, func(*platform.Deps) (http.Handler, error) {
+		Run(function.Function{Build: func(*platform.Deps) (http.Handler, error) {
 			slog.Info("wiring")
 			return nil, errors.New("wiring failed:\nsecond line")
-		})
+		}})
 	}
 	os.Exit(m.Run())
 }

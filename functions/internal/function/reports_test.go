@@ -1,32 +1,23 @@
-package main
+package function_test
 
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"testing"
+
+	"scaleapi/functions/internal/function"
 
 	"github.com/google/uuid"
 
 	"scaleapi/shared/devservices"
-	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/lambdahttp/lambdatest"
 )
 
-func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
-
-// TestFunction builds the reports function as main does (writer through PgBouncer, reader on the
+// TestReports builds the reports function as main does (writer through PgBouncer, reader on the
 // replica) and asks for a summary through an API Gateway event.
-func TestFunction(t *testing.T) {
+func TestReports(t *testing.T) {
 	ctx := t.Context()
-	database := devtest.NewDatabase(t)
-	env := map[string]string{
-		"DATABASE_URL":        database.PoolerURL,
-		"DATABASE_READER_URL": database.ReplicaURL,
-		"REDIS_URL":           devtest.Services(t).RedisURL,
-		"JWT_SECRET":          "0123456789abcdef0123456789abcdef",
-	}
-	d, h := lambdatest.Build(t, needs, env, handler)
+	database, d, h := build(t, function.Reports)
 	h = d.Handler(h)
 
 	org, other, user := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())

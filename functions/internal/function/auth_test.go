@@ -1,29 +1,20 @@
-package main
+package function_test
 
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
-	"scaleapi/shared/devservices/devtest"
+	"scaleapi/functions/internal/function"
 	"scaleapi/shared/lambdahttp/lambdatest"
 )
 
-func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
-
-// TestFunction builds the auth function as main does, from environment variables, and walks a
+// TestAuth builds the auth function as main does, from environment variables, and walks a
 // session's whole life through API Gateway events: register, login, me, refresh, reuse of the
 // spent refresh token (which revokes the session), logout.
-func TestFunction(t *testing.T) {
-	database := devtest.NewDatabase(t)
-	env := map[string]string{
-		"DATABASE_URL": database.PoolerURL,
-		"REDIS_URL":    devtest.Services(t).RedisURL,
-		"JWT_SECRET":   "0123456789abcdef0123456789abcdef",
-	}
-	d, h := lambdatest.Build(t, needs, env, handler)
+func TestAuth(t *testing.T) {
+	_, d, h := build(t, function.Auth)
 	h = d.Handler(h)
 	call := func(method, path, token, body string) lambdatest.Response {
 		hdr := map[string]string{"Content-Type": "application/json"}

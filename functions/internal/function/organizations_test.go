@@ -1,35 +1,25 @@
-package main
+package function_test
 
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"slices"
 	"testing"
+
+	"scaleapi/functions/internal/function"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
 	"scaleapi/shared/api"
-	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/lambdahttp"
-	"scaleapi/shared/lambdahttp/lambdatest"
 	"scaleapi/shared/user"
 )
 
-// TestMain starts the real stack: PostgreSQL behind PgBouncer, and Redis.
-func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
-
-// TestFunction builds the function exactly as main does, from environment variables, and drives
+// TestOrganizations builds the function exactly as main does, from environment variables, and drives
 // it with API Gateway REST (payload 1.0) events through the Lambda adapter.
-func TestFunction(t *testing.T) {
-	database := devtest.NewDatabase(t)
-	env := map[string]string{
-		"DATABASE_URL": database.PoolerURL,
-		"REDIS_URL":    devtest.Services(t).RedisURL,
-		"JWT_SECRET":   "0123456789abcdef0123456789abcdef",
-	}
-	d, h := lambdatest.Build(t, needs, env, handler)
+func TestOrganizations(t *testing.T) {
+	_, d, h := build(t, function.Organizations)
 
 	t.Run("Routes", func(t *testing.T) {
 		want := []api.Route{

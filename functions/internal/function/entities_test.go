@@ -1,25 +1,22 @@
-package main
+package function_test
 
 import (
 	"net/http"
-	"os"
 	"strings"
 	"testing"
+
+	"scaleapi/functions/internal/function"
 
 	"github.com/google/uuid"
 
 	"scaleapi/shared/api"
-	"scaleapi/shared/devservices/devtest"
 	rt "scaleapi/shared/resource/resourcetest"
 )
 
-// TestMain starts the real stack: PostgreSQL behind PgBouncer, and Redis.
-func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
-
-// TestFunction builds the function exactly as main does, from environment variables and the
+// TestEntities builds the function exactly as main does, from environment variables and the
 // embedded .apsorc, and drives every route of projects and tasks with API Gateway REST
 // (payload 1.0) events through the Lambda adapter.
-func TestFunction(t *testing.T) {
+func TestEntities(t *testing.T) {
 	var routes []api.Route
 	for _, base := range []string{"/projects", "/tasks"} {
 		routes = append(routes, api.Route{Method: "GET", Path: base}, api.Route{Method: "POST", Path: base},
@@ -30,7 +27,7 @@ func TestFunction(t *testing.T) {
 			routes = append(routes, api.Route{Method: "GET", Path: "/projects/{id}/tasks"})
 		}
 	}
-	e, invoke := rt.Function(t, needs, handler, routes)
+	e, invoke := rt.Function(t, function.Entities.Needs, function.Entities.Build, routes)
 	alice := e.User(t, "Alice")
 	org := e.Org(t, alice)
 
@@ -77,19 +74,5 @@ func TestFunction(t *testing.T) {
 	}
 	if r := invoke(rt.User{}, "GET", project, ""); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no token: %d", r.StatusCode)
-	}
-}
-
-// TestSchemaOverride serves another .apsorc (SCALEAPI_SCHEMA), as make run SCHEMA=… does.
-func TestSchemaOverride(t *testing.T) {
-	s, hooks, err := schema("../../examples/shop/.apsorc")
-	if err != nil || hooks != nil {
-		t.Fatalf("schema: %v, hooks %v", err, hooks)
-	}
-	if _, ok := s.Entity("Product"); !ok {
-		t.Fatal("the shop's schema has no Product")
-	}
-	if _, _, err := schema("testdata/missing.apsorc"); err == nil {
-		t.Fatal("a missing schema file loads")
 	}
 }
