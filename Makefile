@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test lint generate build bench bench-go chaos deps clean fuzz fuzz-api migrate security $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test lint generate build build-server bench bench-go chaos deps clean fuzz fuzz-api migrate security $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -71,6 +71,11 @@ build-$(1):
 	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(BUILD_FLAGS) -o $(if $(filter dist,$(ARTIFACTS_DIR)),dist/$(1),$(ARTIFACTS_DIR))/bootstrap ./functions/$(1)
 endef
 $(foreach f,$(FUNCTIONS),$(eval $(call function_target,$(f))))
+
+# Server mode (functions/server): every function in one process on $$PORT, for the Dockerfile,
+# docker-compose.scale.yml, deploy/k8s and Lambda Web Adapter. dist/server/server.
+build-server: ## server mode: every function in one binary, dist/server/server (GOARCH=amd64 for this machine)
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(BUILD_FLAGS) -o $(if $(filter dist,$(ARTIFACTS_DIR)),dist/server,$(ARTIFACTS_DIR))/server ./functions/server
 
 build-AuthFunction: ; $(MAKE) --no-print-directory build-auth
 build-OrganizationsFunction: ; $(MAKE) --no-print-directory build-organizations

@@ -13,6 +13,7 @@
 //	DB_CONNECT_TIMEOUT     dial + startup timeout (the seed's 2 s)             [2s]
 //	REDIS_URL              redis://, rediss:// (TLS), or a cluster URL          [required]
 //	REDIS_CLUSTER          treat REDIS_URL as a cluster seed                    [false]
+//	REDIS_POOL_SIZE        connections per Redis node, client and environment  [2]
 //	REDIS_TIMEOUT          read/write timeout of cache commands                [50ms]
 //	REDIS_GUARD_TIMEOUT    read/write timeout of session, rate-limit and       [250ms]
 //	                       idempotency commands, which fail closed
@@ -53,9 +54,12 @@ type Config struct {
 	DBMaxConnIdleTime time.Duration `env:"DB_MAX_CONN_IDLE_TIME" envDefault:"5m"`
 	DBConnectTimeout  time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"2s"`
 
-	RedisURL     string        `env:"REDIS_URL"`
-	RedisCluster bool          `env:"REDIS_CLUSTER" envDefault:"false"`
-	RedisTimeout time.Duration `env:"REDIS_TIMEOUT" envDefault:"50ms"`
+	RedisURL     string `env:"REDIS_URL"`
+	RedisCluster bool   `env:"REDIS_CLUSTER" envDefault:"false"`
+	// RedisPoolSize is 2 for a Lambda environment, which serves one request at a time (one
+	// connection for it and a spare); functions/server, which serves many at once, raises it.
+	RedisPoolSize int           `env:"REDIS_POOL_SIZE" envDefault:"2"`
+	RedisTimeout  time.Duration `env:"REDIS_TIMEOUT" envDefault:"50ms"`
 	// RedisGuardTimeout is longer than RedisTimeout because what it bounds has no fallback: a
 	// session check that times out is a 503, where a cache read that times out is a database
 	// read. A busy machine's scheduling delay must not turn into refused requests.
@@ -130,7 +134,7 @@ func environ(lookup func(string) (string, bool)) map[string]string {
 var keys = []string{
 	"AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "DATABASE_URL", "DATABASE_READER_URL", "DATABASE_IAM_AUTH",
 	"DB_MAX_CONNS", "DB_MIN_CONNS", "DB_MAX_CONN_IDLE_TIME", "DB_CONNECT_TIMEOUT", "REDIS_URL",
-	"REDIS_CLUSTER", "REDIS_TIMEOUT", "REDIS_GUARD_TIMEOUT", "CACHE_TTL", "LIST_CACHE_TTL", "JWT_SECRET", "JWT_SECRET_ARN",
+	"REDIS_CLUSTER", "REDIS_POOL_SIZE", "REDIS_TIMEOUT", "REDIS_GUARD_TIMEOUT", "CACHE_TTL", "LIST_CACHE_TTL", "JWT_SECRET", "JWT_SECRET_ARN",
 	"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "RATE_LIMIT_PER_MINUTE", "LOG_LEVEL", "METRICS_NAMESPACE",
 }
 
@@ -169,6 +173,9 @@ func (c *Config) validate(needs Needs) error {
 		}
 		if c.RedisTimeout <= 0 || c.RedisGuardTimeout <= 0 {
 			bad("REDIS_TIMEOUT and REDIS_GUARD_TIMEOUT must be positive")
+		}
+		if c.RedisPoolSize < 1 {
+			bad("REDIS_POOL_SIZE must be at least 1, got %d", c.RedisPoolSize)
 		}
 	}
 	if needs.Signing {

@@ -106,7 +106,7 @@ func (d *Deps) open(ctx context.Context, needs Needs) error {
 		// Two clients on the same Redis, told apart by their timeouts: the cache's gives up
 		// after REDIS_TIMEOUT and answers from the database; the guards' (sessions, rate limits,
 		// idempotency records, which have no fallback) waits REDIS_GUARD_TIMEOUT. Each pool is
-		// two connections and opens lazily.
+		// REDIS_POOL_SIZE connections per node and opens lazily.
 		guard, err := d.redis(cfg.RedisGuardTimeout)
 		if err != nil {
 			return err
@@ -143,7 +143,7 @@ func (d *Deps) open(ctx context.Context, needs Needs) error {
 func (d *Deps) redis(timeout time.Duration) (redis.UniversalClient, error) {
 	rdb, err := cache.NewClient(cache.ClientOptions{
 		URL: d.Config.RedisURL, Cluster: d.Config.RedisCluster,
-		ReadTimeout: timeout, WriteTimeout: timeout,
+		ReadTimeout: timeout, WriteTimeout: timeout, PoolSize: d.Config.RedisPoolSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
