@@ -48,7 +48,9 @@ type Options struct {
 	BeforeConnect func(ctx context.Context, cfg *pgx.ConnConfig) error
 	// Observer, when set, receives every query's duration (see QueryObserver).
 	Observer QueryObserver
-	// Tracer, when set, is called after the pool's own timing tracer (e.g. a query logger).
+	// Tracer, when set, is called after the pool's own timing tracer (e.g. a query logger). If
+	// it also implements pgx.BatchTracer, pgx.CopyFromTracer or PingTracer, it is told of
+	// batches, COPYs and the pool's liveness pings too.
 	Tracer pgx.QueryTracer
 	// Lazy skips Open's connection check. Functions set it: a database that is down during a
 	// cold start should fail that request with a clean 503 (and let /health say which check
@@ -146,6 +148,9 @@ func poolConfig(opts Options) (*pgxpool.Config, *Tracer, error) {
 
 	tracer := NewTracer(name, opts.Observer, opts.Tracer)
 	cfg.ConnConfig.Tracer = tracer
+	if pt, ok := opts.Tracer.(PingTracer); ok {
+		cfg.ShouldPing = shouldPing(pt)
+	}
 	return cfg, tracer, nil
 }
 

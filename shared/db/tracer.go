@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // QueryObserver receives the duration and outcome of every query a pool runs. The metrics package
@@ -87,4 +88,71 @@ func (t *Tracer) Stats() QueryStats {
 	}
 }
 
-var _ pgx.QueryTracer = (*Tracer)(nil)
+// TraceBatchStart implements pgx.BatchTracer by passing the batch on to the next tracer, when it
+// traces batches. pgx reports a batch's statements to the BatchTracer only, never to
+// TraceQueryStart and TraceQueryEnd, so the running totals above do not include them.
+func (t *Tracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	if bt, ok := t.next.(pgx.BatchTracer); ok {
+		return bt.TraceBatchStart(ctx, conn, data)
+	}
+	return ctx
+}
+
+// TraceBatchQuery implements pgx.BatchTracer.
+func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if bt, ok := t.next.(pgx.BatchTracer); ok {
+		bt.TraceBatchQuery(ctx, conn, data)
+	}
+}
+
+// TraceBatchEnd implements pgx.BatchTracer.
+func (t *Tracer) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchEndData) {
+	if bt, ok := t.next.(pgx.BatchTracer); ok {
+		bt.TraceBatchEnd(ctx, conn, data)
+	}
+}
+
+// TraceCopyFromStart implements pgx.CopyFromTracer by passing the COPY on to the next tracer,
+// when it traces them.
+func (t *Tracer) TraceCopyFromStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
+	if ct, ok := t.next.(pgx.CopyFromTracer); ok {
+		return ct.TraceCopyFromStart(ctx, conn, data)
+	}
+	return ctx
+}
+
+// TraceCopyFromEnd implements pgx.CopyFromTracer.
+func (t *Tracer) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromEndData) {
+	if ct, ok := t.next.(pgx.CopyFromTracer); ok {
+		ct.TraceCopyFromEnd(ctx, conn, data)
+	}
+}
+
+// PingTracer is implemented by an Options.Tracer that wants to know of the liveness pings the
+// pool sends. pgxpool pings a connection that has been idle for more than pingAfterIdle before
+// handing it out, a round trip that neither pgx.QueryTracer nor any other pgx tracer reports.
+// TracePing is called with the context of the Acquire (the request's), just before the ping.
+type PingTracer interface {
+	TracePing(ctx context.Context)
+}
+
+// pingAfterIdle is pgxpool's own rule for when to ping (its default ShouldPing), restated here
+// because setting a ShouldPing to observe pings replaces it.
+const pingAfterIdle = time.Second
+
+// shouldPing is pgxpool's default ShouldPing that also tells pt of each ping.
+func shouldPing(pt PingTracer) func(context.Context, pgxpool.ShouldPingParams) bool {
+	return func(ctx context.Context, p pgxpool.ShouldPingParams) bool {
+		if p.IdleDuration <= pingAfterIdle {
+			return false
+		}
+		pt.TracePing(ctx)
+		return true
+	}
+}
+
+var (
+	_ pgx.QueryTracer    = (*Tracer)(nil)
+	_ pgx.BatchTracer    = (*Tracer)(nil)
+	_ pgx.CopyFromTracer = (*Tracer)(nil)
+)

@@ -121,6 +121,8 @@ func (e *Emitter) AppendLine(dst []byte, l Line) ([]byte, error) {
 	if l.ColdStart {
 		b = append(b, `,"ColdStarts":1`...)
 	}
+	b = append(b, `,"DatabaseCalls":`...)
+	b = strconv.AppendInt(b, int64(r.DatabaseCalls), 10)
 	dur := ms(l.Duration)
 	b = append(b, `,"Duration":`...)
 	b = appendFloat(b, dur)
@@ -151,6 +153,8 @@ func (e *Emitter) AppendLine(dst []byte, l Line) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	b = append(b, `,"RedisCalls":`...)
+	b = strconv.AppendInt(b, int64(r.RedisCalls), 10)
 	b = append(b, `,"Requests":1,"_aws":{"Timestamp":`...)
 	b = strconv.AppendInt(b, l.Time.UnixMilli(), 10)
 	b = append(b, `,"CloudWatchMetrics":[{"Namespace":`...)
@@ -160,7 +164,8 @@ func (e *Emitter) AppendLine(dst []byte, l Line) ([]byte, error) {
 		`{"Name":"Errors","Unit":"Count"},{"Name":"ClientErrors","Unit":"Count"}]},{"Namespace":`...)
 	b = appendString(b, e.namespace)
 	b = append(b, `,"Dimensions":[["function"]],"Metrics":[{"Name":"CacheHits","Unit":"Count"},`+
-		`{"Name":"CacheMisses","Unit":"Count"},{"Name":"CacheErrors","Unit":"Count"},{"Name":"Queries","Unit":"Count"}`...)
+		`{"Name":"CacheMisses","Unit":"Count"},{"Name":"CacheErrors","Unit":"Count"},{"Name":"Queries","Unit":"Count"},`+
+		`{"Name":"RedisCalls","Unit":"Count"},{"Name":"DatabaseCalls","Unit":"Count"}`...)
 	if l.ColdStart {
 		b = append(b, `,{"Name":"ColdStarts","Unit":"Count"}`...)
 	}

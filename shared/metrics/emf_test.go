@@ -55,9 +55,11 @@ func referenceMarshal(e *Emitter, l Line) ([]byte, error) {
 		m["error"] = l.Error
 	}
 	reqMetrics := []metricDef{{"Duration", "Milliseconds"}, {"Requests", "Count"}, {"Errors", "Count"}, {"ClientErrors", "Count"}}
-	fnMetrics := []metricDef{{"CacheHits", "Count"}, {"CacheMisses", "Count"}, {"CacheErrors", "Count"}, {"Queries", "Count"}}
+	fnMetrics := []metricDef{{"CacheHits", "Count"}, {"CacheMisses", "Count"}, {"CacheErrors", "Count"}, {"Queries", "Count"},
+		{"RedisCalls", "Count"}, {"DatabaseCalls", "Count"}}
 	r := l.Record
 	m["CacheHits"], m["CacheMisses"], m["CacheErrors"], m["Queries"] = r.CacheHits, r.CacheMisses, r.CacheErrors, r.QueryCount
+	m["RedisCalls"], m["DatabaseCalls"] = r.RedisCalls, r.DatabaseCalls
 	if l.ColdStart {
 		m["ColdStarts"] = 1
 		fnMetrics = append(fnMetrics, metricDef{"ColdStarts", "Count"})
@@ -152,7 +154,8 @@ func TestMarshalMatchesReference(t *testing.T) {
 		"zero time":  func(l *Line) { l.Time = time.Time{} },
 		"far future": func(l *Line) { l.Time = time.Date(12345, 1, 1, 0, 0, 0, 1, time.UTC) },
 		"counters": func(l *Line) {
-			l.Record = Snapshot{CacheHits: 3, CacheMisses: 2, CacheErrors: 1, QueryCount: 250, QueryErrors: 4}
+			l.Record = Snapshot{CacheHits: 3, CacheMisses: 2, CacheErrors: 1, QueryCount: 250, QueryErrors: 4,
+				RedisCalls: 3, DatabaseCalls: 251}
 		},
 		"two pools": func(l *Line) {
 			l.Record.Queries = map[string][]float64{"primary": {1.826, 6.474}, "replica": {0.579}}
@@ -247,6 +250,7 @@ func TestMarshalMatchesReferenceRandom(t *testing.T) {
 			Record: Snapshot{
 				CacheHits: rng.IntN(100), CacheMisses: rng.IntN(100), CacheErrors: rng.IntN(3),
 				QueryCount: rng.IntN(300), QueryErrors: rng.IntN(3),
+				RedisCalls: rng.IntN(10), DatabaseCalls: rng.IntN(300),
 			},
 		}
 		if n := rng.IntN(4); n > 0 {

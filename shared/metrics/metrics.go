@@ -26,6 +26,8 @@ type Record struct {
 	queries      map[string][]float64 // pool name -> durations in ms
 	queryErrors  int
 	queriesTotal int
+	redisCalls   int
+	dbCalls      int
 }
 
 // WithRecord returns a context carrying a new Record.
@@ -90,11 +92,45 @@ func Query(ctx context.Context, pool string, d time.Duration, failed bool) {
 	}
 }
 
+// RedisCall counts one round trip to Redis against ctx's request: a single command, or a
+// pipeline (or MULTI/EXEC block), which go-redis writes at once and whose replies it reads
+// together, however many commands it holds. A script run that falls back from EVALSHA to EVAL
+// is two. shared/platform calls it from a go-redis hook on every client it builds.
+//
+// The handshake of a new connection (AUTH, SELECT, HELLO) is not counted: go-redis runs it
+// below the hooks, and a warm environment's connections are already open.
+func RedisCall(ctx context.Context) {
+	if r, ok := RecordFrom(ctx); ok {
+		r.mu.Lock()
+		r.redisCalls++
+		r.mu.Unlock()
+	}
+}
+
+// DatabaseCall counts one round trip to PostgreSQL against ctx's request: a statement
+// (BEGIN and COMMIT included), a batch, a COPY, or the liveness ping pgxpool sends before it
+// hands out a connection that has been idle (see shared/db). Query counts statements and their
+// times; this counts what the request waited on the network for, which is not the same number
+// once pings or batches are involved.
+//
+// Connecting (TCP, TLS, the startup and authentication exchange) is not counted: it happens
+// once per connection, which a warm environment already holds.
+func DatabaseCall(ctx context.Context) {
+	if r, ok := RecordFrom(ctx); ok {
+		r.mu.Lock()
+		r.dbCalls++
+		r.mu.Unlock()
+	}
+}
+
 // Snapshot is a Record's content at one moment.
 type Snapshot struct {
 	CacheHits, CacheMisses, CacheErrors int
 	Queries                             map[string][]float64
 	QueryCount, QueryErrors             int
+	// RedisCalls and DatabaseCalls are the request's round trips to Redis and PostgreSQL
+	// (RedisCall, DatabaseCall).
+	RedisCalls, DatabaseCalls int
 }
 
 // Snapshot copies the record.
@@ -102,7 +138,8 @@ func (r *Record) Snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := Snapshot{CacheHits: r.cacheHits, CacheMisses: r.cacheMisses, CacheErrors: r.cacheErrors,
-		QueryCount: r.queriesTotal, QueryErrors: r.queryErrors}
+		QueryCount: r.queriesTotal, QueryErrors: r.queryErrors,
+		RedisCalls: r.redisCalls, DatabaseCalls: r.dbCalls}
 	if len(r.queries) > 0 {
 		s.Queries = make(map[string][]float64, len(r.queries))
 		for k, v := range r.queries {

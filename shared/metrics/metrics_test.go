@@ -19,6 +19,10 @@ func TestEMFLine(t *testing.T) {
 	CacheMiss(ctx)
 	Query(ctx, "primary", 1500*time.Microsecond, false)
 	Query(ctx, "replica", 250*time.Microsecond, true)
+	RedisCall(ctx)
+	DatabaseCall(ctx)
+	DatabaseCall(ctx)
+	DatabaseCall(ctx)
 	var buf bytes.Buffer
 	e := NewEmitter(&buf, "ScaleAPI", "projects")
 	err := e.Emit(Line{Time: time.Unix(1700000000, 0), RequestID: "r1", Method: "GET", Route: "GET /projects/{id}",
@@ -61,12 +65,14 @@ func TestEMFLine(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"Duration", "Requests", "Errors", "CacheHits", "CacheMisses", "ColdStarts", "QueryTimePrimary", "QueryTimeReplica"} {
+	for _, want := range []string{"Duration", "Requests", "Errors", "CacheHits", "CacheMisses", "ColdStarts", "QueryTimePrimary", "QueryTimeReplica",
+		"RedisCalls", "DatabaseCalls"} {
 		if !names[want] {
 			t.Errorf("metric %s missing", want)
 		}
 	}
 	if m["CacheHits"] != 2.0 || m["CacheMisses"] != 1.0 || m["Queries"] != 2.0 || m["statusClass"] != "2xx" ||
+		m["RedisCalls"] != 1.0 || m["DatabaseCalls"] != 3.0 ||
 		m["route"] != "GET /projects/{id}" || m["QueryTimePrimary"].([]any)[0] != 1.5 {
 		t.Fatalf("line %s", buf.String())
 	}
@@ -82,13 +88,16 @@ func TestRecordIsPerRequestAndConcurrent(t *testing.T) {
 			defer wg.Done()
 			CacheHit(ctx)
 			Query(ctx, "primary", time.Millisecond, false)
+			RedisCall(ctx)
+			DatabaseCall(ctx)
 			CacheMiss(other)
 		}()
 	}
 	wg.Wait()
 	CacheHit(context.Background()) // no record: ignored
 	s := rec.Snapshot()
-	if s.CacheHits != 50 || s.CacheMisses != 0 || s.QueryCount != 50 || len(s.Queries["primary"]) != 50 {
+	if s.CacheHits != 50 || s.CacheMisses != 0 || s.QueryCount != 50 || len(s.Queries["primary"]) != 50 ||
+		s.RedisCalls != 50 || s.DatabaseCalls != 50 {
 		t.Fatalf("%+v", s)
 	}
 	for i := 0; i < 200; i++ {

@@ -148,6 +148,7 @@ func (d *Deps) redis(timeout time.Duration) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
+	rdb.AddHook(redisCalls{})
 	d.closers = append(d.closers, func() { _ = rdb.Close() })
 	return rdb, nil
 }
@@ -212,9 +213,16 @@ func (d *Deps) Close() {
 	d.closers = nil
 }
 
-// queryMetrics records each query's duration on the request's metrics record. The pool's own
-// tracer keeps process-wide totals; this one attributes queries to the request whose context
-// ran them.
+// queryMetrics records each query's duration on the request's metrics record, and each round
+// trip to PostgreSQL (metrics.DatabaseCall). The pool's own tracer keeps process-wide totals;
+// this one attributes queries to the request whose context ran them.
+//
+// What counts as a round trip follows from the exec mode shared/db sets (QueryExecModeExec; see
+// its package comment): every statement is one Parse/Bind/Describe/Execute/Sync flight and one
+// wait, never a separate describe, so each traced statement, BEGIN and COMMIT included, is one.
+// A batch is one (its statements share one Sync), and so is a COPY (pgconn streams the rows
+// behind the COPY statement without waiting for CopyInResponse). The liveness ping pgxpool
+// sends on a connection idle for more than a second is one too, though it is no statement.
 type queryMetrics struct{ pool string }
 
 type queryStartKey struct{}
@@ -226,6 +234,56 @@ func (q queryMetrics) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 func (q queryMetrics) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
 	if start, ok := ctx.Value(queryStartKey{}).(time.Time); ok {
 		metrics.Query(ctx, q.pool, time.Since(start), data.Err != nil)
+	}
+	metrics.DatabaseCall(ctx)
+}
+
+func (queryMetrics) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (queryMetrics) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (queryMetrics) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	metrics.DatabaseCall(ctx)
+}
+
+func (queryMetrics) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
+	return ctx
+}
+
+func (queryMetrics) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromEndData) {
+	metrics.DatabaseCall(ctx)
+}
+
+func (queryMetrics) TracePing(ctx context.Context) { metrics.DatabaseCall(ctx) }
+
+var (
+	_ pgx.BatchTracer    = queryMetrics{}
+	_ pgx.CopyFromTracer = queryMetrics{}
+	_ db.PingTracer      = queryMetrics{}
+)
+
+// redisCalls counts each command and each pipeline a Redis client sends on the metrics record of
+// the request whose context sent it (metrics.RedisCall): a pipeline is written at once and its
+// replies read together, so it is one round trip however many commands it holds. On a cluster a
+// pipeline split over several nodes still counts one: the nodes are asked in parallel. A
+// script's NOSCRIPT fallback (EVALSHA, then EVAL) goes through the hook twice and counts two.
+type redisCalls struct{}
+
+func (redisCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (redisCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		metrics.RedisCall(ctx)
+		return next(ctx, cmd)
+	}
+}
+
+func (redisCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		metrics.RedisCall(ctx)
+		return next(ctx, cmds)
 	}
 }
 
