@@ -15,6 +15,8 @@
 //   - Pools are sized for a process that serves many requests at once: DB_MAX_CONNS and
 //     REDIS_POOL_SIZE default to 20 (the seed's pool size) instead of a Lambda environment's 2.
 //     Every other variable is config's (shared/config), read the same way.
+//   - DEBUG_ADDR (unset by default), e.g. 127.0.0.1:6060, serves net/http/pprof on a second
+//     listener, never on the API's: profiles of the process under load, for make bench-peer.
 //   - Each request's context ends after REQUEST_TIMEOUT (10s, the functions' Timeout in
 //     template.yaml), as the Lambda deadline ends it there.
 //
@@ -31,6 +33,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -123,6 +126,14 @@ func run(ctx context.Context, lookup func(string) (string, bool), out io.Writer)
 		return err
 	}
 	s := newServer(d, h, opts)
+	if addr, ok := env("DEBUG_ADDR"); ok && addr != "" {
+		dl, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("DEBUG_ADDR: %w", err)
+		}
+		defer dl.Close()
+		go func() { _ = http.Serve(dl, debugMux()) }() // #nosec G114 -- opt-in, operator-chosen address
+	}
 	d.Log.Info("serving", "addr", ln.Addr().String())
 	return s.serve(ctx, ln)
 }
@@ -243,6 +254,18 @@ func named(name string, err error) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// debugMux serves the profiles of net/http/pprof, registered on its own mux rather than on
+// http.DefaultServeMux, which the API never uses but a dependency could.
+func debugMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	return m
 }
 
 // withTimeout ends each request's context after d, as the Lambda deadline does in Lambda.

@@ -23,35 +23,95 @@ import (
 // read it returns ctx as it is. Under WithBypass the keys are not read (Get skips its lookup);
 // the scopes still are.
 func (c *Cache) Prefetch(ctx context.Context, keys, scopes []string) context.Context {
-	if c == nil || !c.up() {
+	pipe := c.pipeline()
+	if pipe == nil {
 		return ctx
+	}
+	q := c.Queue(ctx, pipe, keys, scopes)
+	if q == nil {
+		return ctx
+	}
+	// Each command carries its own error (redis.Nil for a missing key), which the Get or
+	// ListKey that takes it handles as its own.
+	_, _ = pipe.Exec(ctx)
+	return q.Context(ctx)
+}
+
+// pipeline is a pipeline of c's client, or nil without a cache.
+func (c *Cache) pipeline() redis.Pipeliner {
+	if c == nil {
+		return nil
+	}
+	return c.client.Pipeline()
+}
+
+// Queued is a prefetch queued on a pipeline that its caller executes.
+type Queued struct {
+	p *prefetched
+}
+
+// Queue is Prefetch's first half: it queues the GETs on pipe and returns what attaches their
+// replies to a context once pipe has run, or nil when there is nothing to read (as Prefetch
+// returns ctx unchanged). pipe may belong to another client of the same Redis: the session
+// check's pipeline carries a request's cache reads that way (resource and report handlers are
+// auth.Joiners), so that the session, the rate limit and the cache cost one round trip
+// together.
+//
+// Keys that ctx's prefetch already holds, untaken, are not queued again, so a handler that
+// prefetches what its Joiner already queued sends nothing.
+func (c *Cache) Queue(ctx context.Context, pipe redis.Pipeliner, keys, scopes []string) *Queued {
+	if c == nil || !c.up() {
+		return nil
 	}
 	if Bypassed(ctx) {
 		keys = nil
 	}
 	if len(keys)+len(scopes) == 0 {
-		return ctx
+		return nil
 	}
 	st, ok := c.keyPrefix(ctx)
 	if !ok {
-		return ctx // Get and ListKey will not read Redis either
+		return nil // Get and ListKey will not read Redis either
+	}
+	held, _ := ctx.Value(prefetchKey{}).(*prefetched)
+	if held != nil && held.c != c {
+		held = nil
 	}
 	p := &prefetched{c: c, replies: make(map[string]*redis.StringCmd, len(keys)+len(scopes))}
-	pipe := c.client.Pipeline()
+	queue := func(redisKey string) {
+		if held.has(redisKey) {
+			return
+		}
+		p.replies[redisKey] = pipe.Get(ctx, redisKey)
+	}
 	for _, k := range keys {
 		if k != "" {
-			vk := c.valueKey(st.prefix, k)
-			p.replies[vk] = pipe.Get(ctx, vk)
+			queue(c.valueKey(st.prefix, k))
 		}
 	}
 	for _, s := range scopes {
-		gk := c.genKey(st.prefix, s)
-		p.replies[gk] = pipe.Get(ctx, gk)
+		queue(c.genKey(st.prefix, s))
 	}
-	// Each command carries its own error (redis.Nil for a missing key), which the Get or
-	// ListKey that takes it handles as its own.
-	_, _ = pipe.Exec(ctx)
-	return context.WithValue(ctx, prefetchKey{}, p)
+	if len(p.replies) == 0 {
+		return nil
+	}
+	if held != nil {
+		held.mu.Lock()
+		for k, cmd := range held.replies {
+			p.replies[k] = cmd // the untaken replies of the earlier prefetch stay usable
+		}
+		held.mu.Unlock()
+	}
+	return &Queued{p: p}
+}
+
+// Context returns ctx in which Get and ListKey take the queued replies. It is nil-safe: a nil
+// Queued (nothing queued) returns ctx.
+func (q *Queued) Context(ctx context.Context) context.Context {
+	if q == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, prefetchKey{}, q.p)
 }
 
 // prefetchKey is the private context key for Prefetch's replies.
@@ -62,6 +122,17 @@ type prefetched struct {
 	c       *Cache // replies are only valid for the Cache (client and prefix) that read them
 	mu      sync.Mutex
 	replies map[string]*redis.StringCmd
+}
+
+// has reports whether p holds an untaken reply for redisKey; nil holds none.
+func (p *prefetched) has(redisKey string) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.replies[redisKey]
+	return ok
 }
 
 // get returns the reply to GET redisKey: the one prefetched in ctx, taken so that it is used

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/fault"
 )
@@ -62,6 +64,65 @@ func TestPrefetch(t *testing.T) {
 				}
 				if got := rec.list()[before:]; !slices.Equal(got, []string{"hit:project", "hit:memberships"}) {
 					t.Errorf("observer saw %v, want the two hits Get reports without a prefetch", got)
+				}
+			})
+
+			// The session check's pipeline, on another client of the same Redis, carries the
+			// reads (guard.Prefetching); the handler's own Prefetch of the same keys then sends
+			// nothing, and one of a key not queued sends only that key.
+			t.Run("QueuedOnAnotherClientsPipeline", func(t *testing.T) {
+				t.Parallel()
+				c, client := newTestCache(t, url, Options{})
+				other := newTestClient(t, url)
+				p := project{ID: "p2", Name: "Gemini"}
+				if _, err := Get(bg, c, "project:p2", time.Minute, constLoader(p).load); err != nil {
+					t.Fatal(err)
+				}
+				var trips, otherTrips devtest.RoundTrips
+				client.AddHook(&trips)
+				other.AddHook(&otherTrips)
+				pipe := other.Pipeline()
+				session := pipe.Exists(bg, "some-session")
+				q := c.Queue(bg, pipe, []string{"project:p2", "memberships:u2"}, []string{"org:2"})
+				if q == nil {
+					t.Fatal("Queue queued nothing")
+				}
+				if _, err := pipe.Exec(bg); err != nil && !errors.Is(err, redis.Nil) {
+					t.Fatal(err)
+				}
+				if session.Err() != nil {
+					t.Fatal(session.Err())
+				}
+				ctx := q.Context(bg)
+				ctx = c.Prefetch(ctx, []string{"project:p2", "memberships:u2"}, []string{"org:2"})
+				if n := trips.N(); n != 0 {
+					t.Errorf("Prefetch of held keys: %d round trips, want 0", n)
+				}
+				pl := constLoader(project{})
+				got, err := Get(ctx, c, "project:p2", time.Minute, pl.load)
+				if err != nil || !equalProject(got, p) || pl.calls.Load() != 0 {
+					t.Fatalf("project from the queued read: %+v, %v, loader ran %d", got, err, pl.calls.Load())
+				}
+				if n := trips.N(); n != 0 {
+					t.Errorf("Get of a queued key: %d round trips, want 0", n)
+				}
+				ml := constLoader([]string{"org-2"})
+				if _, err := Get(ctx, c, "memberships:u2", time.Minute, ml.load); err != nil || ml.calls.Load() != 1 {
+					t.Fatalf("queued miss: %v, loader ran %d, want once", err, ml.calls.Load())
+				}
+				// Taken keys and new ones are read again: one pipeline (split by node on a
+				// cluster).
+				trips.Reset()
+				ctx = c.Prefetch(ctx, []string{"project:p2", "memberships:u2", "project:p3"}, nil)
+				if n := trips.N(); n != 1 {
+					t.Errorf("a prefetch of taken and new keys: %d round trips, want 1", n)
+				}
+				pl = constLoader(project{})
+				if got, err := Get(ctx, c, "project:p2", time.Minute, pl.load); err != nil || !equalProject(got, p) || trips.N() != 1 {
+					t.Fatalf("project from the second prefetch: %+v, %v, %d round trips", got, err, trips.N())
+				}
+				if n := otherTrips.N(); n != 1 {
+					t.Errorf("the other client made %d round trips, want the one pipeline", n)
 				}
 			})
 

@@ -214,32 +214,43 @@ func (h *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, res)
 }
 
-// serve answers 429 or passes r on, by res.
+// serve answers 429 or passes r on to next, by res.
 func (h *limited) serve(w http.ResponseWriter, r *http.Request, res Result) {
+	h.serveThen(w, r, res, h.next)
+}
+
+func (h *limited) serveThen(w http.ResponseWriter, r *http.Request, res Result, next http.Handler) bool {
 	if !res.Allowed {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(res.RetryAfter)))
 		api.WriteError(w, r, &fault.Error{Code: fault.RateLimited, Message: "rate limit exceeded", RetryAfter: res.RetryAfter})
-		return
+		return false
 	}
 	if res.Remaining >= 0 {
 		w.Header().Set("RateLimit-Limit", strconv.Itoa(h.l.limit))
 		w.Header().Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
 	}
-	h.next.ServeHTTP(w, r)
+	next.ServeHTTP(w, r)
+	return true
 }
 
-// JoinSessionCheck queues the GCRA script on the session check's pipeline (see auth.Joiner).
+// JoinSessionCheck queues the GCRA script on the session check's pipeline (see auth.Joiner),
+// and, when the handler after the limiter is a Joiner too, that handler's commands: a cached
+// read's GETs ride the same round trip as the session and the limit.
 func (h *limited) JoinSessionCheck(rdb redis.UniversalClient, pipe redis.Pipeliner, r *http.Request) auth.Joined {
 	if rdb != h.l.rdb {
 		return nil
 	}
+	var next auth.Joined
+	if nj, ok := h.next.(auth.Joiner); ok {
+		next = nj.JoinSessionCheck(rdb, pipe, r)
+	}
 	k, ok := h.key(r)
 	if !ok {
-		return unlimited{h.next}
+		return unlimited{h.next, next}
 	}
 	// EVALSHA only: a pipeline can't fall back to EVAL on its own; Serve does when Redis has
 	// not seen the script yet (the first request after Redis started).
-	j := &joined{h: h, key: k, redisKey: h.l.prefix + ":" + k}
+	j := &joined{h: h, key: k, redisKey: h.l.prefix + ":" + k, next: next}
 	j.cmd = gcraScript.EvalSha(r.Context(), pipe, []string{j.redisKey}, h.l.interval(), h.l.period.Microseconds())
 	return j
 }
@@ -250,6 +261,7 @@ type joined struct {
 	key      string // the KeyFunc's
 	redisKey string // with the prefix
 	cmd      *redis.Cmd
+	next     auth.Joined // the next handler's part, if it joined
 }
 
 func (j *joined) Serve(w http.ResponseWriter, r *http.Request) {
@@ -260,7 +272,9 @@ func (j *joined) Serve(w http.ResponseWriter, r *http.Request) {
 	} else {
 		res, _ = j.h.l.result(ctx, j.cmd)
 	}
-	j.h.serve(w, r, res)
+	if !j.h.serveThen(w, r, res, then(j.h.next, j.next)) && j.next != nil {
+		j.next.Abandon(ctx)
+	}
 }
 
 // Abandon gives back the cell the request took, if it took one: the session check refused it,
@@ -269,6 +283,9 @@ func (j *joined) Serve(w http.ResponseWriter, r *http.Request) {
 // user's allowance. A refund that fails is logged; the user is then one request short until
 // the allowance refills, as after any request.
 func (j *joined) Abandon(ctx context.Context) {
+	if j.next != nil {
+		j.next.Abandon(ctx)
+	}
 	n, err := j.cmd.Int64()
 	if err != nil || n < 0 {
 		return // refused or not run: nothing was taken
@@ -278,11 +295,28 @@ func (j *joined) Abandon(ctx context.Context) {
 	}
 }
 
-// unlimited joins without queuing anything: the key function let the request through unlimited.
-type unlimited struct{ next http.Handler }
+// then is what runs after the limiter lets a request through: the next handler's joined part
+// when it joined, else the handler.
+func then(next http.Handler, joined auth.Joined) http.Handler {
+	if joined == nil {
+		return next
+	}
+	return http.HandlerFunc(joined.Serve)
+}
 
-func (u unlimited) Serve(w http.ResponseWriter, r *http.Request) { u.next.ServeHTTP(w, r) }
-func (unlimited) Abandon(context.Context)                        {}
+// unlimited joins without queuing anything of its own: the key function let the request through
+// unlimited. next is the next handler's part, if it joined.
+type unlimited struct {
+	h    http.Handler
+	next auth.Joined
+}
+
+func (u unlimited) Serve(w http.ResponseWriter, r *http.Request) { then(u.h, u.next).ServeHTTP(w, r) }
+func (u unlimited) Abandon(ctx context.Context) {
+	if u.next != nil {
+		u.next.Abandon(ctx)
+	}
+}
 
 // retryAfterSeconds rounds up: a client that waits the rounded-down time would be refused again.
 func retryAfterSeconds(d time.Duration) int {

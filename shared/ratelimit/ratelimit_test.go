@@ -430,3 +430,80 @@ func BenchmarkRequireAndLimit(b *testing.B) {
 		})
 	}
 }
+
+// joinerProbe is a handler after the limiter whose own command rides the session check's
+// pipeline, recording what became of each request.
+type joinerProbe struct {
+	queued, served, abandoned int
+}
+
+func (p *joinerProbe) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (p *joinerProbe) JoinSessionCheck(_ redis.UniversalClient, pipe redis.Pipeliner, r *http.Request) auth.Joined {
+	p.queued++
+	pipe.Get(r.Context(), "probe:"+uuid.NewString())
+	return probeJoined{p}
+}
+
+type probeJoined struct{ p *joinerProbe }
+
+func (j probeJoined) Serve(w http.ResponseWriter, r *http.Request) {
+	j.p.served++
+	j.p.ServeHTTP(w, r)
+}
+func (j probeJoined) Abandon(context.Context) { j.p.abandoned++ }
+
+// TestJoinerBehindTheLimiter: a Joiner after the limiter (guard.Prefetching's reads) rides the
+// same round trip as the session check and the limit; it is served when both let the request
+// through and abandoned when either refuses it.
+func TestJoinerBehindTheLimiter(t *testing.T) {
+	ctx := context.Background()
+	rdb := targets(t)["Standalone"][0]
+	if err := loadEverywhere(ctx, rdb, gcraScript); err != nil {
+		t.Fatal(err)
+	}
+	var trips devtest.RoundTrips
+	rdb.AddHook(&trips)
+	tokens, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := auth.NewSessions(rdb, time.Hour)
+	probe := &joinerProbe{}
+	h := auth.NewAuthenticator(tokens, sessions).Require(newLimiter(t, rdb, 2, time.Minute).Middleware(ByUser)(probe))
+	sid, _, err := sessions.Create(ctx, uuid.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, _, err := tokens.Issue(uuid.New(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func() int {
+		req := httptest.NewRequest(http.MethodGet, "/projects/x", nil)
+		req.Header.Set("Authorization", "Bearer "+access)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	trips.Reset()
+	for i := range 2 {
+		if code := do(); code != http.StatusNoContent {
+			t.Fatalf("request %d: %d", i+1, code)
+		}
+	}
+	if n := trips.N(); n != 2 || probe.queued != 2 || probe.served != 2 || probe.abandoned != 0 {
+		t.Fatalf("allowed: %d round trips, queued %d, served %d, abandoned %d; want 2, 2, 2, 0", n, probe.queued, probe.served, probe.abandoned)
+	}
+	if code := do(); code != http.StatusTooManyRequests || probe.served != 2 || probe.abandoned != 1 {
+		t.Fatalf("limited: %d, served %d, abandoned %d; want 429, 2, 1", code, probe.served, probe.abandoned)
+	}
+	if err := sessions.Revoke(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	if code := do(); code != http.StatusUnauthorized || probe.served != 2 || probe.abandoned != 2 {
+		t.Fatalf("ended session: %d, served %d, abandoned %d; want 401, 2, 2", code, probe.served, probe.abandoned)
+	}
+}

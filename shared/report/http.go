@@ -14,7 +14,7 @@ import (
 // Routes registers the reports function's routes on r, authenticated and rate-limited by g. svc
 // may be nil when only the route list is wanted (the route consistency test).
 func Routes(r *api.Router, svc *Service, g guard.Guards) {
-	r.Handle("GET /reports/organizations/{id}/summary", g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		p, ok := auth.PrincipalFrom(req.Context())
 		if !ok {
 			api.WriteError(w, req, auth.ErrNoToken)
@@ -37,5 +37,9 @@ func Routes(r *api.Router, svc *Service, g guard.Guards) {
 		}
 		w.Header().Set("Cache-Control", "private, max-age=60")
 		api.WriteJSON(w, http.StatusOK, sum)
-	}), false))
+	})
+	if svc != nil {
+		h = guard.Prefetching(svc.cache, svc.summaryReads, h)
+	}
+	r.Handle("GET /reports/organizations/{id}/summary", g.Wrap(h, false))
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,12 +103,28 @@ func NewService(store *Store, members Members, c *cache.Cache, ttl time.Duration
 	return &Service{store: store, members: members, cache: c, ttl: ttl, now: time.Now}
 }
 
+// membershipsKeyer is Members when its memberships are cached under a key (organization.Access).
+type membershipsKeyer interface{ MembershipsKey(uuid.UUID) string }
+
+// summaryReads is what Summary reads first: the caller's memberships and the organization's
+// generation, which ride the session check (guard.Prefetching).
+func (s *Service) summaryReads(r *http.Request) ([]string, []string, bool) {
+	p, ok := auth.PrincipalFrom(r.Context())
+	mk, keyed := s.members.(membershipsKeyer)
+	id, err := uuid.Parse(r.PathValue("id"))
+	if !ok || !keyed || err != nil {
+		return nil, nil, false
+	}
+	return []string{mk.MembershipsKey(p.UserID)}, []string{cache.OrgScope(id)}, true
+}
+
 // Summary returns orgID's summary for user: a fault.NotFound error when the user is not a member,
 // so that other tenants cannot learn which organizations exist.
 func (s *Service) Summary(ctx context.Context, user, orgID uuid.UUID) (Summary, error) {
 	scope := cache.OrgScope(orgID)
-	if mk, ok := s.members.(interface{ MembershipsKey(uuid.UUID) string }); ok {
-		// The caller's memberships and the scope's generation in one round trip.
+	if mk, ok := s.members.(membershipsKeyer); ok {
+		// The caller's memberships and the scope's generation in one round trip, none when
+		// they rode the session check.
 		ctx = s.cache.Prefetch(ctx, []string{mk.MembershipsKey(user)}, []string{scope})
 	}
 	if _, err := s.members.Role(ctx, user, orgID); err != nil {

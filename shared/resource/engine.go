@@ -207,10 +207,10 @@ func queryRelation(r *apsorc.Relation, schemas map[*apsorc.Entity]*query.Schema)
 // to-many relation, and PUT and DELETE of a ManyToMany relation's links.
 func (m *model) mount(rt *api.Router, g guard.Guards) {
 	base := "/" + m.e.Path
-	rt.Handle("GET "+base, g.Wrap(http.HandlerFunc(m.handleList), false))
+	rt.Handle("GET "+base, g.Wrap(guard.Prefetching(m.d.Cache, m.listReads, http.HandlerFunc(m.handleList)), false))
 	rt.Handle("POST "+base, g.Wrap(http.HandlerFunc(m.handleCreate), true))
 	rt.Handle("POST "+base+"/bulk", g.Wrap(http.HandlerFunc(m.handleBulk), true))
-	rt.Handle("GET "+base+"/{id}", g.Wrap(http.HandlerFunc(m.handleGet), false))
+	rt.Handle("GET "+base+"/{id}", g.Wrap(guard.Prefetching(m.d.Cache, m.documentReads, http.HandlerFunc(m.handleGet)), false))
 	rt.Handle("PATCH "+base+"/{id}", g.Wrap(http.HandlerFunc(m.handlePatch), false))
 	rt.Handle("PUT "+base+"/{id}", g.Wrap(http.HandlerFunc(m.handlePut), false))
 	rt.Handle("DELETE "+base+"/{id}", g.Wrap(http.HandlerFunc(m.handleDelete), false))

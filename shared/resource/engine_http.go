@@ -24,6 +24,31 @@ func (m *model) target(r *http.Request) (uuid.UUID, string, error) {
 	return user, id, err
 }
 
+// documentReads are the reads handleGet starts with on GET /{path}/{id} without a query: the
+// entity and the caller's memberships, which ride the session check (guard.Prefetching). A GET
+// with a query string (fields=, join=) reads keys that depend on the parsed query; it does not.
+func (m *model) documentReads(r *http.Request) ([]string, []string, bool) {
+	if r.URL.RawQuery != "" {
+		return nil, nil, false
+	}
+	user, id, err := m.target(r)
+	if err != nil {
+		return nil, nil, false // handleGet answers it
+	}
+	return m.documentKeys(user, id), nil, true
+}
+
+// listReads is what a list reads first, whatever its query: the caller's memberships, whose
+// organizations scope it. It rides the session check too.
+func (m *model) listReads(r *http.Request) ([]string, []string, bool) {
+	user, err := Caller(r)
+	mk, ok := m.d.Members.(membershipsKeyer)
+	if err != nil || !ok {
+		return nil, nil, false
+	}
+	return []string{mk.MembershipsKey(user)}, nil, true
+}
+
 func (m *model) handleList(w http.ResponseWriter, r *http.Request) {
 	user, err := Caller(r)
 	if err != nil {

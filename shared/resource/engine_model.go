@@ -218,10 +218,15 @@ func (m *model) authorized(ctx context.Context, user uuid.UUID, id string) (entr
 // prefetchCtx reads entity id, user's memberships and the generations of scopes in one round
 // trip, for the reads that follow in the returned context (see cache.Prefetch).
 func (m *model) prefetchCtx(ctx context.Context, user uuid.UUID, id string, scopes ...string) context.Context {
+	return m.d.Cache.Prefetch(ctx, m.documentKeys(user, id), scopes)
+}
+
+// documentKeys are the cache keys document reads: the entity and user's memberships.
+func (m *model) documentKeys(user uuid.UUID, id string) []string {
 	if mk, ok := m.d.Members.(membershipsKeyer); ok {
-		return m.d.Cache.Prefetch(ctx, []string{m.key(id), mk.MembershipsKey(user)}, scopes)
+		return []string{m.key(id), mk.MembershipsKey(user)}
 	}
-	return m.d.Cache.Prefetch(ctx, nil, scopes)
+	return nil
 }
 
 // list returns the page q selects of the live entities of user's organizations, cached under
