@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test lint generate build build-server bench bench-go chaos deps clean fuzz fuzz-api migrate security $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test lint generate build build-server bench bench-go bench-lambda chaos deps clean fuzz fuzz-api migrate security $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -95,6 +95,15 @@ chaos: deps ## kill, pause, slow and fail over every dependency under load; prov
 bench-go: deps ## the hot paths' Go benchmarks (benchstat-friendly), against real services
 	@mkdir -p bench-results
 	$(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 6 ./shared/query ./shared/auth ./shared/ratelimit ./shared/cache ./shared/lambdahttp ./shared/domain ./shared/metrics ./cmd/local/gateway ./cmd/local/metricsview | tee bench-results/go-bench.txt
+
+# The Lambda boundary in process (functions/internal/function/lambdabench): each route's real
+# lambda.Handler, built as main builds it, invoked with recorded API Gateway events against the
+# real services. cpu-µs/op, p50/p99, allocations and round trips per invocation, plus a CPU profile
+# of the cached GET. Under flock /tmp/bench.lock so that two benchmarks never share the cores.
+bench-lambda: deps ## Lambda handlers in process: CPU µs, p50/p99, allocs, Redis/PG round trips per route
+	@mkdir -p bench-results
+	flock /tmp/bench.lock $(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 3 ./functions/internal/function/lambdabench | tee bench-results/lambda-bench.txt
+	flock /tmp/bench.lock $(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench 'Invoke/projects/get-cached$$' -benchtime 20000x -cpuprofile bench-results/lambda-get-cached.pprof -o bench-results/lambdabench.test ./functions/internal/function/lambdabench > /dev/null
 
 migrate: ## apply migrations to DATABASE_URL (the primary, not the pooler: goose holds a session lock)
 	$(GO) run ./cmd/migrate up
