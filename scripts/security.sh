@@ -66,14 +66,14 @@ gosec_answered=(
 # (GOTOOLCHAIN=local): go1.26.8, the newest Go installed here and in CI. The fix is a Go upgrade to
 # go1.26.10 or later (go1.26.9 for all but GO-2026-6809); until then, where each can be reached:
 answers='
-GO-2026-6603 go1.26.8 HTTP/2 server: the functions serve no HTTP (events come through the Lambda Runtime API); only cmd/local serves, on loopback, to the developer
+GO-2026-6603 go1.26.8 HTTP/2 server: the functions serve no HTTP (events come through the Lambda Runtime API); cmd/local serves on loopback, and server mode (functions/server) serves HTTP/1.1 without TLS, where net/http speaks no HTTP/2
 GO-2026-6611 go1.26.8 HTTP/2 window updates: no HTTP/2 server in a function (as GO-2026-6603); HTTP/2 clients (AWS SDK) talk to AWS endpoints only
 GO-2026-6612 go1.26.8 HTTP/2 server flow control: no HTTP/2 server in a function (as GO-2026-6603)
-GO-2026-6613 go1.26.8 HTTP/1 server CONNECT: no handler answers CONNECT, and the functions serve no HTTP (as GO-2026-6603)
+GO-2026-6613 go1.26.8 HTTP/1 server CONNECT: no handler answers CONNECT (server mode included), and the functions serve no HTTP (as GO-2026-6603)
 GO-2026-6617 go1.26.8 HTTP/2 server HPACK race: no HTTP/2 server in a function (as GO-2026-6603)
 GO-2026-6605 go1.26.8 HTTP/1 client after a rejected CONNECT: no client here sends CONNECT (no proxy is configured)
 GO-2026-6610 go1.26.8 HTTP/2 client framing: the clients talk to AWS endpoints (Secrets Manager, RDS IAM) and loopback only
-GO-2026-6608 go1.26.8 MIME header memory limit: reached by net/http reading headers, whose only peers in a function are the Runtime API and AWS endpoints; nothing here parses multipart forms
+GO-2026-6608 go1.26.8 MIME header memory limit: reached by net/http reading headers, whose only peers in a function are the Runtime API and AWS endpoints; server mode reads clients' headers, behind nginx or a load balancer that bounds them (deploy/nginx), and is exposed until the Go upgrade; nothing here parses multipart forms
 GO-2026-6607 go1.26.8 TLS server memory via ECH references: nothing here serves TLS; the code is a TLS client only (RDS, ElastiCache, AWS endpoints)
 GO-2026-6809 go1.26.8 x509 denylist of compromised intermediates: reached by the TLS clients (RDS, ElastiCache, AWS), which rely on the system trust store until Go is go1.26.10
 '
