@@ -73,7 +73,7 @@ GO-2026-6613 go1.26.8 HTTP/1 server CONNECT: no handler answers CONNECT (server 
 GO-2026-6617 go1.26.8 HTTP/2 server HPACK race: no HTTP/2 server in a function (as GO-2026-6603)
 GO-2026-6605 go1.26.8 HTTP/1 client after a rejected CONNECT: no client here sends CONNECT (no proxy is configured)
 GO-2026-6610 go1.26.8 HTTP/2 client framing: the clients talk to AWS endpoints (Secrets Manager, RDS IAM) and loopback only
-GO-2026-6608 go1.26.8 MIME header memory limit: reached by net/http reading headers, whose only peers in a function are the Runtime API and AWS endpoints; server mode reads clients' headers, behind nginx or a load balancer that bounds them (deploy/nginx), and is exposed until the Go upgrade; nothing here parses multipart forms
+GO-2026-6608 go1.26.8 MIME header memory limit: reached by net/http reading headers, whose only peers in a function are the Runtime API and AWS endpoints; server mode reads the headers clients send, behind nginx or a load balancer that bounds them (deploy/nginx), and is exposed until the Go upgrade; nothing here parses multipart forms
 GO-2026-6607 go1.26.8 TLS server memory via ECH references: nothing here serves TLS; the code is a TLS client only (RDS, ElastiCache, AWS endpoints)
 GO-2026-6809 go1.26.8 x509 denylist of compromised intermediates: reached by the TLS clients (RDS, ElastiCache, AWS), which rely on the system trust store until Go is go1.26.10
 '
