@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test lint generate build build-server bench bench-go bench-lambda chaos deps clean fuzz fuzz-api migrate security $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test lint generate build build-server bench bench-go bench-lambda bench-peer chaos deps clean fuzz fuzz-api migrate security $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -104,6 +104,12 @@ bench-lambda: deps ## Lambda handlers in process: CPU µs, p50/p99, allocs, Redi
 	@mkdir -p bench-results
 	flock /tmp/bench.lock $(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench . -benchmem -count 3 ./functions/internal/function/lambdabench | tee bench-results/lambda-bench.txt
 	flock /tmp/bench.lock $(GO) run ./cmd/devservices run -- $(GO) test -run '^$$' -bench 'Invoke/projects/get-cached$$' -benchtime 20000x -cpuprofile bench-results/lambda-get-cached.pprof -o bench-results/lambdabench.test ./functions/internal/function/lambdabench > /dev/null
+
+# The seed's own stack (shared/peers/nestjs-apso: NestJS + TypeORM + Redis, its wrk scenarios) and
+# server mode on the same data, each scenario and concurrency back to back, every wrk run under
+# flock /tmp/bench.lock; ~20 min. DURATION_S, WARMUP_S, CONNECTIONS, SCENARIOS: see the script.
+bench-peer: deps ## server mode vs the NestJS peer, same data and wrk scenarios; table in bench-results/peer.md
+	GO=$(GO) bash scripts/bench-peer.sh
 
 migrate: ## apply migrations to DATABASE_URL (the primary, not the pooler: goose holds a session lock)
 	$(GO) run ./cmd/migrate up
