@@ -236,6 +236,9 @@ func (in *instance) invoke(payload []byte, cold bool) (res *Result, retry bool) 
 	}
 	res.Duration = time.Since(start)
 	res.Payload, res.Err = inv.result, inv.err
+	if p.opts.ReportMemory {
+		res.MaxMemoryUsed = peakRSS(in.cmd.Process.Pid)
+	}
 	select {
 	case <-in.exited:
 	default:

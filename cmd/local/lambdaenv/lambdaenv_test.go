@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -352,5 +353,38 @@ func TestGOMAXPROCSFromTheFunction(t *testing.T) {
 	}
 	if e := env(Spec{MemoryMB: 256, Env: map[string]string{"GOMAXPROCS": "3"}}); !slices.Contains(e, "GOMAXPROCS=3") {
 		t.Errorf("the function's own GOMAXPROCS=3 lost: %v", e)
+	}
+}
+
+// TestMaxMemoryUsed checks Lambda's Max Memory Used: the instance's peak resident set, which
+// 16 MiB that the function touches and keeps raises by as much.
+func TestMaxMemoryUsed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the peak resident set is read from /proc")
+	}
+	out := &syncBuffer{}
+	p := NewPool(Spec{
+		Name: "TestFunction", Binary: fixture, Handler: "bootstrap", Timeout: 5 * time.Second, MemoryMB: 256,
+		MaxInstances: 1, Region: "eu-west-1", AccountID: "123456789012",
+	}, Options{Output: out, ReportMemory: true})
+	t.Cleanup(p.Close)
+	first, _ := echo(t, p)
+	if first.MaxMemoryUsed < 1<<20 || first.MaxMemoryUsed > 64<<20 {
+		t.Fatalf("MaxMemoryUsed after a cold echo = %d bytes, want between 1 MiB and 64 MiB", first.MaxMemoryUsed)
+	}
+	res, err := p.Invoke(context.Background(), []byte(`{"op":"hold","mib":16}`))
+	if err != nil || res.Err != nil {
+		t.Fatalf("hold: %v %v", err, res.Err)
+	}
+	if res.Instance != first.Instance {
+		t.Fatalf("hold ran on instance %d, echo on %d", res.Instance, first.Instance)
+	}
+	if grown := res.MaxMemoryUsed - first.MaxMemoryUsed; grown < 16<<20 {
+		t.Fatalf("MaxMemoryUsed grew by %d bytes while the function held 16 MiB more", grown)
+	}
+
+	quiet, _ := newPool(t, 5*time.Second, 1, nil)
+	if res, _ := echo(t, quiet); res.MaxMemoryUsed != 0 {
+		t.Fatalf("MaxMemoryUsed = %d without Options.ReportMemory", res.MaxMemoryUsed)
 	}
 }

@@ -67,6 +67,10 @@ type Options struct {
 	// InitTimeout bounds an instance's init phase, from process start to its first request for
 	// an invocation; 10 s when zero, Lambda's init limit.
 	InitTimeout time.Duration
+	// ReportMemory fills each Result's MaxMemoryUsed, Lambda's "Max Memory Used": the
+	// instance's peak resident set so far, read from /proc after the invocation (Linux only;
+	// it costs a file read per invocation, so it is off unless asked for).
+	ReportMemory bool
 }
 
 // Errors Invoke returns when it could not run the invocation at all.

@@ -21,6 +21,10 @@ type Result struct {
 	Duration time.Duration
 	// Instance numbers the instance within its Pool, from 1.
 	Instance int
+	// MaxMemoryUsed is the instance's peak resident set size in bytes (VmHWM) after the
+	// invocation, what Lambda's REPORT line calls Max Memory Used; set only with
+	// Options.ReportMemory, on Linux, and 0 when it could not be read.
+	MaxMemoryUsed int64
 }
 
 // The kinds of Outcome.

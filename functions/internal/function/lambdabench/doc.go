@@ -7,6 +7,14 @@
 // measured is what a warm execution environment spends on one invocation, minus the Runtime
 // API, which BenchmarkRuntimeAPI measures on its own.
 //
+//	BenchmarkInvoke/<route>        a warm invocation of each route (see routes)
+//	BenchmarkRuntimeAPI/loop       aws-lambda-go's next/response exchange with a Runtime API in
+//	                               a child process, around a handler that does nothing; the
+//	                               route row is the cached GET through the same loop
+//	BenchmarkColdStart/<function>  a new execution environment of each function's real
+//	                               bootstrap under cmd/local's lambdaenv: init, first
+//	                               invocation, Max Memory Used
+//
 // Every figure is reported as a Go benchmark metric, so the output feeds benchstat:
 //
 //	ns/op, B/op, allocs/op   the testing package's, per invocation
@@ -17,6 +25,9 @@
 //	p50-µs, p99-µs            single invocations' wall time
 //	redis-trips/op            round trips to Redis per invocation, read from the request's EMF
 //	pg-trips/op               line (RedisCalls, DatabaseCalls; see shared/metrics)
+//	api-cpu-µs/op             the Runtime API child's CPU per invocation (AWS's side in Lambda)
+//	init-ms, first-ms         the init phase and the first invocation, medians (cold starts)
+//	max-memory-MiB            the environment's peak resident set (VmHWM), the largest seen
 //
 // The package has no code of its own outside its tests: it exists for them, and lives under
 // functions/internal/function because only there may it import the functions' wiring.

@@ -23,8 +23,13 @@ import (
 )
 
 // TestMain starts the real stack: PostgreSQL behind PgBouncer with a streaming replica, and
-// Redis.
-func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
+// Redis; in BenchmarkRuntimeAPI's child, it serves the Runtime API instead.
+func TestMain(m *testing.M) {
+	if os.Getenv(runtimeAPIChild) != "" {
+		os.Exit(serveRuntimeAPI())
+	}
+	os.Exit(devtest.Main(m))
+}
 
 // jwtSecret signs the benchmark's tokens.
 const jwtSecret = "0123456789abcdef0123456789abcdef"
@@ -61,13 +66,15 @@ type environment struct {
 
 // stack is every function built over one database, with the data the routes read.
 type stack struct {
-	envs    map[string]*environment // by function name
-	token   string                  // alice's access token
-	refresh string
-	email   string
-	org     string
-	project string // a project with tasks, which the reads read
-	written string // a project of the same organization, which the writes change
+	database devtest.Database
+	redisURL string
+	envs     map[string]*environment // by function name
+	token    string                  // alice's access token
+	refresh  string
+	email    string
+	org      string
+	project  string // a project with tasks, which the reads read
+	written  string // a project of the same organization, which the writes change
 }
 
 // newStack builds every function over a fresh database and seeds it. Its clients close when tb
@@ -76,7 +83,7 @@ func newStack(tb testing.TB) *stack {
 	tb.Helper()
 	database := devtest.NewDatabase(tb)
 	redisURL := devtest.Services(tb).RedisURL
-	s := &stack{envs: map[string]*environment{}}
+	s := &stack{database: database, redisURL: redisURL, envs: map[string]*environment{}}
 	for _, f := range function.All {
 		e := env(database, redisURL, f)
 		lines := &lineCounter{}

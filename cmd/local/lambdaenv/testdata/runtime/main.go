@@ -17,9 +17,13 @@ import (
 )
 
 type event struct {
-	Op string `json:"op"`
-	MS int    `json:"ms"`
+	Op  string `json:"op"`
+	MS  int    `json:"ms"`
+	MiB int    `json:"mib"`
 }
+
+// held is what the "hold" op keeps alive: memory the process touched and still uses.
+var held [][]byte
 
 type report struct {
 	Op         string            `json:"op"`
@@ -48,6 +52,12 @@ func handle(ctx context.Context, ev event) (any, error) {
 		}
 	case "big":
 		return strings.Repeat("x", 7<<20), nil
+	case "hold":
+		b := make([]byte, ev.MiB<<20)
+		for i := range b {
+			b[i] = 1
+		}
+		held = append(held, b)
 	}
 	lc, _ := lambdacontext.FromContext(ctx)
 	dl, _ := ctx.Deadline()
