@@ -220,6 +220,66 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
+// Invalidate is Delete of keys and Bump of each of scopes in one pipeline, so that what a
+// committed write retires (its rows' entries, its organization's lists, its views) costs one
+// round trip. Its failures are handled as Delete's: one retry, then the epoch.
+func (c *Cache) Invalidate(ctx context.Context, keys, scopes []string) error {
+	if c == nil || len(keys)+len(scopes) == 0 {
+		return nil
+	}
+	name := genName
+	if len(keys) > 0 {
+		name = nameOf(keys[0])
+	}
+	st, ok := c.keyPrefix(ctx)
+	if !ok {
+		return c.fence(ctx, name, errors.New("cache: invalidate: epoch unknown"))
+	}
+	vks := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k != "" {
+			vks = append(vks, c.valueKey(st.prefix, k))
+		}
+	}
+	gks := make([]string, len(scopes))
+	for i, s := range scopes {
+		gks[i] = c.genKey(st.prefix, s)
+	}
+	now, ttl := time.Now().UnixMicro(), c.genTTL.Milliseconds()
+	err := c.retry(ctx, func(ctx context.Context) error {
+		pipe := c.client.Pipeline()
+		for _, vk := range vks {
+			pipe.Del(ctx, vk, vk+leaseSuffix)
+		}
+		for _, gk := range gks {
+			genBumpScript.EvalSha(ctx, pipe, []string{gk}, now, ttl)
+		}
+		cmds, _ := pipe.Exec(ctx) // each command's error is looked at below
+		for i, cmd := range cmds {
+			err := cmd.Err()
+			if err != nil && i >= len(vks) && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				// A Redis that has not run the script yet (restarted, or a new node): Run
+				// loads it (EVALSHA, then EVAL). A bump is monotonic, so running it again
+				// after a retry does no harm.
+				err = genBumpScript.Run(ctx, c.client, []string{gks[i-len(vks)]}, now, ttl).Err()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// Forget after the DEL, as Delete does.
+	for _, vk := range vks {
+		c.group.Forget(vk)
+	}
+	if err != nil {
+		c.fail(ctx, name, err, true)
+		return c.fence(ctx, name, fmt.Errorf("cache: invalidate: %w", err))
+	}
+	return nil
+}
+
 // retry runs an invalidation, and once more if it failed for a reason other than the caller's
 // context: one lost reply should not retire the whole cache.
 func (c *Cache) retry(ctx context.Context, op func(context.Context) error) error {

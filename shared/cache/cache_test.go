@@ -203,6 +203,59 @@ func TestGet(t *testing.T) {
 				}
 			})
 
+			t.Run("Invalidate", func(t *testing.T) {
+				t.Parallel()
+				c, client := newTestCache(t, url, Options{})
+				keys := []string{"project:a", "task:b", "project:c"}
+				scopes := []string{"org:A", "view:project:a", "org:B"}
+				loaders := map[string]*loader[string]{}
+				read := func(k string) {
+					t.Helper()
+					if _, err := Get(ctx, c, k, time.Minute, loaders[k].load); err != nil {
+						t.Fatal(err)
+					}
+				}
+				readList := func(scope string) { // a list of scope, under its generation now
+					t.Helper()
+					if _, err := Get(ctx, c, c.ListKey(ctx, scope, "projects", "q"), time.Minute, loaders[scope].load); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, k := range keys {
+					loaders[k] = constLoader(k)
+					read(k)
+				}
+				for _, s := range scopes {
+					loaders[s] = constLoader(s)
+					readList(s)
+				}
+				// A Redis that has forgotten its scripts (restarted): the bumps still happen.
+				if err := client.ScriptFlush(ctx).Err(); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Invalidate(ctx, keys[:2], scopes[:2]); err != nil {
+					t.Fatalf("invalidate: %v", err)
+				}
+				for _, k := range keys {
+					read(k)
+				}
+				for _, s := range scopes {
+					readList(s)
+				}
+				for i, k := range append(keys, scopes...) {
+					want := int64(2) // filled, then refilled after the invalidation
+					if i == 2 || i == 5 {
+						want = 1 // project:c and org:B were not invalidated
+					}
+					if n := loaders[k].calls.Load(); n != want {
+						t.Errorf("%s: loader ran %d times, want %d", k, n, want)
+					}
+				}
+				if ttl := client.PTTL(ctx, c.gkey("org:A")).Val(); ttl <= 0 {
+					t.Errorf("generation of org:A has TTL %v after Invalidate, want DefaultGenerationTTL", ttl)
+				}
+			})
+
 			t.Run("GenerationsInvalidateScope", func(t *testing.T) {
 				t.Parallel()
 				c, client := newTestCache(t, url, Options{})

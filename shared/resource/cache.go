@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"slices"
 	"time"
@@ -82,8 +81,8 @@ func marshalPage(p *query.Page, err error) (json.RawMessage, error) {
 	return p.MarshalJSON()
 }
 
-// invalidateTimeout bounds the invalidations after a commit: a few Redis round trips, with room
-// for one slow reply under the client's own timeouts.
+// invalidateTimeout bounds the invalidation after a commit: one Redis round trip (two with a
+// retry), with room for one slow reply under the client's own timeouts.
 const invalidateTimeout = time.Second
 
 // invalidate runs after a committed write in org of the entity named noun: it deletes keys
@@ -99,11 +98,7 @@ func invalidate(ctx context.Context, cc *cache.Cache, log *slog.Logger, noun str
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidateTimeout)
 	defer cancel()
-	errs := []error{cc.Delete(ctx, keys...), cc.Bump(ctx, cache.OrgScope(org))}
-	for _, v := range views {
-		errs = append(errs, cc.Bump(ctx, v))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := cc.Invalidate(ctx, keys, append([]string{cache.OrgScope(org)}, views...)); err != nil {
 		log.LogAttrs(ctx, slog.LevelError, "cache invalidation failed and the cache epoch could not be advanced; stale entries expire by their TTL",
 			slog.String("resource", noun), slog.String("organizationId", org.String()), slog.String("error", err.Error()))
 	}
