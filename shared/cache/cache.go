@@ -182,42 +182,7 @@ func (c *Cache) Stats() Stats {
 // error only when that failed too, or without Epochs; the write has committed, so the caller
 // logs it rather than fails the request.
 func (c *Cache) Delete(ctx context.Context, keys ...string) error {
-	if c == nil || len(keys) == 0 {
-		return nil
-	}
-	name := nameOf(keys[0])
-	st, ok := c.keyPrefix(ctx)
-	if !ok {
-		// Which epoch other environments read under is unknown: deleting under ours may miss
-		// theirs.
-		return c.fence(ctx, name, errors.New("cache: invalidate: epoch unknown"))
-	}
-	vks := make([]string, 0, len(keys))
-	for _, k := range keys {
-		if k != "" {
-			vks = append(vks, c.valueKey(st.prefix, k))
-		}
-	}
-	err := c.retry(ctx, func(ctx context.Context) error {
-		// One pipeline, one DEL per key: a value and its lease share a slot, different keys
-		// usually do not, and go-redis routes each command of a cluster pipeline to its slot.
-		pipe := c.client.Pipeline()
-		for _, vk := range vks {
-			pipe.Del(ctx, vk, vk+leaseSuffix)
-		}
-		_, err := pipe.Exec(ctx)
-		return err
-	})
-	// Forget after the DEL: a read that starts after Delete returns must not join a load
-	// that started before the commit.
-	for _, vk := range vks {
-		c.group.Forget(vk)
-	}
-	if err != nil {
-		c.fail(ctx, name, err, true)
-		return c.fence(ctx, name, fmt.Errorf("cache: invalidate: %w", err))
-	}
-	return nil
+	return c.Invalidate(ctx, keys, nil)
 }
 
 // Invalidate is Delete of keys and Bump of each of scopes in one pipeline, so that what a
@@ -269,7 +234,8 @@ func (c *Cache) Invalidate(ctx context.Context, keys, scopes []string) error {
 		}
 		return nil
 	})
-	// Forget after the DEL, as Delete does.
+	// Forget after the DEL: a read that starts after Invalidate returns must not join a load
+	// that started before the commit.
 	for _, vk := range vks {
 		c.group.Forget(vk)
 	}
@@ -334,22 +300,7 @@ func (c *Cache) ListKey(ctx context.Context, scope string, parts ...string) stri
 // Bump invalidates every list of scope (see ListKey) by moving its generation forward. Call it
 // after the write commits. Its failures are handled as Delete's: one retry, then the epoch.
 func (c *Cache) Bump(ctx context.Context, scope string) error {
-	if c == nil {
-		return nil
-	}
-	st, ok := c.keyPrefix(ctx)
-	if !ok {
-		return c.fence(ctx, genName, errors.New("cache: bump generation: epoch unknown"))
-	}
-	gk := c.genKey(st.prefix, scope)
-	err := c.retry(ctx, func(ctx context.Context) error {
-		return genBumpScript.Run(ctx, c.client, []string{gk}, time.Now().UnixMicro(), c.genTTL.Milliseconds()).Err()
-	})
-	if err != nil {
-		c.fail(ctx, genName, err, true)
-		return c.fence(ctx, genName, fmt.Errorf("cache: bump generation: %w", err))
-	}
-	return nil
+	return c.Invalidate(ctx, nil, []string{scope})
 }
 
 const (
