@@ -7,7 +7,7 @@
 SHELL        := /bin/bash
 .SHELLFLAGS  := -eu -o pipefail -c
 GO           ?= go
-FUNCTIONS    := auth organizations entities reports health
+FUNCTIONS    := auth organizations entities reports health migrate
 # The deployed build: Lambda provided.al2023 on Graviton. cmd/local overrides GOARCH for the host.
 GOOS         ?= linux
 GOARCH       ?= arm64
@@ -82,6 +82,8 @@ build-OrganizationsFunction: ; $(MAKE) --no-print-directory build-organizations
 build-EntitiesFunction: ; $(MAKE) --no-print-directory build-entities
 build-ReportsFunction: ; $(MAKE) --no-print-directory build-reports
 build-HealthFunction: ; $(MAKE) --no-print-directory build-health
+# The migration custom resource's function (template.yaml's MigrateFunction, not an API route).
+build-MigrateFunction: ; $(MAKE) --no-print-directory build-migrate
 
 bench: deps ## load-test a stack it starts itself, then make run's embedded defaults, against the targets; report in bench-results/
 	$(GO) run ./cmd/loadgen bench $(BENCH_FLAGS)

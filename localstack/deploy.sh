@@ -47,7 +47,9 @@ if ! jwt_secret_arn=$(awslocal ssm get-parameter --name /scaleapi/jwt-secret-arn
 fi
 
 # The parameter overrides: RDS Proxy and ElastiCache are not in LocalStack's community edition,
-# so the functions reach the compose services by name on the scaleapi-local network, which
+# so every endpoint is given (an empty one would make the template create Aurora, the proxy or the
+# cache, and the VPC for them), and the functions reach the compose services by name on the
+# scaleapi-local network, which
 # LAMBDA_DOCKER_NETWORK puts their containers on. Password-less URLs, as deployed: the PgBouncer
 # stand-ins trust the user (pgbouncer/*.ini). localstack_test.go resolves template.yaml with
 # exactly these and checks that every function's configuration loads.

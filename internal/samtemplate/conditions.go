@@ -3,6 +3,7 @@ package samtemplate
 import (
 	"fmt"
 	"reflect"
+	"strings"
 )
 
 // evaluateConditions computes every entry of the Conditions section from the parameters, so
@@ -85,7 +86,8 @@ func (r *resolver) evaluateConditions() error {
 	return nil
 }
 
-// value resolves the operand of Fn::Equals: a literal, a Ref, or an Fn::Sub/Fn::If of them.
+// value resolves the operand of Fn::Equals: a literal, a Ref, or an Fn::Sub/Fn::If/Fn::Join of
+// them (Fn::Join is how a condition asks whether a list parameter is empty).
 func (r *resolver) value(v any) any {
 	m, ok := v.(map[string]any)
 	if !ok || len(m) != 1 {
@@ -99,6 +101,17 @@ func (r *resolver) value(v any) any {
 			return r.sub(arg)
 		case "Fn::If":
 			return r.value(r.fnIf(arg))
+		case "Fn::Join":
+			args, _ := arg.([]any)
+			if len(args) != 2 {
+				return v
+			}
+			list, _ := r.value(args[1]).([]any)
+			parts := make([]string, len(list))
+			for i, e := range list {
+				parts[i] = scalar(r.value(e))
+			}
+			return strings.Join(parts, scalar(args[0]))
 		}
 	}
 	return v

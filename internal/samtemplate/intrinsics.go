@@ -25,7 +25,27 @@ func (r *resolver) handlers() map[string]intrinsics.IntrinsicHandler {
 		"Fn::GetAtt": func(_ string, in, _ any) any { return r.getAtt(in) },
 		"Fn::Sub":    func(_ string, in, _ any) any { return r.sub(in) },
 		"Fn::If":     func(_ string, in, _ any) any { return r.fnIf(in) },
+		"Fn::Split":  func(_ string, in, _ any) any { return split(in) },
 	}
+}
+
+// split is Fn::Split returning []any: goformation's returns []string, which its own Fn::Select
+// does not index, so Select of a Split (how a template takes an ARN apart) came out nil.
+func split(in any) any {
+	arr, _ := in.([]any)
+	if len(arr) != 2 {
+		return nil
+	}
+	delim, ok1 := arr[0].(string)
+	src, ok2 := arr[1].(string)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	var out []any
+	for _, e := range strings.Split(src, delim) {
+		out = append(out, e)
+	}
+	return out
 }
 
 func (r *resolver) section(name string) map[string]any {
@@ -67,7 +87,16 @@ func (r *resolver) ref(in any) any {
 		return []any{}
 	}
 	if p, ok := r.section("Parameters")[name].(map[string]any); ok {
-		return p["Default"] // nil for a parameter without a default and no override
+		v := p["Default"] // nil for a parameter without a default and no override
+		if list, ok := v.(string); ok && p["Type"] == "CommaDelimitedList" {
+			// As CloudFormation: a list of the comma-separated values, [""] for an empty one.
+			var out []any
+			for _, e := range strings.Split(list, ",") {
+				out = append(out, strings.TrimSpace(e))
+			}
+			return out
+		}
+		return v
 	}
 	if _, ok := r.section("Resources")[name]; ok {
 		return name // a resource's physical id does not exist locally; `sam local` uses the logical id
@@ -75,8 +104,9 @@ func (r *resolver) ref(in any) any {
 	return nil
 }
 
-// getAtt resolves a resource attribute to a stable placeholder: an ARN in the template's region
-// and account for Arn, "LogicalId.Attribute" otherwise.
+// getAtt resolves a resource attribute to its value in Options.Attributes, else to a stable
+// placeholder: an ARN in the template's region and account for Arn, "LogicalId.Attribute"
+// otherwise.
 func (r *resolver) getAtt(in any) any {
 	var id, attr string
 	switch v := in.(type) {
@@ -91,6 +121,9 @@ func (r *resolver) getAtt(in any) any {
 	res, ok := r.section("Resources")[id].(map[string]any)
 	if !ok || attr == "" {
 		return nil
+	}
+	if v, ok := r.opts.Attributes[id+"."+attr]; ok {
+		return v
 	}
 	if attr == "Arn" {
 		service := "local"

@@ -2,7 +2,8 @@
 // AWS::Serverless::Function with its Globals merged and its intrinsic functions resolved, and
 // the Api (REST, payload 1.0) and HttpApi (payload 2.0 or 1.0) events that route to it. It is
 // dev tooling shared by cmd/local, cmd/loadgen and the tests that check template.yaml
-// (functions, localstack), so it lives under the module's internal/, not under one command.
+// (functions, localstack, stackcheck: Resolve hands them the whole resolved template), so it
+// lives under the module's internal/, not under one command.
 //
 // Parsing goes through awslabs/goformation: its YAML reader turns short-form tags (!Ref, !Sub,
 // !GetAtt, ...) into long form, its intrinsic processor resolves them, and its typed
@@ -45,6 +46,9 @@ type Options struct {
 	AccountID  string            // AWS::AccountId; "123456789012" when empty
 	StackName  string            // AWS::StackName; "local" when empty
 	Parameters map[string]string // values for the template's Parameters, over their Defaults
+	// Attributes are values for Fn::GetAtt, keyed "LogicalId.Attribute", over the placeholders:
+	// what only a deployment knows, such as an ARN a policy takes apart with Fn::Split.
+	Attributes map[string]any
 }
 
 // Template is the part of a SAM template that cmd/local serves.
@@ -104,6 +108,30 @@ const DefaultRoute = "$default"
 
 // Parse reads the SAM template at path.
 func Parse(path string, opts Options) (*Template, error) {
+	abs, resolved, err := read(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	t, err := build(resolved, filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", path, err)
+	}
+	t.Path = abs
+	return t, nil
+}
+
+// Resolve reads the SAM template at path and returns the whole of it as JSON values, resolved as
+// Parse resolves it: parameters applied, conditions evaluated, the resources whose condition is
+// false removed, a Ref to a resource its logical id and a GetAtt "LogicalId.Attribute". It is
+// for tests of the wiring between resources (a security group rule's source, a policy's
+// resource), which Parse's Functions leave out; the SAM transform is not applied, so Globals are
+// still in their own section.
+func Resolve(path string, opts Options) (map[string]any, error) {
+	_, resolved, err := read(path, opts)
+	return resolved, err
+}
+
+func read(path string, opts Options) (abs string, _ rawTemplate, _ error) {
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
 	}
@@ -115,22 +143,17 @@ func Parse(path string, opts Options) (*Template, error) {
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	data, err := os.ReadFile(abs) // #nosec G304 -- the developer's SAM template (cmd/local -template, tests)
 	if err != nil {
-		return nil, fmt.Errorf("read template: %w", err)
+		return "", nil, fmt.Errorf("read template: %w", err)
 	}
 	resolved, err := resolve(data, opts)
 	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", path, err)
+		return "", nil, fmt.Errorf("template %s: %w", path, err)
 	}
-	t, err := build(resolved, filepath.Dir(abs))
-	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", path, err)
-	}
-	t.Path = abs
-	return t, nil
+	return abs, resolved, nil
 }
 
 // rawTemplate is the resolved template as plain JSON values.

@@ -1,9 +1,11 @@
 package samtemplate
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +147,30 @@ Resources:
 				t.Errorf("Parse = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestAttributes(t *testing.T) {
+	tpl := parse(t, Options{Attributes: map[string]any{"Secret.Id": "sec-1", "Secret.Arn": "arn:aws:secretsmanager:us-east-1:1:secret:s-AbC"}})
+	env := byID(t, tpl, "ProjectsFunction").Environment
+	if env["SECRET_ATTR"] != "sec-1" || env["ARN_SUB"] != "x@arn:aws:secretsmanager:us-east-1:1:secret:s-AbC" {
+		t.Errorf("Environment = %v, want the given attributes in Fn::GetAtt and Fn::Sub", env)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	doc, err := Resolve("testdata/template.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources, _ := doc["Resources"].(map[string]any)
+	if _, ok := resources["Secret"]; !ok {
+		t.Errorf("resources %v: the secret is missing", slices.Sorted(maps.Keys(resources)))
+	}
+	if _, ok := resources["ProdOnlyFunction"]; ok {
+		t.Error("ProdOnlyFunction's condition is false, but it is there")
+	}
+	if _, ok := doc["Globals"]; !ok {
+		t.Error("no Globals section")
 	}
 }

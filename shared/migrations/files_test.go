@@ -51,6 +51,22 @@ func TestFiles(t *testing.T) {
 	}
 }
 
+// TestNewest checks Newest against the files: numbered without gaps (TestFiles), the newest
+// version is their count.
+func TestNewest(t *testing.T) {
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := migrations.Newest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(len(names)); got != want {
+		t.Errorf("Newest() = %d, want %d", got, want)
+	}
+}
+
 // hasStatement reports whether sql holds anything but comments and blank lines.
 func hasStatement(sql string) bool {
 	for _, line := range strings.Split(sql, "\n") {

@@ -17,6 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -34,6 +37,29 @@ var FS embed.FS
 // lockID is the advisory lock key goose takes for the duration of a run. It is fixed (not goose's
 // default) so that another goose-managed schema sharing a database can't block ours.
 const lockID int64 = 0x5ca1ea91
+
+// Newest returns the version of the newest migration in FS: the schema version a database is at
+// after Up. template.yaml's migration custom resource carries it, so that a deploy adding a
+// migration changes the resource and CloudFormation runs the migrations again.
+func Newest() (int64, error) {
+	names, err := fs.Glob(FS, "*.sql")
+	if err != nil {
+		return 0, err
+	}
+	var newest int64
+	for _, name := range names {
+		prefix, _, _ := strings.Cut(name, "_")
+		v, err := strconv.ParseInt(prefix, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("migrations: %s: no version number before the first underscore", name)
+		}
+		newest = max(newest, v)
+	}
+	if newest == 0 {
+		return 0, errors.New("migrations: none embedded")
+	}
+	return newest, nil
+}
 
 // Up applies every pending migration. It is a no-op on an up-to-date database.
 func Up(ctx context.Context, databaseURL string) error {
