@@ -65,14 +65,16 @@ type services struct {
 //   - Without DATABASE_URL, it starts a private PostgreSQL from the machine's binaries with its
 //     data in <DataDir>/pgdata (initdb on the first run, kept afterwards), creates the scaleapi
 //     database, migrates it, and sets DATABASE_URL and DATABASE_READER_URL to it. With
-//     DATABASE_URL, it uses that and migrates it only with -migrate: an external database is
+//     DATABASE_URL, it uses that (and, without DATABASE_READER_URL, sets that to the same
+//     database) and migrates it only with -migrate: an external database is
 //     someone else's (the compose stack, the harness, a shared dev database), and changing its
 //     schema should be asked for. Migrations need the primary itself, not a transaction-mode
 //     pooler (see package migrations): with a PgBouncer URL, run `make migrate` against the
 //     primary instead.
 //   - Without REDIS_URL, it runs a real redis-server from the machine's binaries on a free
 //     loopback port, with its data in <DataDir>/redis (redis.go), and sets REDIS_URL (and
-//     REDIS_CLUSTER=false) to it.
+//     REDIS_CLUSTER=false) to it. With REDIS_URL, it sets REDIS_CLUSTER=false unless it is
+//     set: the template's default (true) is for ElastiCache Serverless.
 //   - Without JWT_SECRET, it sets one kept in <DataDir>/jwt-secret, so tokens survive a restart.
 //   - Without DATABASE_IAM_AUTH, it sets it to false: the template's default (true) is for RDS
 //     Proxy, and a local database has no IAM.
@@ -124,6 +126,10 @@ func startServices(ctx context.Context, host map[string]string, opts serviceOpti
 		s.Database = "external (DATABASE_URL) " + redact(host["DATABASE_URL"])
 		if r := host["DATABASE_READER_URL"]; r != "" {
 			s.Database += ", reader " + redact(r)
+		} else {
+			// The template's reader is the stack's own proxy endpoint: without a reader of its
+			// own, an external database serves the reports too.
+			host["DATABASE_READER_URL"] = host["DATABASE_URL"]
 		}
 		if opts.Migrate {
 			fmt.Fprintln(opts.Log, "local: migrating DATABASE_URL (-migrate)")
@@ -142,6 +148,11 @@ func startServices(ctx context.Context, host map[string]string, opts serviceOpti
 		}
 	default:
 		s.Redis = "external (REDIS_URL) " + redact(host["REDIS_URL"])
+		if host["REDIS_CLUSTER"] == "" {
+			// The template's default (true) is for ElastiCache Serverless; a Redis named by
+			// URL is standalone unless REDIS_CLUSTER says otherwise.
+			host["REDIS_CLUSTER"] = "false"
+		}
 		if host["REDIS_CLUSTER"] == "true" {
 			s.Redis += ", cluster"
 		}
