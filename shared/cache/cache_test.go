@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -388,6 +390,33 @@ func TestGet(t *testing.T) {
 				// The undecodable entry was replaced by the fill.
 				if _, err := Get(ctx, c, "task:bad", time.Minute, l.load); err != nil || l.calls.Load() != 2 {
 					t.Errorf("bad entry not refilled: %v, %d loads", err, l.calls.Load())
+				}
+			})
+
+			t.Run("RawMessage", func(t *testing.T) {
+				t.Parallel()
+				c, client := newTestCache(t, url, Options{})
+				page := json.RawMessage(`{"data":[{"id":"a","name":"caf\u00e9 \"x\""}],"count":1}`)
+				l := constLoader(page)
+				for i := range 2 { // the fill, then the hit, which takes the stored bytes as they are
+					got, err := Get(ctx, c, "projects:list:a", time.Minute, l.load)
+					if err != nil || !bytes.Equal(got, page) {
+						t.Fatalf("read %d: %s, %v; want %s", i, got, err, page)
+					}
+				}
+				if l.calls.Load() != 1 {
+					t.Fatalf("%d loads for a fill and a hit", l.calls.Load())
+				}
+				// Bytes that are not one JSON value are not served: the entry is refilled.
+				for _, bad := range []string{`{"data":[`, `{"a":1} {"b":2}`, ``} {
+					client.Set(ctx, c.vkey("projects:list:a"), bad, time.Minute)
+					got, err := Get(ctx, c, "projects:list:a", time.Minute, l.load)
+					if err != nil || !bytes.Equal(got, page) {
+						t.Fatalf("entry %q: %s, %v; want the loader's %s", bad, got, err, page)
+					}
+				}
+				if l.calls.Load() != 4 {
+					t.Fatalf("%d loads, want 4 (the fill and one per bad entry)", l.calls.Load())
 				}
 			})
 

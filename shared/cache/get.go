@@ -1,12 +1,14 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/redis/go-redis/v9"
 
 	"scaleapi/shared/fault"
@@ -223,11 +225,26 @@ func decode[T any](data []byte) (v T, cached error, err error) {
 		}
 		return v, nil, errors.New("unknown entry")
 	}
+	// A json.RawMessage (a list page, a view) is stored as its own bytes: fill wrote them
+	// through json.Marshal, so they are the value as they stand. They are only checked to be
+	// one JSON value, with v1's tolerance, in a single pass: json.Unmarshal would validate them
+	// and then scan them again to copy them, which was a fifth of a cached list's CPU.
+	if raw, ok := any(&v).(*json.RawMessage); ok {
+		if !jsontext.Value(data).IsValid(rawValidity...) {
+			return v, nil, errors.New("not one JSON value")
+		}
+		*raw = bytes.Clone(data) // followers of one load share the payload
+		return v, nil, nil
+	}
 	if err := json.Unmarshal(data, &v); err != nil {
 		return v, nil, err
 	}
 	return v, nil, nil
 }
+
+// rawValidity is what encoding/json accepts as valid and json.Marshal lets through a
+// RawMessage: invalid UTF-8 and duplicate names included.
+var rawValidity = []jsontext.Options{jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true)}
 
 func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
