@@ -9,6 +9,7 @@ import (
 
 	"scaleapi/shared/api"
 	"scaleapi/shared/auth"
+	"scaleapi/shared/cache"
 	"scaleapi/shared/fault"
 	"scaleapi/shared/guard"
 	"scaleapi/shared/query"
@@ -23,7 +24,11 @@ func Routes(rt *api.Router, svc *Service, g guard.Guards) {
 
 	rt.Handle("POST /organizations", post(h.create))
 	rt.Handle("GET /organizations", read(h.list))
-	rt.Handle("GET /organizations/{id}", read(h.get))
+	get := http.Handler(http.HandlerFunc(h.get))
+	if svc != nil {
+		get = guard.Prefetching(svc.cache, svc.getReads, get)
+	}
+	rt.Handle("GET /organizations/{id}", g.Wrap(get, false))
 	rt.Handle("PATCH /organizations/{id}", read(h.update))
 	rt.Handle("DELETE /organizations/{id}", read(h.remove))
 	rt.Handle("GET /organizations/{id}/members", read(h.members))
@@ -32,6 +37,17 @@ func Routes(rt *api.Router, svc *Service, g guard.Guards) {
 }
 
 type handlers struct{ svc *Service }
+
+// getReads is what Get reads first, the caller's memberships and the organization, which ride
+// the session check (guard.Prefetching). r carries the principal and the path's id.
+func (s *Service) getReads(r *http.Request) ([]string, []string, bool) {
+	p, ok := auth.PrincipalFrom(r.Context())
+	id, err := uuid.Parse(r.PathValue("id"))
+	if !ok || err != nil {
+		return nil, nil, false // the handler answers it
+	}
+	return []string{s.access.MembershipsKey(p.UserID), cache.OrganizationKey(id)}, nil, true
+}
 
 func (h handlers) create(w http.ResponseWriter, r *http.Request) {
 	var in Creation

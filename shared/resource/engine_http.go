@@ -24,29 +24,38 @@ func (m *model) target(r *http.Request) (uuid.UUID, string, error) {
 	return user, id, err
 }
 
-// documentReads are the reads handleGet starts with on GET /{path}/{id} without a query: the
-// entity and the caller's memberships, which ride the session check (guard.Prefetching). A GET
-// with a query string (fields=, join=) reads keys that depend on the parsed query; it does not.
+// documentReads are the reads handleGet starts with on GET /{path}/{id}: the entity and the
+// caller's memberships, which ride the session check (guard.Prefetching), and for a view its
+// view scope's generation.
 func (m *model) documentReads(r *http.Request) ([]string, []string, bool) {
-	if r.URL.RawQuery != "" {
-		return nil, nil, false
-	}
 	user, id, err := m.target(r)
 	if err != nil {
 		return nil, nil, false // handleGet answers it
 	}
-	return m.documentKeys(user, id), nil, true
+	var scopes []string
+	if r.URL.RawQuery != "" {
+		// A view (join=, fields=) of the entity's own children is cached under its view
+		// scope, whose generation rides along too; any other view leaves it unread.
+		scopes = []string{cache.ViewScope(m.e.Noun, id)}
+	}
+	return m.documentKeys(user, id), scopes, true
 }
 
 // listReads is what a list reads first, whatever its query: the caller's memberships, whose
-// organizations scope it. It rides the session check too.
+// organizations scope it, and the generations of the organizations the caller's last list
+// covered (m.hints), which are the ones this list needs unless the memberships changed. They
+// ride the session check too.
 func (m *model) listReads(r *http.Request) ([]string, []string, bool) {
 	user, err := Caller(r)
 	mk, ok := m.d.Members.(membershipsKeyer)
 	if err != nil || !ok {
 		return nil, nil, false
 	}
-	return []string{mk.MembershipsKey(user)}, nil, true
+	var scopes []string
+	for _, o := range m.hints.get(user) {
+		scopes = append(scopes, cache.OrgScope(o))
+	}
+	return []string{mk.MembershipsKey(user)}, scopes, true
 }
 
 func (m *model) handleList(w http.ResponseWriter, r *http.Request) {

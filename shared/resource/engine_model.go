@@ -53,6 +53,8 @@ type model struct {
 	// field out (a task's projectId): the first required ManyToOne to an entity of the engine.
 	// nil when the scope field is a path or there is no such key.
 	parent *apsorc.Field
+	// hints remembers which organizations each user's last list covered (see orgHints).
+	hints orgHints
 }
 
 // child is a cascading foreign key: rows of m whose column fk points at a deleted parent are
@@ -236,6 +238,7 @@ func (m *model) list(ctx context.Context, user uuid.UUID, q *query.Query) (json.
 	if err != nil {
 		return nil, err
 	}
+	m.hints.put(user, orgs)
 	conn := db.DBTX(m.d.Primary)
 	if m.e.Options.Reads == apsorc.ReadReplica {
 		conn = m.d.Replica
