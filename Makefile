@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test lint generate build build-server bench bench-go bench-lambda bench-peer chaos deps clean fuzz fuzz-api migrate security $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test lint generate build build-server bench bench-go bench-lambda bench-peer chaos deps clean fuzz fuzz-api migrate plan security $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -112,6 +112,13 @@ bench-lambda: deps ## Lambda handlers in process: CPU µs, p50/p99, allocs, Redi
 # flock /tmp/bench.lock; ~20 min. DURATION_S, WARMUP_S, CONNECTIONS, SCENARIOS: see the script.
 bench-peer: deps ## server mode vs the NestJS peer, same data and wrk scenarios; table in bench-results/peer.md
 	GO=$(GO) bash scripts/bench-peer.sh
+
+# The capacity planner (cmd/plan): the seed's four user bands and a given load, sized from
+# bench-results/lambda-bench.txt (make bench-lambda; without it the command says so and names the
+# committed sample, cmd/plan/testdata/lambda-bench.txt). PLAN_FLAGS adds flags: the load
+# (-users, -rps) and every assumption (go run ./cmd/plan -h).
+plan: ## capacity plan for the seed's user bands and a given load (PLAN_FLAGS='-users 50000 -rps 2000'), from make bench-lambda's report
+	$(GO) run ./cmd/plan $(PLAN_FLAGS)
 
 migrate: ## apply migrations to DATABASE_URL (the primary, not the pooler: goose holds a session lock)
 	$(GO) run ./cmd/migrate up
