@@ -3,6 +3,7 @@ module scaleapi
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.5.0
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/Shopify/toxiproxy/v2 v2.12.0
 	github.com/aws/aws-lambda-go v1.55.1

@@ -6,6 +6,8 @@
 // reusing existing ones, and check that every function runs in the private subnets behind the
 // functions' security group, that the security groups allow only the paths the template's
 // comments name, that every policy names its one resource, that the proxy requires IAM and TLS,
-// that the migration custom resource carries the newest migration, and that every alarm watches
-// a metric the functions really emit, with the dimensions they emit it under.
+// that the migration custom resource carries the newest migration, that every alarm watches a
+// metric the functions really emit, with the dimensions they emit it under, and that each
+// samconfig.toml environment's reserved and provisioned concurrency fit the proxy's connection
+// budget and the account's limit.
 package stackcheck
