@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench-peer: scaleapi's server mode against the NestJS + TypeORM + Redis peer
-# (/work/shared/peers/nestjs-apso), on the same data, with the same wrk scenarios, threads,
+# (../shared/peers/nestjs-apso beside the checkout), on the same data, with the same wrk scenarios, threads,
 # warm-up, duration and concurrencies, one after the other for each scenario and concurrency.
 #
 #   1. build: the peer in a temporary copy (npm ci, tsc; npm cache in .local/npm-cache), and
@@ -38,7 +38,7 @@
 #   runs-disturbed.jsonl); the share of each run's CPU others took is in the report either way.
 #   Before each pair (and the cold starts) it waits until others use at most BUSY_PCT% of a core,
 #   QUIET_WAIT_S=300 seconds at most over the whole run
-#   PEER_SRC=/work/shared/peers/nestjs-apso OUT=bench-results/peer REPORT=bench-results/peer.md
+#   PEER_SRC=../shared/peers/nestjs-apso OUT=bench-results/peer REPORT=bench-results/peer.md
 #   MATCH_PG=1 gives the peer's PostgreSQL the settings of ours (devservices: fsync, full_page_writes
 #   and synchronous_commit off, jit off), so that durability settings are not what is compared;
 #   MATCH_PG=0 keeps the peer's defaults. KEEP_WORK=1 keeps the temporary directory.
@@ -48,7 +48,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 
-PEER_SRC=${PEER_SRC:-/work/shared/peers/nestjs-apso}
+PEER_SRC=${PEER_SRC:-$REPO/../shared/peers/nestjs-apso}
 DURATION_S=${DURATION_S:-20}
 WARMUP_S=${WARMUP_S:-5}
 THREADS=${THREADS:-2}

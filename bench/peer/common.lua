@@ -3,7 +3,8 @@
 --   PEER_BENCH_DIR  the peer's bench/ directory (scripts/bench-peer.sh sets it to its copy)
 --   FIXTURES_DIR    projects.tsv (token, projectId, orgId) and orgs.tsv (token, orgId), logged
 --                   in against scaleapi (scripts/bench-peer.sh writes them)
-local dir = os.getenv("PEER_BENCH_DIR") or "/work/shared/peers/nestjs-apso/bench"
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local dir = os.getenv("PEER_BENCH_DIR") or (here .. "../../../shared/peers/nestjs-apso/bench")
 if dir:sub(-1) ~= "/" then dir = dir .. "/" end
 local c = dofile(dir .. "common.lua")
 
