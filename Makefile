@@ -65,10 +65,12 @@ fuzz-api: deps ## fuzz the API against its OpenAPI document (schemathesis, all c
 build: $(addprefix build-,$(FUNCTIONS)) ## every function as dist/<name>/bootstrap for provided.al2023/arm64
 
 # One bootstrap per function. `sam build` (BuildMethod: makefile) calls build-<LogicalId> with
-# ARTIFACTS_DIR set; the lower-case targets are for humans.
+# ARTIFACTS_DIR set; the lower-case targets are for humans. Beside each bootstrap goes the
+# tracing collector's configuration (deploy/lambda/collector.yaml; template.yaml's Tracing).
 define function_target
 build-$(1):
 	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build $(BUILD_FLAGS) -o $(if $(filter dist,$(ARTIFACTS_DIR)),dist/$(1),$(ARTIFACTS_DIR))/bootstrap ./functions/$(1)
+	cp deploy/lambda/collector.yaml $(if $(filter dist,$(ARTIFACTS_DIR)),dist/$(1),$(ARTIFACTS_DIR))/collector.yaml
 endef
 $(foreach f,$(FUNCTIONS),$(eval $(call function_target,$(f))))
 

@@ -51,8 +51,10 @@ fi
 # cache, and the VPC for them), and the functions reach the compose services by name on the
 # scaleapi-local network, which
 # LAMBDA_DOCKER_NETWORK puts their containers on. Password-less URLs, as deployed: the PgBouncer
-# stand-ins trust the user (pgbouncer/*.ini). localstack_test.go resolves template.yaml with
-# exactly these and checks that every function's configuration loads.
+# stand-ins trust the user (pgbouncer/*.ini). Tracing=none: the collector layer is in AWS's
+# account (901920570463), which LocalStack's free edition cannot fetch, and it has no X-Ray.
+# localstack_test.go resolves template.yaml with exactly these and checks that every function's
+# configuration loads.
 overrides=(
   DatabaseProxyEndpoint=pgbouncer
   DatabaseReaderEndpoint=pgbouncer-reader
@@ -62,6 +64,7 @@ overrides=(
   DatabaseIAMAuth=false
   RedisUrl=redis://redis:6379/0
   RedisCluster=false
+  Tracing=none
 )
 
 # Bootstraps for the Docker host's architecture: LocalStack runs each function on it

@@ -25,7 +25,9 @@
 //
 // Function environment variables: the template's values, overridden by the same-named host
 // environment variables (so `DATABASE_URL=... go run ./cmd/local` works), overridden by
-// -env-vars; only variables the template declares reach a function (gateway.FunctionEnv).
+// -env-vars; only variables the template declares reach a function (gateway.FunctionEnv). The
+// template's Tracing parameter is "none" unless -parameter-overrides sets it: no collector runs
+// here.
 //
 // Ctrl-C or SIGTERM stops serving, lets in-flight requests finish, sends every function process
 // SIGTERM and kills what is left after -shutdown-grace, then stops the embedded PostgreSQL (a
@@ -94,7 +96,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	tpl, err := samtemplate.Parse(*templatePath, samtemplate.Options{Region: *region, Parameters: overrides})
+	tpl, err := samtemplate.Parse(*templatePath, samtemplate.Options{Region: *region, Parameters: overrides, Defaults: localDefaults})
 	if err != nil {
 		return err
 	}
@@ -198,6 +200,12 @@ func binaries(ctx context.Context, tpl *samtemplate.Template, dir string, jobs i
 	}
 	return bins, nil
 }
+
+// localDefaults are the template parameters' defaults here, where the template declares them.
+// No collector runs here, so template.yaml's Tracing=xray default would point every function at
+// a receiver that is not there: tracing is off unless asked for (-parameter-overrides
+// Tracing=xray, with OTEL_EXPORTER_OTLP_ENDPOINT in the environment naming a receiver).
+var localDefaults = map[string]string{"Tracing": "none"}
 
 // parseParameterOverrides reads "Key=Value Key2=Value2"; sam's
 // "ParameterKey=Key,ParameterValue=Value" form is accepted too.

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"scaleapi/internal/samtemplate"
 )
 
 // These tests run the cmd/local binary itself on testdata/template.yaml and stop it the way a
@@ -144,4 +146,25 @@ func TestKilledGatewayTakesFunctionsAlong(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	gone(t, running)
+}
+
+// TestTracingOffLocally checks that the functions make run starts export no spans by default
+// (template.yaml's Tracing=xray is for a deployment, whose collector is not here), and that
+// asking for it gives them the template's tracing environment.
+func TestTracingOffLocally(t *testing.T) {
+	for _, c := range []struct{ params, endpoint string }{{"", ""}, {"Tracing=xray", "http://localhost:4318"}} {
+		p, err := parseParameterOverrides(c.params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tpl, err := samtemplate.Parse("../../template.yaml", samtemplate.Options{Parameters: p, Defaults: localDefaults})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fn := range tpl.Functions {
+			if got := fn.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]; got != c.endpoint {
+				t.Errorf("-parameter-overrides %q: %s exports spans to %q, want %q", c.params, fn.LogicalID, got, c.endpoint)
+			}
+		}
+	}
 }

@@ -53,9 +53,15 @@ func (r *resolver) section(name string) map[string]any {
 	return m
 }
 
-// applyParameters makes each override the parameter's Default, which is what Ref reads.
+// applyParameters makes each override the parameter's Default, which is what Ref reads: first
+// the Defaults of parameters the template declares, then the Parameters.
 func (r *resolver) applyParameters() error {
 	params := r.section("Parameters")
+	for name, v := range r.opts.Defaults {
+		if p, ok := params[name].(map[string]any); ok {
+			p["Default"] = v
+		}
+	}
 	for name, v := range r.opts.Parameters {
 		p, ok := params[name].(map[string]any)
 		if !ok {

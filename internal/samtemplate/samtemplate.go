@@ -46,6 +46,10 @@ type Options struct {
 	AccountID  string            // AWS::AccountId; "123456789012" when empty
 	StackName  string            // AWS::StackName; "local" when empty
 	Parameters map[string]string // values for the template's Parameters, over their Defaults
+	// Defaults replace the Defaults of the parameters the template declares, under Parameters;
+	// one the template does not declare is ignored (a caller's defaults for templates in
+	// general, where Parameters names a parameter that must exist).
+	Defaults map[string]string
 	// Attributes are values for Fn::GetAtt, keyed "LogicalId.Attribute", over the placeholders:
 	// what only a deployment knows, such as an ARN a policy takes apart with Fn::Split.
 	Attributes map[string]any

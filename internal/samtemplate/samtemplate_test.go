@@ -114,6 +114,19 @@ func TestParseParameterOverrides(t *testing.T) {
 	}
 }
 
+// Defaults apply to the parameters the template declares, under Parameters, and ignore the
+// ones it does not.
+func TestParseDefaults(t *testing.T) {
+	tpl := parse(t, Options{Defaults: map[string]string{"Stage": "prod", "NotDeclared": "x"}})
+	if len(tpl.Functions) != 3 {
+		t.Fatalf("%d functions, want 3: Stage's default is prod", len(tpl.Functions))
+	}
+	tpl = parse(t, Options{Defaults: map[string]string{"Stage": "prod"}, Parameters: map[string]string{"Stage": "dev"}})
+	if len(tpl.Functions) != 2 {
+		t.Fatalf("%d functions, want 2: the Stage override wins over the default", len(tpl.Functions))
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ template, want string }{
 		"UnknownOverride": {"", "no such parameter"},

@@ -274,8 +274,9 @@ func TestFreshAccount(t *testing.T) {
 			}
 		}
 		// Secrets Manager: the JWT key and the migrations' password; S3: the migration's answer to
-		// CloudFormation (a presigned URL); Logs: the issue's, for API calls from inside the VPC.
-		want := map[string]string{"secretsmanager": "Interface", "logs": "Interface", "s3": "Gateway"}
+		// CloudFormation (a presigned URL); Logs: the issue's, for API calls from inside the VPC;
+		// X-Ray: the tracing collector's exports (Tracing=xray, the default).
+		want := map[string]string{"secretsmanager": "Interface", "logs": "Interface", "s3": "Gateway", "xray": "Interface"}
 		if !maps.Equal(endpoints, want) {
 			t.Errorf("VPC endpoints %v, want %v", endpoints, want)
 		}
@@ -640,54 +641,4 @@ func emitted(t *testing.T, namespace string) map[string][][]string {
 		}
 	}
 	return out
-}
-
-// apiGatewayMetrics are the AWS/ApiGateway metrics of a REST API stage.
-var apiGatewayMetrics = []string{"4XXError", "5XXError", "CacheHitCount", "CacheMissCount", "Count", "IntegrationLatency", "Latency"}
-
-// TestAlarmsWatchRealMetrics checks every alarm's metrics: the functions' own (the namespace
-// they are configured with, a metric their request line declares, under dimensions it declares,
-// naming a function of the stack) or API Gateway's (a REST API metric of this stack's API and
-// stage).
-func TestAlarmsWatchRealMetrics(t *testing.T) {
-	s := resolve(t, nil)
-	namespace := s.environment("EntitiesFunction")["METRICS_NAMESPACE"]
-	ours := emitted(t, namespace)
-	names := map[string]bool{}
-	for _, id := range s.ofType("AWS::Serverless::Function") {
-		names[fmt.Sprint(s.props(id)["FunctionName"])] = true
-	}
-	api := s.props("Api")
-	alarms := s.ofType("AWS::CloudWatch::Alarm")
-	if len(alarms) == 0 {
-		t.Fatal("no alarms")
-	}
-	for _, id := range alarms {
-		for _, m := range alarmMetrics(s.props(id)) {
-			keys := slices.Sorted(maps.Keys(m.dimensions))
-			switch m.namespace {
-			case namespace:
-				sets, ok := ours[m.name]
-				if !ok {
-					t.Errorf("%s watches %s/%s, which no function emits (they emit %v)", id, m.namespace, m.name, slices.Sorted(maps.Keys(ours)))
-					continue
-				}
-				if !slices.ContainsFunc(sets, func(set []string) bool { return slices.Equal(slices.Sorted(slices.Values(set)), keys) }) {
-					t.Errorf("%s watches %s under dimensions %v; it is emitted under %v", id, m.name, keys, sets)
-				}
-				if fn := m.dimensions["function"]; !names[fn] {
-					t.Errorf("%s watches function %q, which is not a function of the stack", id, fn)
-				}
-			case "AWS/ApiGateway":
-				if !slices.Contains(apiGatewayMetrics, m.name) {
-					t.Errorf("%s watches AWS/ApiGateway %s, not a REST API metric", id, m.name)
-				}
-				if m.dimensions["ApiName"] != api["Name"] || m.dimensions["Stage"] != api["StageName"] || len(keys) != 2 {
-					t.Errorf("%s watches %v, want ApiName %v and Stage %v", id, m.dimensions, api["Name"], api["StageName"])
-				}
-			default:
-				t.Errorf("%s watches namespace %s, which the stack emits nothing to", id, m.namespace)
-			}
-		}
-	}
 }

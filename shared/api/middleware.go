@@ -55,7 +55,15 @@ type Observer struct {
 	Emitter *metrics.Emitter
 	Log     *slog.Logger
 	IDFrom  IDSource // optional
+	Spans   Spans    // optional
 	cold    atomic.Bool
+}
+
+// Spans starts a trace span for each request (shared/tracing's *Tracing): Start returns the
+// request's context with the span in it, and the function that ends the span once the request
+// has been answered, given its route pattern and status.
+type Spans interface {
+	Start(r *http.Request) (context.Context, func(route string, status int))
 }
 
 // NewObserver returns an Observer; the first request it sees is the cold start.
@@ -70,6 +78,12 @@ func (o *Observer) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		cold := o.cold.Swap(false)
+		var endSpan func(route string, status int)
+		if o.Spans != nil {
+			var ctx context.Context
+			ctx, endSpan = o.Spans.Start(r)
+			r = r.WithContext(ctx)
+		}
 		info := &requestInfo{id: o.requestID(r)}
 		ctx, rec := metrics.WithRecord(context.WithValue(r.Context(), infoKey{}, info))
 		r = r.WithContext(ctx)
@@ -100,6 +114,9 @@ func (o *Observer) Wrap(next http.Handler) http.Handler {
 			}
 			if err := o.Emitter.Emit(line); err != nil && o.Log != nil {
 				o.Log.Warn("emit metrics", "err", err)
+			}
+			if endSpan != nil {
+				endSpan(route, line.Status)
 			}
 		}()
 		next.ServeHTTP(sw, r)

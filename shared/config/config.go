@@ -26,6 +26,11 @@
 //	RATE_LIMIT_PER_MINUTE  requests per user (per IP on public routes)         [600]
 //	LOG_LEVEL              debug | info | warn | error                         [info]
 //	METRICS_NAMESPACE      CloudWatch EMF namespace                            [ScaleAPI]
+//	OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP receiver of trace spans (the ADOT   [off]
+//	                       collector extension's http://localhost:4318)
+//	TRACE_SAMPLE_RATIO     share of requests traced where no X-Ray header      [0.05]
+//	                       decides (outside Lambda)
+//	AWS_LAMBDA_RUNTIME_API set by Lambda: spans are flushed before each answer
 //	AWS_LAMBDA_FUNCTION_NAME  set by Lambda (and by cmd/local)                 [local]
 package config
 
@@ -77,6 +82,10 @@ type Config struct {
 
 	LogLevel         string `env:"LOG_LEVEL" envDefault:"info"`
 	MetricsNamespace string `env:"METRICS_NAMESPACE" envDefault:"ScaleAPI"`
+
+	TracingEndpoint  string  `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	TraceSampleRatio float64 `env:"TRACE_SAMPLE_RATIO" envDefault:"0.05"`
+	LambdaRuntimeAPI string  `env:"AWS_LAMBDA_RUNTIME_API"`
 }
 
 // Needs says which dependencies a function uses, so that Load only insists on those.
@@ -136,6 +145,7 @@ var keys = []string{
 	"DB_MAX_CONNS", "DB_MIN_CONNS", "DB_MAX_CONN_IDLE_TIME", "DB_CONNECT_TIMEOUT", "REDIS_URL",
 	"REDIS_CLUSTER", "REDIS_POOL_SIZE", "REDIS_TIMEOUT", "REDIS_GUARD_TIMEOUT", "CACHE_TTL", "LIST_CACHE_TTL", "JWT_SECRET", "JWT_SECRET_ARN",
 	"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "RATE_LIMIT_PER_MINUTE", "LOG_LEVEL", "METRICS_NAMESPACE",
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "TRACE_SAMPLE_RATIO", "AWS_LAMBDA_RUNTIME_API",
 }
 
 func (c *Config) validate(needs Needs) error {
@@ -197,6 +207,14 @@ func (c *Config) validate(needs Needs) error {
 	}
 	if _, err := c.Level(); err != nil {
 		bad("LOG_LEVEL: %v", err)
+	}
+	if c.TracingEndpoint != "" {
+		if err := checkURL(c.TracingEndpoint, "http", "https"); err != nil {
+			bad("OTEL_EXPORTER_OTLP_ENDPOINT: %v", err)
+		}
+	}
+	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
+		bad("TRACE_SAMPLE_RATIO must be between 0 and 1, got %v", c.TraceSampleRatio)
 	}
 	return errors.Join(errs...)
 }

@@ -21,6 +21,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
@@ -31,6 +32,7 @@ import (
 	"scaleapi/shared/db"
 	"scaleapi/shared/lambdahttp"
 	"scaleapi/shared/metrics"
+	"scaleapi/shared/tracing"
 )
 
 // Needs says which clients a function uses.
@@ -53,6 +55,7 @@ type Deps struct {
 	Tokens   *auth.Tokens
 	Sessions *auth.Sessions
 	Auth     *auth.Authenticator
+	Tracing  *tracing.Tracing // nil when OTEL_EXPORTER_OTLP_ENDPOINT is not set
 
 	closers []func()
 }
@@ -74,6 +77,22 @@ func Build(ctx context.Context, lookup func(string) (string, bool), out io.Write
 		Config:  cfg,
 		Log:     metrics.NewLogger(out, level, cfg.Function),
 		Emitter: metrics.NewEmitter(out, cfg.MetricsNamespace, cfg.Function),
+	}
+	tr, err := tracing.New(tracing.Options{
+		Endpoint: cfg.TracingEndpoint, SampleRatio: cfg.TraceSampleRatio, Service: cfg.Function,
+		FlushEachRequest: cfg.LambdaRuntimeAPI != "",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if tr.Enabled() {
+		d.Tracing = tr
+		// First in, so that it runs last at Close, once the clients' last spans have ended.
+		d.closers = append(d.closers, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			_ = tr.Shutdown(sctx)
+		})
 	}
 	if err := d.open(ctx, needs); err != nil {
 		d.Close()
@@ -150,6 +169,9 @@ func (d *Deps) redis(timeout time.Duration) (redis.UniversalClient, error) {
 	}
 	rdb.AddHook(redisCalls{})
 	d.closers = append(d.closers, func() { _ = rdb.Close() })
+	if err := d.Tracing.InstrumentRedis(rdb); err != nil {
+		return nil, fmt.Errorf("redis tracing: %w", err)
+	}
 	return rdb, nil
 }
 
@@ -159,7 +181,7 @@ func (d *Deps) pool(ctx context.Context, name, rawURL string) (*db.Pool, error) 
 		URL: rawURL, Name: name,
 		MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns,
 		MaxConnIdleTime: cfg.DBMaxConnIdleTime, ConnectTimeout: cfg.DBConnectTimeout,
-		Tracer: queryMetrics{pool: name},
+		Tracer: queryMetrics{pool: name, spans: d.Tracing.QueryTracer()},
 		Lazy:   true,
 	}
 	if cfg.DatabaseIAMAuth {
@@ -201,7 +223,11 @@ func (d *Deps) signingKey(ctx context.Context) ([]byte, error) {
 // Handler wraps a function's router with the middleware every function runs.
 func (d *Deps) Handler(h http.Handler) http.Handler {
 	idFrom := func(r *http.Request) string { return lambdahttp.RequestID(r.Context()) }
-	return api.NewObserver(d.Emitter, d.Log, idFrom).Wrap(h)
+	o := api.NewObserver(d.Emitter, d.Log, idFrom)
+	if d.Tracing.Enabled() {
+		o.Spans = d.Tracing
+	}
+	return o.Wrap(h)
 }
 
 // Close releases every client, in reverse order of creation. It runs on SIGTERM, when Lambda
@@ -223,37 +249,64 @@ func (d *Deps) Close() {
 // A batch is one (its statements share one Sync), and so is a COPY (pgconn streams the rows
 // behind the COPY statement without waiting for CopyInResponse). The liveness ping pgxpool
 // sends on a connection idle for more than a second is one too, though it is no statement.
-type queryMetrics struct{ pool string }
+//
+// spans, when tracing is on, makes a span of each query, batch and COPY (shared/tracing).
+type queryMetrics struct {
+	pool  string
+	spans *otelpgx.Tracer
+}
 
 type queryStartKey struct{}
 
-func (q queryMetrics) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (q queryMetrics) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if q.spans != nil {
+		ctx = q.spans.TraceQueryStart(ctx, conn, data)
+	}
 	return context.WithValue(ctx, queryStartKey{}, time.Now())
 }
 
-func (q queryMetrics) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+func (q queryMetrics) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
 	if start, ok := ctx.Value(queryStartKey{}).(time.Time); ok {
 		metrics.Query(ctx, q.pool, time.Since(start), data.Err != nil)
 	}
 	metrics.DatabaseCall(ctx)
+	if q.spans != nil {
+		q.spans.TraceQueryEnd(ctx, conn, data)
+	}
 }
 
-func (queryMetrics) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+func (q queryMetrics) TraceBatchStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	if q.spans != nil {
+		ctx = q.spans.TraceBatchStart(ctx, conn, data)
+	}
 	return ctx
 }
 
-func (queryMetrics) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-
-func (queryMetrics) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
-	metrics.DatabaseCall(ctx)
+func (q queryMetrics) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if q.spans != nil {
+		q.spans.TraceBatchQuery(ctx, conn, data)
+	}
 }
 
-func (queryMetrics) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
+func (q queryMetrics) TraceBatchEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchEndData) {
+	metrics.DatabaseCall(ctx)
+	if q.spans != nil {
+		q.spans.TraceBatchEnd(ctx, conn, data)
+	}
+}
+
+func (q queryMetrics) TraceCopyFromStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
+	if q.spans != nil {
+		ctx = q.spans.TraceCopyFromStart(ctx, conn, data)
+	}
 	return ctx
 }
 
-func (queryMetrics) TraceCopyFromEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromEndData) {
+func (q queryMetrics) TraceCopyFromEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceCopyFromEndData) {
 	metrics.DatabaseCall(ctx)
+	if q.spans != nil {
+		q.spans.TraceCopyFromEnd(ctx, conn, data)
+	}
 }
 
 func (queryMetrics) TracePing(ctx context.Context) { metrics.DatabaseCall(ctx) }

@@ -14,6 +14,9 @@
 //	BenchmarkColdStart/<function>  a new execution environment of each function's real
 //	                               bootstrap under cmd/local's lambdaenv: init, first
 //	                               invocation, Max Memory Used
+//	BenchmarkTracing/<mode>        the cached GET of the entities function with tracing off,
+//	                               on and not sampled, and on and sampled (spans flushed to an
+//	                               OTLP receiver on loopback before the answer)
 //
 // Every figure is reported as a Go benchmark metric, so the output feeds benchstat:
 //
@@ -28,6 +31,7 @@
 //	api-cpu-µs/op             the Runtime API child's CPU per invocation (AWS's side in Lambda)
 //	init-ms, first-ms         the init phase and the first invocation, medians (cold starts)
 //	max-memory-MiB            the environment's peak resident set (VmHWM), the largest seen
+//	spans/op                  spans exported per invocation (BenchmarkTracing)
 //
 // The package has no code of its own outside its tests: it exists for them, and lives under
 // functions/internal/function because only there may it import the functions' wiring.

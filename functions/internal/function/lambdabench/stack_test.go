@@ -62,6 +62,8 @@ type environment struct {
 	f       function.Function
 	handler *lambdahttp.Handler
 	lines   *lineCounter
+	// traceHeader is the invocations' X-Ray trace header; empty is unsampled's.
+	traceHeader string
 }
 
 // stack is every function built over one database, with the data the routes read.
@@ -85,25 +87,31 @@ func newStack(tb testing.TB) *stack {
 	redisURL := devtest.Services(tb).RedisURL
 	s := &stack{database: database, redisURL: redisURL, envs: map[string]*environment{}}
 	for _, f := range function.All {
-		e := env(database, redisURL, f)
-		lines := &lineCounter{}
-		lookup := func(k string) (string, bool) { v, ok := e[k]; return v, ok }
-		d, err := platform.Build(tb.Context(), lookup, lines, f.Needs)
-		if err != nil {
-			tb.Fatalf("%s: %v", f.Name, err)
-		}
-		tb.Cleanup(d.Close)
-		tb.Cleanup(lines.close)
-		h, err := f.Build(d)
-		if err != nil {
-			tb.Fatalf("%s: %v", f.Name, err)
-		}
-		s.envs[f.Name] = &environment{f: f, handler: lambdahttp.New(d.Handler(h)), lines: lines}
+		s.envs[f.Name] = build(tb, f, env(database, redisURL, f))
 	}
 	if err := s.seed(tb); err != nil {
 		tb.Fatal(err)
 	}
 	return s
+}
+
+// build builds f's execution environment from the environment variables e, as lambdamain.Run
+// does: platform.Build, the function's Build, platform's middleware, lambdahttp.New.
+func build(tb testing.TB, f function.Function, e map[string]string) *environment {
+	tb.Helper()
+	lines := &lineCounter{}
+	lookup := func(k string) (string, bool) { v, ok := e[k]; return v, ok }
+	d, err := platform.Build(tb.Context(), lookup, lines, f.Needs)
+	if err != nil {
+		tb.Fatalf("%s: %v", f.Name, err)
+	}
+	tb.Cleanup(d.Close)
+	tb.Cleanup(lines.close)
+	h, err := f.Build(d)
+	if err != nil {
+		tb.Fatalf("%s: %v", f.Name, err)
+	}
+	return &environment{f: f, handler: lambdahttp.New(d.Handler(h)), lines: lines}
 }
 
 // seed makes the data through the functions themselves: alice, her organization, a project
@@ -181,6 +189,10 @@ func (s *stack) envFor(resource string) *environment {
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
+// unsampled is the X-Ray header of an invocation X-Ray did not sample, as Lambda sends it
+// (Tracing: Active): most invocations' header.
+const unsampled = "Root=1-67a0f1e2-5ab1c2d3e4f5a6b7c8d9e0f1;Parent=53995c3f42cd8ad8;Sampled=0"
+
 // invocationTimeout is template.yaml's Globals Timeout: the deadline Lambda gives each
 // invocation.
 const invocationTimeout = 10 * time.Second
@@ -207,8 +219,12 @@ func (e *environment) invokeRaw(base context.Context, payload []byte) ([]byte, e
 		AwsRequestID:       "8f5c2a5e-0000-4000-8000-" + fmt.Sprintf("%012d", n),
 		InvokedFunctionArn: "arn:aws:lambda:us-east-1:" + accountID + ":function:" + e.f.Name,
 	})
+	header := e.traceHeader
+	if header == "" {
+		header = unsampled
+	}
 	//lint:ignore SA1029 the string key is aws-lambda-go's own, which this stands in for
-	ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root=1-00000000-000000000000000000000000")
+	ctx = context.WithValue(ctx, "x-amzn-trace-id", header)
 	return e.handler.Invoke(ctx, payload)
 }
 
