@@ -37,7 +37,7 @@ func buildFunctions(t *testing.T, env map[string]string) []*built {
 	t.Helper()
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	var fns []*built
-	for _, m := range function.All {
+	for _, m := range function.All() {
 		d, err := platform.Build(context.Background(), lookup, io.Discard, m.Needs)
 		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)

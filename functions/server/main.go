@@ -142,7 +142,7 @@ func run(ctx context.Context, lookup func(string) (string, bool), out io.Writer)
 // mounted on one router.
 func build(ctx context.Context, env func(string) (string, bool), out io.Writer) (*platform.Deps, *api.Router, error) {
 	var needs platform.Needs
-	for _, f := range function.All {
+	for _, f := range function.All() {
 		needs.Database = needs.Database || f.Needs.Database
 		needs.Replica = needs.Replica || f.Needs.Replica
 		needs.Redis = needs.Redis || f.Needs.Redis
@@ -152,7 +152,7 @@ func build(ctx context.Context, env func(string) (string, bool), out io.Writer) 
 	if err != nil {
 		return nil, nil, err
 	}
-	root, err := mount(d, function.All)
+	root, err := mount(d, function.All())
 	if err != nil {
 		d.Close()
 		return nil, nil, err

@@ -36,7 +36,7 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	bin := b.TempDir()
-	for _, f := range function.All {
+	for _, f := range function.All() {
 		fn := templateFunction(b, tmpl, f.Name)
 		dir := strings.ToLower(strings.TrimSuffix(f.Name, "Function"))
 		boot := filepath.Join(bin, dir, "bootstrap")

@@ -86,7 +86,7 @@ func newStack(tb testing.TB) *stack {
 	database := devtest.NewDatabase(tb)
 	redisURL := devtest.Services(tb).RedisURL
 	s := &stack{database: database, redisURL: redisURL, envs: map[string]*environment{}}
-	for _, f := range function.All {
+	for _, f := range function.All() {
 		s.envs[f.Name] = build(tb, f, env(database, redisURL, f))
 	}
 	if err := s.seed(tb); err != nil {
