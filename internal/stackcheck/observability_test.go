@@ -313,6 +313,28 @@ func TestTracing(t *testing.T) {
 	if s.globals["Tracing"] != "Active" || s.globals["Architectures"] == nil || strs(s.globals["Architectures"])[0] != "arm64" {
 		t.Errorf("Globals Tracing %v, Architectures %v: want Active (X-Ray's sampling and SAM's write policy) and arm64 (the layer's)", s.globals["Tracing"], s.globals["Architectures"])
 	}
+	var collector struct {
+		Receivers struct {
+			OTLP struct {
+				Protocols map[string]struct{ Endpoint string }
+			} `yaml:"otlp"`
+		}
+		Exporters map[string]any
+		Service   struct {
+			Pipelines map[string]struct{ Receivers, Exporters []string }
+		}
+	}
+	raw, err := os.ReadFile("../../deploy/lambda/collector.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &collector); err != nil {
+		t.Fatalf("collector.yaml: %v", err)
+	}
+	traces := collector.Service.Pipelines["traces"]
+	if _, ok := collector.Exporters["awsxray"]; !ok || !slices.Equal(traces.Receivers, []string{"otlp"}) || !slices.Equal(traces.Exporters, []string{"awsxray"}) {
+		t.Errorf("the collector's traces pipeline %+v, want otlp → awsxray", traces)
+	}
 	for _, id := range s.ofType("AWS::Serverless::Function") {
 		if _, own := s.props(id)["Layers"]; own {
 			t.Errorf("%s sets its own Layers, which replace the collector's", id)
@@ -329,30 +351,8 @@ func TestTracing(t *testing.T) {
 		if u.Hostname() != "localhost" {
 			t.Errorf("%s exports to %s, not to the collector in its own environment", id, u.Host)
 		}
-		var collector struct {
-			Receivers struct {
-				OTLP struct {
-					Protocols map[string]struct{ Endpoint string }
-				} `yaml:"otlp"`
-			}
-			Exporters map[string]any
-			Service   struct {
-				Pipelines map[string]struct{ Receivers, Exporters []string }
-			}
-		}
-		raw, err := os.ReadFile("../../deploy/lambda/collector.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := yaml.Unmarshal(raw, &collector); err != nil {
-			t.Fatalf("collector.yaml: %v", err)
-		}
 		if got := collector.Receivers.OTLP.Protocols["http"].Endpoint; got != u.Host {
 			t.Errorf("the collector receives OTLP/HTTP on %q; %s exports to %q", got, id, u.Host)
-		}
-		traces := collector.Service.Pipelines["traces"]
-		if !slices.Equal(traces.Receivers, []string{"otlp"}) || !slices.Equal(traces.Exporters, []string{"awsxray"}) {
-			t.Errorf("the collector's traces pipeline %+v, want otlp → awsxray", traces)
 		}
 	}
 	makefile, err := os.ReadFile("../../Makefile")

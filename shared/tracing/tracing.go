@@ -127,9 +127,10 @@ func (t *Tracing) Start(r *http.Request) (context.Context, func(route string, st
 	}
 	span.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path))
 	return ctx, func(route string, status int) {
-		span.SetName(r.Method + " " + strings.TrimPrefix(route, r.Method+" "))
+		path := strings.TrimPrefix(route, r.Method+" ") // the mux's pattern is "GET /things/{id}"
+		span.SetName(r.Method + " " + path)
 		span.SetAttributes(
-			semconv.HTTPRoute(strings.TrimPrefix(route, r.Method+" ")),
+			semconv.HTTPRoute(path),
 			semconv.HTTPResponseStatusCode(status),
 		)
 		if status >= 500 {

@@ -100,8 +100,10 @@ func BenchmarkInvoke(b *testing.B) {
 // bench measures rt. Each invocation is bracketed by getrusage calls, so the CPU it reports is
 // the process's over the invocations only (not between's); the bracket adds two system calls,
 // about half a microsecond, to each invocation's figures.
-func (s *stack) bench(b *testing.B, rt route) {
-	e := s.envFor(rt.req(s).resource)
+func (s *stack) bench(b *testing.B, rt route) { s.benchOn(b, rt, s.envFor(rt.req(s).resource)) }
+
+// benchOn measures rt in the execution environment e.
+func (s *stack) benchOn(b *testing.B, rt route, e *environment) {
 	evs := eventsOf(b, rt.req(s), recorded)
 	var prep [][]byte
 	var prepEnv *environment
