@@ -17,13 +17,6 @@ import (
 	"scaleapi/shared/devservices"
 )
 
-// fullStack is every server; tests pick what they need from it.
-func fullStack(dir string, log io.Writer) devservices.Options {
-	return devservices.Options{
-		Dir: dir, Postgres: true, Replica: true, PgBouncer: true, Redis: true, RedisCluster: true, Log: log,
-	}
-}
-
 // runCommand implements `devservices run`. It returns the command's exit status, 128+n if the
 // command was killed by signal n, and 1 if the stack failed to start or a server had crashed by
 // the end (a crashed server fails the run even if the tests happened to pass).
@@ -85,7 +78,7 @@ func runCommand(args []string, stderr io.Writer) int {
 	}()
 
 	began := time.Now()
-	s, err := devservices.Start(startCtx, fullStack(*dir, log))
+	s, err := devservices.Start(startCtx, devservices.Full(*dir, log))
 	if err != nil {
 		fmt.Fprintf(stderr, "devservices run: %v\n", err)
 		return 1

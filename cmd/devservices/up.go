@@ -62,7 +62,7 @@ func up(args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.Remove(filepath.Join(*dir, pidFile))
 	began := time.Now()
-	s, err := devservices.Start(ctx, fullStack(filepath.Join(*dir, serverDir), log))
+	s, err := devservices.Start(ctx, devservices.Full(filepath.Join(*dir, serverDir), log))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ func OrganizationKey(id uuid.UUID) string { return "organization:" + id.String()
 // MembersKey is the key of organization id's member list.
 func MembersKey(id uuid.UUID) string { return "members:" + id.String() }
 
+// ShardKey is the key of organization id's placement in the shard directory (shared/shard).
+func ShardKey(id uuid.UUID) string { return "shard:" + id.String() }
+
 // MembershipsKey is the key of user's memberships, which organization.Access caches and every
 // function's access check reads.
 func MembershipsKey(user uuid.UUID) string { return "memberships:" + user.String() }

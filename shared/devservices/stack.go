@@ -22,6 +22,8 @@ const (
 	EnvPoolerURL       = "SCALEAPI_TEST_POOLER_URL"
 	EnvRedisURL        = "SCALEAPI_TEST_REDIS_URL"
 	EnvRedisClusterURL = "SCALEAPI_TEST_REDIS_CLUSTER_URL"
+	// EnvShards lists the further shards' URLs, space-separated PRIMARY|POOLER pairs.
+	EnvShards = "SCALEAPI_TEST_SHARDS"
 )
 
 // Options selects the servers Start starts.
@@ -35,6 +37,10 @@ type Options struct {
 	Replica bool
 	// PgBouncer starts PgBouncer in transaction mode in front of the primary; it implies Postgres.
 	PgBouncer bool
+	// Shards starts this many more PostgreSQL primaries, each with its own PgBouncer in
+	// transaction mode, for tenant sharding: the primary above is the first shard (the
+	// directory's), these are the others. It implies PgBouncer.
+	Shards int
 	// Redis starts one standalone Redis.
 	Redis bool
 	// RedisCluster starts a Redis Cluster of three masters without replicas.
@@ -54,6 +60,15 @@ type Options struct {
 	Log io.Writer
 }
 
+// Full is every server the tests use, which they pick from: the primary with its replica and
+// PgBouncer, two further shards (three in all for the sharding tests), a standalone Redis and a
+// Redis Cluster; Dir and Log as in Options.
+func Full(dir string, log io.Writer) Options {
+	return Options{
+		Dir: dir, Postgres: true, Replica: true, PgBouncer: true, Shards: 2, Redis: true, RedisCluster: true, Log: log,
+	}
+}
+
 // Stack is a set of running servers, or, from StackFromEnv, the addresses of servers another
 // process runs. URLs of servers that were not asked for are empty.
 type Stack struct {
@@ -71,7 +86,10 @@ type Stack struct {
 	// RedisClusterURL is in go-redis ParseClusterURL form:
 	// redis://127.0.0.1:P1?addr=127.0.0.1:P2&addr=127.0.0.1:P3.
 	RedisClusterURL string
+	// Shards are the further shards Options.Shards asked for, in order.
+	Shards []Shard
 
+	shards        []*shardServers
 	primary       *pgServer
 	primarySpec   pgSpec
 	replica       *pgServer
@@ -97,6 +115,9 @@ type Stack struct {
 // The stack is stopped by Stop or when ctx is done, whichever is first, so pass a context that
 // lives as long as the stack should.
 func Start(ctx context.Context, o Options) (*Stack, error) {
+	if o.Shards > 0 {
+		o.PgBouncer = true
+	}
 	if o.Replica || o.PgBouncer {
 		o.Postgres = true
 	}
@@ -145,7 +166,7 @@ func (s *Stack) start(ctx context.Context, o Options, bins binaries, acct *accou
 	if err := acct.checkReachable(s.Dir); err != nil {
 		return err
 	}
-	for _, name := range []string{"primary", "replica", "redis", "cluster-1", "cluster-2", "cluster-3", "cluster-4", "cluster-5", "cluster-6"} {
+	for _, name := range []string{"primary", "replica", "shard-2", "redis", "cluster-1", "cluster-2", "cluster-3", "cluster-4", "cluster-5", "cluster-6"} {
 		if _, err := os.Stat(filepath.Join(s.Dir, name)); err == nil {
 			return fmt.Errorf("%s already holds servers' files (%s): remove them or use another Dir", s.Dir, name)
 		}
@@ -153,6 +174,13 @@ func (s *Stack) start(ctx context.Context, o Options, bins binaries, acct *accou
 	g, gctx := errgroup.WithContext(ctx)
 	if o.Postgres {
 		g.Go(func() error { return s.startPostgres(gctx, o, bins, acct) })
+	}
+	if o.Shards > 0 {
+		s.Shards = make([]Shard, o.Shards)
+		s.shards = make([]*shardServers, o.Shards)
+		for i := range o.Shards {
+			g.Go(func() error { return s.startShard(gctx, o, bins, acct, i) })
+		}
 	}
 	if o.Redis {
 		g.Go(func() error {
@@ -312,6 +340,16 @@ func (s *Stack) procs() []*proc {
 			ps = append(ps, p)
 		}
 	}
+	for _, sh := range s.shards {
+		if sh == nil {
+			continue
+		}
+		for _, p := range []*proc{sh.pgbouncer, sh.primary} {
+			if p != nil {
+				ps = append(ps, p)
+			}
+		}
+	}
 	for _, node := range s.cluster {
 		ps = append(ps, node.proc)
 	}
@@ -370,6 +408,7 @@ func (s *Stack) Env() []string {
 		{EnvPoolerURL, s.PoolerURL},
 		{EnvRedisURL, s.RedisURL},
 		{EnvRedisClusterURL, s.RedisClusterURL},
+		{EnvShards, formatShards(s.Shards)},
 	} {
 		if kv[1] != "" {
 			env = append(env, kv[0]+"="+kv[1])
@@ -389,7 +428,8 @@ func StackFromEnv() (*Stack, bool) {
 		PoolerURL:       os.Getenv(EnvPoolerURL),
 		RedisURL:        os.Getenv(EnvRedisURL),
 		RedisClusterURL: os.Getenv(EnvRedisClusterURL),
+		Shards:          parseShards(os.Getenv(EnvShards)),
 	}
-	ok := s.PrimaryURL != "" || s.ReplicaURL != "" || s.PoolerURL != "" || s.RedisURL != "" || s.RedisClusterURL != ""
+	ok := s.PrimaryURL != "" || s.ReplicaURL != "" || s.PoolerURL != "" || s.RedisURL != "" || s.RedisClusterURL != "" || len(s.Shards) > 0
 	return s, ok
 }

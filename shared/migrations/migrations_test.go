@@ -15,7 +15,7 @@ import (
 
 // created names the relation (table or index) each migration creates, in migration order: its
 // presence tells which versions are applied.
-var created = []string{"organizations", "users", "memberships", "projects", "tasks", "projects_organization_status_live_idx", "cache_epoch"}
+var created = []string{"organizations", "users", "memberships", "projects", "tasks", "projects_organization_status_live_idx", "cache_epoch", "organization_shards"}
 
 func connect(t *testing.T, url string) *pgx.Conn {
 	t.Helper()

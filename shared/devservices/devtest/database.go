@@ -46,23 +46,8 @@ func NewDatabase(t testing.TB) Database {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	tmpl, err := ensureTemplate(ctx, s.PrimaryURL)
-	if err != nil {
-		t.Fatalf("devtest: %v", err)
-	}
 	name := databaseName(t.Name())
-	if err := adminExec(ctx, s.PrimaryURL, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(tmpl)); err != nil {
-		t.Fatalf("devtest: create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		// FORCE: a pool the test forgot to close, or PgBouncer's server connections, must not
-		// keep the database alive.
-		if err := adminExec(ctx, s.PrimaryURL, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
-			t.Errorf("devtest: drop database %s: %v", name, err)
-		}
-	})
+	createOn(ctx, t, s.PrimaryURL, name)
 	d := Database{
 		Name:       name,
 		PrimaryURL: withDatabase(s.PrimaryURL, name),
@@ -77,6 +62,49 @@ func NewDatabase(t testing.TB) Database {
 		}
 	}
 	return d
+}
+
+// NewShardDatabases creates t's database on each of n shards, as NewDatabase does: the first is
+// NewDatabase's, on the stack's primary (with its replica), the others on the stack's further
+// shards, which have no replica (ReplicaURL empty). It fails the test when the stack has fewer
+// than n shards.
+func NewShardDatabases(t testing.TB, n int) []Database {
+	t.Helper()
+	s := Services(t)
+	if n < 1 || len(s.Shards) < n-1 {
+		t.Fatalf("devtest: %d shards asked for, the stack has %d (%s)", n, len(s.Shards)+1, devservices.EnvShards)
+	}
+	out := []Database{NewDatabase(t)}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, sh := range s.Shards[:n-1] {
+		name := out[0].Name
+		createOn(ctx, t, sh.PrimaryURL, name)
+		out = append(out, Database{Name: name, PrimaryURL: withDatabase(sh.PrimaryURL, name), PoolerURL: withDatabase(sh.PoolerURL, name)})
+	}
+	return out
+}
+
+// createOn creates database name on the server of primaryURL from its migrated template, and
+// drops it when t ends.
+func createOn(ctx context.Context, t testing.TB, primaryURL, name string) {
+	t.Helper()
+	tmpl, err := ensureTemplate(ctx, primaryURL)
+	if err != nil {
+		t.Fatalf("devtest: %v", err)
+	}
+	if err := adminExec(ctx, primaryURL, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(tmpl)); err != nil {
+		t.Fatalf("devtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		// FORCE: a pool the test forgot to close, or PgBouncer's server connections, must not
+		// keep the database alive.
+		if err := adminExec(ctx, primaryURL, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
+			t.Errorf("devtest: drop database %s: %v", name, err)
+		}
+	})
 }
 
 // templateLock is the advisory lock key that serialises building templates across the test

@@ -82,9 +82,7 @@ func services() (*devservices.Stack, error) {
 		return nil, state.err
 	}
 	// Not a test's context: the stack outlives the test that happens to start it.
-	s, err := devservices.Start(context.Background(), devservices.Options{
-		Postgres: true, Replica: true, PgBouncer: true, Redis: true, RedisCluster: true,
-	})
+	s, err := devservices.Start(context.Background(), devservices.Full("", nil))
 	if err != nil {
 		state.err = fmt.Errorf("start services: %w", err)
 		return nil, state.err
