@@ -230,7 +230,15 @@ type Statement struct {
 }
 
 // Build assembles the list statement for the schema's table under the store's scope.
-func (q *Query) Build(sc Scope) Statement {
+func (q *Query) Build(sc Scope) Statement { return q.build(sc, false) }
+
+// BuildPart assembles the statement that one of several databases holding the schema's table
+// (the shards of a sharded deployment) runs for q under its own scope, for Merge: the first
+// offset+limit rows that database would sort first (limit+1 in cursor mode, after the cursor),
+// each with its sort key, and the same Count as Build's.
+func (q *Query) BuildPart(sc Scope) Statement { return q.build(sc, true) }
+
+func (q *Query) build(sc Scope, part bool) Statement {
 	mustIdent("alias", sc.Alias)
 	a := sc.Alias
 	args := Args(append([]any(nil), sc.Args...))
@@ -249,7 +257,7 @@ func (q *Query) Build(sc Scope) Statement {
 	b.WriteString("SELECT ")
 	q.writeItem(&b, a, &args)
 	b.WriteString(" AS item, ")
-	if q.cursor {
+	if q.cursor || part {
 		b.WriteString(q.keyExpr(a))
 	} else {
 		b.WriteString("NULL::json")
@@ -260,9 +268,12 @@ func (q *Query) Build(sc Scope) Statement {
 		b.WriteString(" AND " + after)
 	}
 	b.WriteString(" ORDER BY " + q.OrderBy(a))
-	if q.cursor {
+	switch {
+	case q.cursor:
 		b.WriteString(" LIMIT " + args.Add(q.limit+1))
-	} else {
+	case part:
+		b.WriteString(" LIMIT " + args.Add(q.partLimit()))
+	default:
 		b.WriteString(" LIMIT " + args.Add(q.limit) + " OFFSET " + args.Add(q.offset))
 	}
 	st.List = b.String()
