@@ -16,7 +16,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # `sam build` passes ARTIFACTS_DIR; `make build` writes dist/<function>/bootstrap instead.
 ARTIFACTS_DIR ?= dist
 
-.PHONY: help run test lint generate build build-server bench bench-go bench-lambda bench-peer chaos deps clean fuzz fuzz-api migrate plan security $(addprefix build-,$(FUNCTIONS))
+.PHONY: help run test test-shards lint generate build build-server bench bench-go bench-lambda bench-peer chaos deps clean fuzz fuzz-api migrate plan security $(addprefix build-,$(FUNCTIONS))
 
 help: ## this list
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -32,6 +32,14 @@ run: deps ## serve the API on http://127.0.0.1:3000 (embedded defaults unless DA
 
 test: deps ## run every test against real services started once for the run
 	$(GO) run ./cmd/devservices run -- $(GO) test -count=1 -timeout 15m $(TEST_FLAGS) ./...
+
+# The packages whose tests serve requests through the resource engine or a function: those read
+# SCALEAPI_TEST_SHARD_COUNT (devtest.ShardCount) and spread their organizations over that many
+# shards. No other package routes by organization.
+SHARDED_TESTS = ./shared/resource/... ./shared/domain/... ./functions/... ./cmd/generate/
+
+test-shards: deps ## run the tests of everything that routes by organization again, on three shards
+	SCALEAPI_TEST_SHARD_COUNT=3 $(GO) run ./cmd/devservices run -- $(GO) test -count=1 -timeout 10m $(TEST_FLAGS) $(SHARDED_TESTS)
 
 lint: ## gofmt, go vet and staticcheck (pinned)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

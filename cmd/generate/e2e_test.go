@@ -59,14 +59,16 @@ func TestNewEntityEndToEnd(t *testing.T) {
 	}
 
 	handler := func(d *platform.Deps) (http.Handler, error) {
-		if err := gooseUp(d.Config.DatabaseURL, filepath.Join(dir, migrationsDir)); err != nil {
-			return nil, err
+		for _, sh := range d.Config.Shards() { // every shard holds the entities' tables
+			if err := gooseUp(sh.Writer, filepath.Join(dir, migrationsDir)); err != nil {
+				return nil, err
+			}
 		}
 		g, err := guard.Setup(d)
 		if err != nil {
 			return nil, err
 		}
-		eng, err := resource.NewEngine(s, resource.EngineDeps{Primary: d.Primary, Replica: d.Replica,
+		eng, err := resource.NewEngine(s, resource.EngineDeps{Shards: d.Shards,
 			Members: organization.NewAccess(d.Primary, d.Cache), Cache: d.Cache, Log: d.Log}, domain.Hooks())
 		if err != nil {
 			return nil, err

@@ -22,6 +22,7 @@ import (
 	"scaleapi/shared/apsorc"
 	"scaleapi/shared/auth"
 	"scaleapi/shared/devservices/devtest"
+	rt "scaleapi/shared/resource/resourcetest"
 	"scaleapi/shared/user"
 )
 
@@ -158,12 +159,11 @@ func newWorld(t *testing.T) *world {
 	w := &world{doc: doc, schema: s, key: []byte(random() + random() + random()),
 		ip: fmt.Sprintf("198.18.%d.%d", mrand.IntN(256), 1+mrand.IntN(254))}
 
-	database := devtest.NewDatabase(t)
-	env := map[string]string{
-		"DATABASE_URL":        database.PoolerURL,
-		"DATABASE_READER_URL": database.ReplicaURL,
-		"REDIS_URL":           devtest.Services(t).RedisURL,
-		"JWT_SECRET":          string(w.key),
+	// The databases, sharded under make test-shards.
+	env := rt.DatabaseEnv(t, true)
+	for k, v := range map[string]string{
+		"REDIS_URL":  devtest.Services(t).RedisURL,
+		"JWT_SECRET": string(w.key),
 		// Several requests run at once here, where Lambda would give each its own environment.
 		"DB_MAX_CONNS": "8",
 		// A shared test machine under load may take longer than production's 50 ms (cache) and
@@ -173,6 +173,8 @@ func newWorld(t *testing.T) *world {
 		"REDIS_GUARD_TIMEOUT": "5s",
 		// The cases send far more than a user's 600 a minute; the limit has cases of its own.
 		"RATE_LIMIT_PER_MINUTE": "100000000",
+	} {
+		env[k] = v
 	}
 	w.fns = buildFunctions(t, env)
 	env["RATE_LIMIT_PER_MINUTE"] = fmt.Sprint(rateLimit)

@@ -3,8 +3,12 @@
 //
 // Variables (defaults in brackets):
 //
-//	DATABASE_URL           writer, through the pooler (RDS Proxy / PgBouncer)   [required]
+//	DATABASE_URL           writer, through the pooler (RDS Proxy / PgBouncer)   [required, or
+//	                                                                           DATABASE_SHARDS]
 //	DATABASE_READER_URL    reader endpoint for reports                         [DATABASE_URL, logged]
+//	DATABASE_SHARDS        the shard map, a JSON array of {name, writer,       [one shard: the two
+//	                       reader, weight}, the directory's shard first         above]
+//	                       (shared/shard); instead of the two above
 //	DATABASE_IAM_AUTH      use RDS IAM tokens instead of the URL's password    [false]
 //	AWS_REGION             region for IAM tokens and Secrets Manager           [set by Lambda]
 //	DB_MAX_CONNS           connections per pool and execution environment      [2]
@@ -44,6 +48,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"scaleapi/shared/shard"
 )
 
 // Config is everything a function needs to build its clients.
@@ -53,6 +59,7 @@ type Config struct {
 
 	DatabaseURL       string        `env:"DATABASE_URL"`
 	DatabaseReaderURL string        `env:"DATABASE_READER_URL"`
+	DatabaseShards    string        `env:"DATABASE_SHARDS"`
 	DatabaseIAMAuth   bool          `env:"DATABASE_IAM_AUTH" envDefault:"false"`
 	DBMaxConns        int32         `env:"DB_MAX_CONNS" envDefault:"2"`
 	DBMinConns        int32         `env:"DB_MIN_CONNS" envDefault:"0"`
@@ -141,7 +148,7 @@ func environ(lookup func(string) (string, bool)) map[string]string {
 
 // keys lists every variable Config reads; a test keeps it in step with the struct tags.
 var keys = []string{
-	"AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "DATABASE_URL", "DATABASE_READER_URL", "DATABASE_IAM_AUTH",
+	"AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "DATABASE_URL", "DATABASE_READER_URL", "DATABASE_SHARDS", "DATABASE_IAM_AUTH",
 	"DB_MAX_CONNS", "DB_MIN_CONNS", "DB_MAX_CONN_IDLE_TIME", "DB_CONNECT_TIMEOUT", "REDIS_URL",
 	"REDIS_CLUSTER", "REDIS_POOL_SIZE", "REDIS_TIMEOUT", "REDIS_GUARD_TIMEOUT", "CACHE_TTL", "LIST_CACHE_TTL", "JWT_SECRET", "JWT_SECRET_ARN",
 	"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "RATE_LIMIT_PER_MINUTE", "LOG_LEVEL", "METRICS_NAMESPACE",
@@ -152,10 +159,20 @@ func (c *Config) validate(needs Needs) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if needs.Database {
-		if c.DatabaseURL == "" {
+		switch {
+		case c.DatabaseShards != "":
+			if c.DatabaseURL != "" || c.DatabaseReaderURL != "" {
+				bad("DATABASE_SHARDS replaces DATABASE_URL and DATABASE_READER_URL: set one or the other")
+			}
+			if _, err := shard.ParseMap(c.DatabaseShards); err != nil {
+				bad("DATABASE_SHARDS: %v", err)
+			}
+		case c.DatabaseURL == "":
 			bad("DATABASE_URL is required (postgres://user@host:port/db, through the pooler)")
-		} else if err := checkURL(c.DatabaseURL, "postgres", "postgresql"); err != nil {
-			bad("DATABASE_URL: %v", err)
+		default:
+			if err := checkURL(c.DatabaseURL, "postgres", "postgresql"); err != nil {
+				bad("DATABASE_URL: %v", err)
+			}
 		}
 		if c.DatabaseReaderURL != "" {
 			if err := checkURL(c.DatabaseReaderURL, "postgres", "postgresql"); err != nil {
@@ -235,13 +252,14 @@ func checkURL(raw string, schemes ...string) error {
 	return fmt.Errorf("scheme %q is not one of %s", u.Scheme, strings.Join(schemes, ", "))
 }
 
-// ReaderURL returns the reader endpoint, or the writer when none is configured; fellBack says
-// which, so main can log the fallback once.
-func (c *Config) ReaderURL() (url string, fellBack bool) {
-	if c.DatabaseReaderURL == "" {
-		return c.DatabaseURL, true
+// Shards returns the shard map: DATABASE_SHARDS, or one shard named "main" of DATABASE_URL and
+// DATABASE_READER_URL (validated by Load).
+func (c *Config) Shards() []shard.Spec {
+	if c.DatabaseShards != "" {
+		specs, _ := shard.ParseMap(c.DatabaseShards)
+		return specs
 	}
-	return c.DatabaseReaderURL, false
+	return []shard.Spec{{Name: "main", Writer: c.DatabaseURL, Reader: c.DatabaseReaderURL}}
 }
 
 // Level returns LOG_LEVEL as a slog.Level.

@@ -28,8 +28,8 @@ func TestLoad(t *testing.T) {
 			c.CacheTTL != 300*time.Second || c.ListCacheTTL != 60*time.Second || c.AccessTokenTTL != 15*time.Minute {
 			t.Fatalf("unexpected defaults: %+v", c)
 		}
-		if u, fell := c.ReaderURL(); !fell || u != good["DATABASE_URL"] {
-			t.Fatalf("reader should fall back to the writer, got %q %v", u, fell)
+		if sh := c.Shards(); len(sh) != 1 || sh[0].Writer != good["DATABASE_URL"] || sh[0].Reader != "" {
+			t.Fatalf("one shard of DATABASE_URL without a reader, got %+v", sh)
 		}
 	})
 	t.Run("ReaderURL", func(t *testing.T) {
@@ -39,8 +39,20 @@ func TestLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u, fell := c.ReaderURL(); fell || u != m["DATABASE_READER_URL"] {
-			t.Fatalf("got %q %v", u, fell)
+		if sh := c.Shards(); len(sh) != 1 || sh[0].Reader != m["DATABASE_READER_URL"] {
+			t.Fatalf("got %+v", sh)
+		}
+	})
+	t.Run("Shards", func(t *testing.T) {
+		m := clone(good)
+		delete(m, "DATABASE_URL")
+		m["DATABASE_SHARDS"] = `[{"name":"a","writer":"postgres://app@a/app"},{"name":"b","writer":"postgres://app@b/app","reader":"postgres://app@b-ro/app"}]`
+		c, err := Load(lookup(m), all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sh := c.Shards(); len(sh) != 2 || sh[1].Name != "b" || sh[1].Reader != "postgres://app@b-ro/app" {
+			t.Fatalf("got %+v", sh)
 		}
 	})
 	cases := []struct {
@@ -49,6 +61,8 @@ func TestLoad(t *testing.T) {
 		want string
 	}{
 		{"MissingDatabase", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL is required"},
+		{"ShardsAndURL", map[string]string{"DATABASE_SHARDS": `[{"name":"a","writer":"postgres://h/db"}]`}, "DATABASE_SHARDS replaces DATABASE_URL"},
+		{"BadShards", map[string]string{"DATABASE_URL": "", "DATABASE_SHARDS": `[{"name":"a","writer":"postgres://u:s3cret@h/db"},{"name":"a","writer":"postgres://h/db"}]`}, `DATABASE_SHARDS: shard 2: name "a" used twice`},
 		{"WrongScheme", map[string]string{"DATABASE_URL": "mysql://x@h/db"}, `scheme "mysql"`},
 		{"PasswordNotEchoed", map[string]string{"REDIS_URL": "redis://:s3cret@%zz"}, "REDIS_URL: not a URL"},
 		{"IAMWithoutRegion", map[string]string{"DATABASE_IAM_AUTH": "true"}, "needs AWS_REGION"},

@@ -128,7 +128,7 @@ func TestCacheAsideRace(t *testing.T) {
 	// The reader's fill pauses once it has read the row from the database.
 	gate := rt.NewGate("FROM projects t WHERE t.id = $1", true)
 	reader := rt.NewApp(t, rt.WrapDB(gate.Wrap))
-	writer := rt.NewAppOn(t, reader.Env.Sibling())
+	writer := rt.NewAppOn(t, reader.Env.Sibling(t))
 	alice := reader.User(t, "Alice")
 	org := reader.Org(t, alice)
 	p := writer.Project(t, alice, org, "Old")
@@ -284,9 +284,8 @@ func TestProjectViewsKeyedByProject(t *testing.T) {
 
 	t.Run("JoinOrganizationFollowsARename", func(t *testing.T) {
 		view(p1, "?join=organization")
-		orgs := organization.NewService(app.DB, app.Cache, nil)
 		name := "Renamed Org"
-		if _, err := orgs.Update(context.Background(), alice.ID, org, organization.Patch{Name: &name}, nil); err != nil {
+		if _, err := app.Orgs().Update(context.Background(), alice.ID, org, organization.Patch{Name: &name}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got := view(p1, "?join=organization"); !strings.Contains(got, name) {

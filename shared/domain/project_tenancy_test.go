@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"scaleapi/shared/auth"
-	"scaleapi/shared/organization"
 	rt "scaleapi/shared/resource/resourcetest"
 )
 
@@ -88,10 +87,7 @@ func TestListTenantIsolation(t *testing.T) {
 	t.Run("RemovedMemberLosesAccess", func(t *testing.T) {
 		// Leaving C (the organizations service deletes the membership and invalidates the
 		// cached memberships) takes C's rows out of Alice's lists and reads at once.
-		if _, err := app.DB.Exec(t.Context(), `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgC, alice.ID); err != nil {
-			t.Fatal(err)
-		}
-		if err := app.Members.Invalidate(t.Context(), alice.ID); err != nil {
+		if err := app.Orgs().RemoveMember(t.Context(), alice.ID, orgC, alice.ID); err != nil {
 			t.Fatal(err)
 		}
 		if page := app.List(t, alice, "/projects"); len(page.Data) != 1 || page.Data[0].ID != a {
@@ -136,10 +132,7 @@ func TestDeletedOrganizationIsNobodys(t *testing.T) {
 	alice := app.User(t, "Alice")
 	org := app.Org(t, alice)
 	p := "/projects/" + app.Project(t, alice, org, "Apollo").String()
-	if err := organization.NewPG(app.DB).SoftDelete(t.Context(), org); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Members.Invalidate(t.Context(), alice.ID); err != nil {
+	if err := app.Orgs().Delete(t.Context(), alice.ID, org); err != nil {
 		t.Fatal(err)
 	}
 	for _, req := range []rt.Request{

@@ -15,6 +15,7 @@ import (
 	"scaleapi/shared/devservices"
 	"scaleapi/shared/fault"
 	"scaleapi/shared/guard"
+	"scaleapi/shared/shard"
 )
 
 func TestAccess(t *testing.T) {
@@ -116,7 +117,7 @@ func TestRemovedMemberLosesAccessAtOnce(t *testing.T) {
 
 	// Another environment of this function, and the reports function's kind of Access: their
 	// own Caches (process-local singleflight) over the same Redis entries.
-	other := NewService(e.pool, e.newCache(), nil)
+	other := NewService(e.pool, shard.Of(e.pool, nil), e.newCache(), nil)
 	otherRouter := api.NewRouter()
 	Routes(otherRouter, other, guard.Guards{Authn: auth.NewAuthenticator(e.tokens, e.sessions).Require})
 	elsewhere := NewAccess(e.pool, e.newCache())
@@ -232,7 +233,7 @@ func TestAccessWithoutRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
-	svc := NewService(e.pool, cache.New(rdb, cache.Options{Prefix: e.prefix}), nil)
+	svc := NewService(e.pool, shard.Of(e.pool, nil), cache.New(rdb, cache.Options{Prefix: e.prefix}), nil)
 	if r, err := svc.Access().Role(ctx, a.ID, o.ID); err != nil || r != auth.RoleOwner {
 		t.Fatalf("Role with Redis up = %q, %v", r, err)
 	}

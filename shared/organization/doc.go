@@ -40,4 +40,18 @@
 // organizations by primary key, and a cached copy would have to be invalidated for every member
 // whenever one organization is renamed, which costs more than it saves for a list a client reads
 // rarely (it reads projects and tasks).
+//
+// # Organizations on other shards
+//
+// The directory's shard holds every organization, membership and user: the truth, which
+// Access and every decision of this package read. An organization placed on another shard
+// (shared/shard) also has there a copy of its own row, of its memberships and of its members'
+// users (id, email, name; never a password hash), because the resource engine's statements check
+// membership, and the schema's foreign keys point at organizations and users, in the database
+// that holds the rows. The copies are written inside the directory's transaction and
+// before its commit: a change the copy refused is not made at all. If the directory's commit
+// fails after the copy's, the copy is made again from the directory's committed state, which undoes
+// the copy; until then the copy may grant a membership the directory doesn't (milliseconds, and
+// only to what the member would have been granted). With one shard there is no copy and nothing
+// here runs.
 package organization

@@ -24,6 +24,7 @@ import (
 	"scaleapi/shared/db"
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/guard"
+	"scaleapi/shared/shard"
 	"scaleapi/shared/user"
 )
 
@@ -78,7 +79,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		prefix: "orgtest:" + uuid.NewString() + ":", tokens: tokens, sessions: sessions,
 	}
 	e.cache = e.newCache()
-	e.svc = NewService(pool, e.cache, nil)
+	e.svc = NewService(pool, shard.Of(pool, nil), e.cache, nil)
 
 	limit := o.limit
 	if limit == 0 {

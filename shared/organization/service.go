@@ -14,6 +14,7 @@ import (
 	"scaleapi/shared/db"
 	"scaleapi/shared/fault"
 	"scaleapi/shared/query"
+	"scaleapi/shared/shard"
 )
 
 // Cache lifetimes of the organization service's own entries (Access has MembershipsTTL).
@@ -35,20 +36,22 @@ type Conn interface {
 // package comment), the transactions, and the cache around them.
 type Service struct {
 	conn   Conn
+	shards *shard.Set
 	store  *PG
 	access *Access
 	cache  *cache.Cache
 	log    *slog.Logger
 }
 
-// NewService returns a Service over conn, caching in c (nil: no cache). log may be nil
+// NewService returns a Service over conn, the directory shard's pool of shards (shard.Of(conn,
+// nil) when there is one database), caching in c (nil: no cache). log may be nil
 // (slog.Default()). The Service builds its own Access over the same cache, so that the
 // invalidations it makes reach the entries Access reads.
-func NewService(conn Conn, c *cache.Cache, log *slog.Logger) *Service {
+func NewService(conn Conn, shards *shard.Set, c *cache.Cache, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{conn: conn, store: NewPG(conn), access: NewAccess(conn, c), cache: c, log: log}
+	return &Service{conn: conn, shards: shards, store: NewPG(conn), access: NewAccess(conn, c), cache: c, log: log}
 }
 
 // Access returns the Service's membership checks.
@@ -65,14 +68,29 @@ func (s *Service) Create(ctx context.Context, actor uuid.UUID, in Creation) (*Or
 		return nil, fmt.Errorf("create organization: %w", err)
 	}
 	o := &Organization{ID: id, Name: in.Name}
+	var sh *shard.Shard
+	copied := false
 	err = db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
 		st := NewPG(tx)
 		if err := st.Insert(ctx, o); err != nil {
 			return err
 		}
-		return st.InsertMembership(ctx, id, actor, auth.RoleOwner)
+		if err := st.InsertMembership(ctx, id, actor, auth.RoleOwner); err != nil {
+			return err
+		}
+		if sh, err = s.shards.Place(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := s.copyTo(ctx, tx, sh, id, actor); err != nil {
+			return err
+		}
+		copied = true
+		return nil
 	})
 	if err != nil {
+		if copied {
+			s.recopy(ctx, sh, id, actor)
+		}
 		return nil, err
 	}
 	// The organization key may hold a tombstone from a read of this id (a client that guessed
@@ -101,8 +119,13 @@ func (s *Service) Get(ctx context.Context, actor, id uuid.UUID) (*Organization, 
 // at one of its versions (a Precondition error otherwise); an empty patch changes nothing and returns
 // the organization as it is, still subject to both checks.
 func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch, ifMatch Versions) (*Organization, error) {
+	sh, err := s.shards.ForWrite(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	var o *Organization
-	err := db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
+	copied := false
+	err = db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
 		st := NewPG(tx)
 		role, err := st.LockRole(ctx, id, actor)
 		if err != nil {
@@ -118,10 +141,19 @@ func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch, ifMa
 			}
 			return err
 		}
-		o, err = st.Rename(ctx, id, *p.Name, ifMatch)
-		return err
+		if o, err = st.Rename(ctx, id, *p.Name, ifMatch); err != nil {
+			return err
+		}
+		if err := s.copyTo(ctx, tx, sh, id); err != nil {
+			return err
+		}
+		copied = true
+		return nil
 	})
 	if err != nil {
+		if copied {
+			s.recopy(ctx, sh, id)
+		}
 		return nil, err
 	}
 	if p.Name != nil {
@@ -135,8 +167,13 @@ func (s *Service) Update(ctx context.Context, actor, id uuid.UUID, p Patch, ifMa
 // Delete soft-deletes organization id on behalf of actor, its owner (else a Forbidden error; a
 // NotFound one for a non-member). From the commit on, no member has access to it.
 func (s *Service) Delete(ctx context.Context, actor, id uuid.UUID) error {
+	sh, err := s.shards.ForWrite(ctx, id)
+	if err != nil {
+		return err
+	}
 	var members []uuid.UUID
-	err := db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
+	copied := false
+	err = db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
 		st := NewPG(tx)
 		role, err := st.LockRole(ctx, id, actor)
 		if err != nil {
@@ -150,10 +187,19 @@ func (s *Service) Delete(ctx context.Context, actor, id uuid.UUID) error {
 		}
 		// Read under the lock: no member can be added or removed between this and the commit,
 		// so every user whose cached memberships name the organization is in the list.
-		members, err = st.MemberIDs(ctx, id)
-		return err
+		if members, err = st.MemberIDs(ctx, id); err != nil {
+			return err
+		}
+		if err := s.copyTo(ctx, tx, sh, id); err != nil {
+			return err
+		}
+		copied = true
+		return nil
 	})
 	if err != nil {
+		if copied {
+			s.recopy(ctx, sh, id)
+		}
 		return err
 	}
 	s.invalidate(ctx, members, cache.OrganizationKey(id), cache.MembersKey(id))
@@ -180,8 +226,13 @@ func (s *Service) AddMember(ctx context.Context, actor, id uuid.UUID, in NewMemb
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	sh, err := s.shards.ForWrite(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	var m *Member
-	err := db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
+	copied := false
+	err = db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
 		st := NewPG(tx)
 		role, err := st.LockRole(ctx, id, actor)
 		if err != nil {
@@ -193,10 +244,19 @@ func (s *Service) AddMember(ctx context.Context, actor, id uuid.UUID, in NewMemb
 		if !role.CanAssign(in.Role) {
 			return fault.E(fault.Forbidden, "your role (%s) can't add a member as %s", role, in.Role)
 		}
-		m, err = st.AddMemberByEmail(ctx, id, in.Email, in.Role)
-		return err
+		if m, err = st.AddMemberByEmail(ctx, id, in.Email, in.Role); err != nil {
+			return err
+		}
+		if err := s.copyTo(ctx, tx, sh, id, m.UserID); err != nil {
+			return err
+		}
+		copied = true
+		return nil
 	})
 	if err != nil {
+		if copied {
+			s.recopy(ctx, sh, id, m.UserID)
+		}
 		return nil, err
 	}
 	s.invalidate(ctx, []uuid.UUID{m.UserID}, cache.MembersKey(id))
@@ -208,7 +268,12 @@ func (s *Service) AddMember(ctx context.Context, actor, id uuid.UUID, in NewMemb
 // (Forbidden errors otherwise). The last owner can't be removed (a Conflict error). A non-member
 // actor gets a NotFound error for the organization, and an unknown userID one for the member.
 func (s *Service) RemoveMember(ctx context.Context, actor, id, userID uuid.UUID) error {
-	err := db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
+	sh, err := s.shards.ForWrite(ctx, id)
+	if err != nil {
+		return err
+	}
+	copied := false
+	err = db.InTx(ctx, s.conn, func(tx pgx.Tx) error {
 		st := NewPG(tx)
 		// The lock also serialises concurrent removals in the organization: two owners removing
 		// each other one at a time each see the other's commit when counting owners below.
@@ -238,9 +303,19 @@ func (s *Service) RemoveMember(ctx context.Context, actor, id, userID uuid.UUID)
 				return fault.E(fault.Conflict, "the last owner of an organization can't be removed")
 			}
 		}
-		return st.DeleteMembership(ctx, id, userID)
+		if err := st.DeleteMembership(ctx, id, userID); err != nil {
+			return err
+		}
+		if err := s.copyTo(ctx, tx, sh, id, userID); err != nil {
+			return err
+		}
+		copied = true
+		return nil
 	})
 	if err != nil {
+		if copied {
+			s.recopy(ctx, sh, id, userID)
+		}
 		return err
 	}
 	s.invalidate(ctx, []uuid.UUID{userID}, cache.MembersKey(id))

@@ -32,6 +32,7 @@ import (
 	"scaleapi/shared/db"
 	"scaleapi/shared/lambdahttp"
 	"scaleapi/shared/metrics"
+	"scaleapi/shared/shard"
 	"scaleapi/shared/tracing"
 )
 
@@ -45,9 +46,13 @@ type Needs struct {
 
 // Deps is what Build made. Fields a function did not ask for are nil.
 type Deps struct {
-	Config   config.Config
-	Log      *slog.Logger
-	Emitter  *metrics.Emitter
+	Config  config.Config
+	Log     *slog.Logger
+	Emitter *metrics.Emitter
+	// Shards are the deployment's databases (DATABASE_SHARDS, or the one of DATABASE_URL);
+	// Primary and Replica are the pools of its first shard, which holds the global tables
+	// (users, memberships, organizations, the shard directory, the cache epoch).
+	Shards   *shard.Set
 	Primary  *db.Pool
 	Replica  *db.Pool
 	Redis    redis.UniversalClient // for sessions, rate limits and idempotency records
@@ -103,23 +108,33 @@ func Build(ctx context.Context, lookup func(string) (string, bool), out io.Write
 
 func (d *Deps) open(ctx context.Context, needs Needs) error {
 	cfg := d.Config
-	if needs.Database {
-		p, err := d.pool(ctx, "primary", cfg.DatabaseURL)
+	if needs.Database || needs.Replica {
+		// Every shard's pools are named by their role, so the query metrics (and the alarms on
+		// them) of all shards add up under "primary" and "replica".
+		specs := cfg.Shards()
+		set, err := shard.NewSet(specs, func(ctx context.Context, _ string, _ bool, role, url string) (shard.DB, error) {
+			return d.pool(ctx, role, url)
+		}, shard.Options{})
 		if err != nil {
 			return err
 		}
-		d.Primary = p
-	}
-	if needs.Replica {
-		u, fellBack := cfg.ReaderURL()
-		if fellBack {
-			d.Log.Info("DATABASE_READER_URL is not set: reports read from the writer")
-		}
-		p, err := d.pool(ctx, "replica", u)
+		d.Shards = set
+		// d.pool's pools are *db.Pool: the opener above is the only one.
+		home, err := set.Home().Primary(ctx)
 		if err != nil {
 			return err
 		}
-		d.Replica = p
+		d.Primary = home.(*db.Pool)
+		if needs.Replica {
+			if specs[0].Reader == "" {
+				d.Log.Info("no reader endpoint: reports read from the writer")
+			}
+			r, err := set.Home().Replica(ctx)
+			if err != nil {
+				return err
+			}
+			d.Replica = r.(*db.Pool)
+		}
 	}
 	if needs.Redis || needs.Auth {
 		// Two clients on the same Redis, told apart by their timeouts: the cache's gives up
@@ -142,6 +157,9 @@ func (d *Deps) open(ctx context.Context, needs Needs) error {
 			o.Epochs = db.CacheEpochs{Pool: d.Primary}
 		}
 		d.Cache = cache.New(fast, o)
+		if d.Shards != nil {
+			d.Shards.CacheLookups(d.Cache)
+		}
 	}
 	if needs.Auth {
 		key, err := d.signingKey(ctx)

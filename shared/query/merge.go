@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -22,6 +23,9 @@ type Part struct {
 func (q *Query) partLimit() int64 {
 	if q.limit == 0 {
 		return 0
+	}
+	if q.offset > math.MaxInt64-q.limit {
+		return math.MaxInt64 // an offset past every row: each part returns all it has
 	}
 	return q.offset + q.limit
 }

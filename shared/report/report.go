@@ -15,6 +15,7 @@ import (
 	"scaleapi/shared/auth"
 	"scaleapi/shared/cache"
 	"scaleapi/shared/db"
+	"scaleapi/shared/shard"
 )
 
 // Members answers "is this user a member of that organization"; organization.Access implements it.
@@ -39,11 +40,11 @@ var (
 	taskStatuses    = []string{"todo", "in_progress", "done"}
 )
 
-// Store reads reports.
-type Store struct{ conn db.DBTX }
+// Store reads reports, each from the replica of its organization's shard.
+type Store struct{ shards *shard.Set }
 
-// NewStore returns a Store over conn, which should be the replica pool.
-func NewStore(conn db.DBTX) *Store { return &Store{conn: conn} }
+// NewStore returns a Store over shards (shard.Of(primary, replica) for one database).
+func NewStore(shards *shard.Set) *Store { return &Store{shards: shards} }
 
 // summarySQL computes the whole summary in one round trip. Each part is one index scan:
 // projects_organization_id_status_idx, tasks_organization_status_live_idx (index-only) and
@@ -65,10 +66,17 @@ func (s *Store) Summary(ctx context.Context, orgID uuid.UUID, now time.Time) (Su
 	var projects, tasks []byte
 	sum := Summary{OrganizationID: orgID, GeneratedAt: now.UTC().Truncate(time.Millisecond)}
 	today := now.UTC().Format(time.DateOnly)
-	if err := s.conn.QueryRow(ctx, summarySQL, orgID, today).Scan(&projects, &tasks, &sum.OverdueTasks); err != nil {
+	sh, err := s.shards.For(ctx, orgID)
+	if err != nil {
+		return Summary{}, err
+	}
+	conn, err := sh.Replica(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	if err := conn.QueryRow(ctx, summarySQL, orgID, today).Scan(&projects, &tasks, &sum.OverdueTasks); err != nil {
 		return Summary{}, fmt.Errorf("summary: %w", db.Translate(err))
 	}
-	var err error
 	if sum.ProjectsByStatus, err = counts(projects, projectStatuses); err != nil {
 		return Summary{}, err
 	}

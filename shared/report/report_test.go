@@ -21,6 +21,7 @@ import (
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/guard"
 	"scaleapi/shared/organization"
+	"scaleapi/shared/shard"
 )
 
 func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
@@ -97,7 +98,7 @@ func newFixture(t *testing.T) *fixture {
 
 func TestSummaryFromReplica(t *testing.T) {
 	f := newFixture(t)
-	got, err := NewStore(f.replica).Summary(context.Background(), f.org, f.today)
+	got, err := NewStore(shard.Of(f.primary, f.replica)).Summary(context.Background(), f.org, f.today)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestSummaryRoute(t *testing.T) {
 		}
 		return "Bearer " + tok
 	}
-	store := NewStore(f.replica)
+	store := NewStore(shard.Of(f.primary, f.replica))
 	svc := NewService(store, organization.NewAccess(f.primary, f.cache), f.cache, time.Minute)
 	svc.now = func() time.Time { return f.today }
 	r := api.NewRouter()
@@ -223,7 +224,7 @@ func equal(a, b map[string]int64) bool {
 func TestSummaryInvalidatedByOrganizationWrites(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	svc := NewService(NewStore(f.replica), organization.NewAccess(f.primary, f.cache), f.cache, time.Minute)
+	svc := NewService(NewStore(shard.Of(f.primary, f.replica)), organization.NewAccess(f.primary, f.cache), f.cache, time.Minute)
 	svc.now = func() time.Time { return f.today }
 	first, err := svc.Summary(ctx, f.member, f.org)
 	if err != nil {

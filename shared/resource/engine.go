@@ -9,10 +9,10 @@ import (
 	"scaleapi/shared/api"
 	"scaleapi/shared/apsorc"
 	"scaleapi/shared/cache"
-	"scaleapi/shared/db"
 	"scaleapi/shared/fault"
 	"scaleapi/shared/guard"
 	"scaleapi/shared/query"
+	"scaleapi/shared/shard"
 )
 
 // Engine serves the entities of an .apsorc schema: every entity that is not a platform table
@@ -24,11 +24,11 @@ type Engine struct {
 
 // EngineDeps are what an Engine runs on.
 type EngineDeps struct {
-	// Primary takes every write and every read that must see the caller's own writes.
-	Primary DB
-	// Replica serves the lists of entities whose schema routes reads to the replica; nil means
-	// the primary.
-	Replica db.DBTX
+	// Shards hold the entities' rows, each organization's on its shard (see engine_shards.go):
+	// their writers take every write and every read that must see the caller's own writes,
+	// their replicas the lists of entities whose schema routes reads there. shard.Of(pool,
+	// nil) is one database. An engine built only to list its routes needs none.
+	Shards *shard.Set
 	// Members answers the membership questions (*organization.Access).
 	Members Members
 	// Cache caches entities and lists; nil caches nothing.
@@ -43,9 +43,6 @@ type EngineDeps struct {
 func NewEngine(s *apsorc.Schema, d EngineDeps, hooks map[string]Hooks) (eng *Engine, err error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
-	}
-	if d.Replica == nil {
-		d.Replica = d.Primary
 	}
 	defer func() {
 		// query.NewSchema and Join panic on a programming error; here the schema is data, so
@@ -86,6 +83,7 @@ func NewEngine(s *apsorc.Schema, d EngineDeps, hooks map[string]Hooks) (eng *Eng
 		}
 	}
 	for _, m := range eng.models {
+		m.all = byEntity
 		m.resolve(byEntity)
 	}
 	return eng, nil

@@ -23,6 +23,7 @@ import (
 	"scaleapi/shared/domain"
 	"scaleapi/shared/guard"
 	"scaleapi/shared/resource"
+	"scaleapi/shared/shard"
 )
 
 // errReached is what the fuzz target's database answers every statement with: a body that gets
@@ -119,7 +120,7 @@ func FuzzEngineBody(f *testing.F) {
 		f.Fatal(err)
 	}
 	db := &reachedDB{}
-	deps := resource.EngineDeps{Primary: db, Members: oneOrg{uuid.New()}}
+	deps := resource.EngineDeps{Shards: shard.Of(db, nil), Members: oneOrg{uuid.New()}}
 	user := auth.Principal{UserID: uuid.New(), SessionID: uuid.New()}
 	g := guard.Guards{Authn: func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

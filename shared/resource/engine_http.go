@@ -306,7 +306,11 @@ func (c *collection) handle(w http.ResponseWriter, r *http.Request) {
 	key := c.parent.d.Cache.ListKey(ctx, cache.OrgScope(e.Org), c.target.e.Path, "of", c.parent.e.Noun, id, c.rel.Name, q.Key())
 	b, err := cache.Get(ctx, c.parent.d.Cache, key, c.target.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
 		st := q.Build(query.Scope{Alias: "t", Where: c.where, Args: []any{id}})
-		return marshalPage(listPage(ctx, c.parent.d.Primary, q, st, "list "+c.target.e.Path))
+		conn, err := c.parent.readerOfOrg(ctx, e.Org)
+		if err != nil {
+			return nil, err
+		}
+		return marshalPage(listPage(ctx, conn, q, st, "list "+c.target.e.Path))
 	})
 	if err != nil {
 		api.WriteError(w, r, err)

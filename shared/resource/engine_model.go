@@ -55,6 +55,9 @@ type model struct {
 	parent *apsorc.Field
 	// hints remembers which organizations each user's last list covered (see orgHints).
 	hints orgHints
+	// all is every served entity's model, for a create that finds its organization through
+	// another entity (createWriter).
+	all map[*apsorc.Entity]*model
 }
 
 // child is a cascading foreign key: rows of m whose column fk points at a deleted parent are
@@ -177,21 +180,11 @@ func (m *model) resolve(byEntity map[*apsorc.Entity]*model) {
 // key is the logical cache key of entity id (cache.EntityKey).
 func (m *model) key(id string) string { return cache.EntityKey(m.e.Noun, id) }
 
-// find returns live entity id's cache entry, from the cache or the primary, without a tenant
-// check.
-func (m *model) find(ctx context.Context, id string) (entry, error) {
+// find returns live entity id's cache entry, from the cache or its shard's writer, without a
+// tenant check; user, the caller, only decides which shards are asked first.
+func (m *model) find(ctx context.Context, user uuid.UUID, id string) (entry, error) {
 	return cache.Get(ctx, m.d.Cache, m.key(id), m.e.Options.CacheTTL, func(ctx context.Context) (entry, error) {
-		var e entry
-		var b []byte
-		err := m.d.Primary.QueryRow(ctx, m.getSQL, id).Scan(&b, &e.Org, &e.Version)
-		if err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return entry{}, m.notFound
-			}
-			return entry{}, fmt.Errorf("get %s: %w", m.e.Noun, db.Translate(err))
-		}
-		e.JSON, err = compact(b)
-		return e, err
+		return m.load(ctx, user, id)
 	})
 }
 
@@ -204,7 +197,7 @@ func (m *model) document(ctx context.Context, user uuid.UUID, id string) (entry,
 // authorized is document after the prefetch.
 func (m *model) authorized(ctx context.Context, user uuid.UUID, id string) (entry, error) {
 
-	e, err := m.find(ctx, id)
+	e, err := m.find(ctx, user, id)
 	if err == nil {
 		_, err = m.d.Members.Role(ctx, user, e.Org)
 	}
@@ -239,12 +232,8 @@ func (m *model) list(ctx context.Context, user uuid.UUID, q *query.Query) (json.
 		return nil, err
 	}
 	m.hints.put(user, orgs)
-	conn := db.DBTX(m.d.Primary)
-	if m.e.Options.Reads == apsorc.ReadReplica {
-		conn = m.d.Replica
-	}
 	return cache.Get(ctx, m.d.Cache, listKey(ctx, m.d.Cache, m.e.Path, orgs, q), m.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
-		return marshalPage(listPage(ctx, conn, q, q.Build(query.Scope{Alias: "t", Where: m.scopeWhere, Args: []any{orgs}}), "list "+m.e.Path))
+		return m.listAcross(ctx, orgs, q)
 	})
 }
 
@@ -270,8 +259,12 @@ func (m *model) view(ctx context.Context, user uuid.UUID, id string, q *query.Qu
 		key = m.d.Cache.ListKey(ctx, cache.OrgScope(e.Org), m.e.Noun, id, q.Key())
 	}
 	return cache.Get(ctx, m.d.Cache, key, m.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
+		conn, err := m.readerOfOrg(ctx, e.Org)
+		if err != nil {
+			return nil, err
+		}
 		st := q.Build(query.Scope{Alias: "t", Where: "t.id = $1::" + idType(m.e) + m.live, Args: []any{id}})
-		return viewOne(ctx, m.d.Primary, q, st, m.notFound)
+		return viewOne(ctx, conn, q, st, m.notFound)
 	})
 }
 
@@ -286,6 +279,10 @@ type written struct {
 
 // create inserts items (already validated, scope filled in), all or none, in one statement.
 func (m *model) create(ctx context.Context, user uuid.UUID, items []values, prefix func(int) string) ([]written, error) {
+	conn, err := m.createWriter(ctx, user, items)
+	if err != nil {
+		return nil, err
+	}
 	cols := m.e.Fields // every field; the key is added below
 	args := query.Args{}
 	var sel, typed, names []string
@@ -327,7 +324,7 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 	stmt := v + " INSERT INTO " + m.e.Table + " AS t (" + strings.Join(names, ", ") + ") SELECT " +
 		strings.Join(names, ", ") + " FROM v WHERE (SELECT bool_and(" + all(cs) + ") FROM v) ORDER BY v.ord RETURNING " +
 		m.itemSQL + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version" + m.parentColumns(false)
-	out, err := m.collect(ctx, stmt, args)
+	out, err := m.collect(ctx, conn, stmt, args)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +333,7 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 		return out, nil
 	}
 	// Nothing was inserted: say which check refused which item.
-	rows, err := m.d.Primary.Query(ctx, v+" SELECT v.ord, "+each(cs)+" FROM v ORDER BY v.ord", args...)
+	rows, err := conn.Query(ctx, v+" SELECT v.ord, "+each(cs)+" FROM v ORDER BY v.ord", args...)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", m.e.Noun, db.Translate(err))
 	}
@@ -392,8 +389,8 @@ func (m *model) foreignKeys(present values) []*apsorc.Field {
 
 // collect runs a write that returns item, id, organization and version rows, then the
 // parent keys (parentColumns).
-func (m *model) collect(ctx context.Context, stmt string, args []any) ([]written, error) {
-	rows, err := m.d.Primary.Query(ctx, stmt, args...)
+func (m *model) collect(ctx context.Context, conn DB, stmt string, args []any) ([]written, error) {
+	rows, err := conn.Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, m.translate(err)
 	}
@@ -439,6 +436,10 @@ func (m *model) translate(err error) error {
 // update applies vs to live entity id under cond, in one statement whose WHERE is the tenant
 // guard, the version condition and the checks of every foreign key it changes.
 func (m *model) update(ctx context.Context, user uuid.UUID, id string, cond Condition, vs values) (written, error) {
+	conn, err := m.writer(ctx, user, id)
+	if err != nil {
+		return written{}, err
+	}
 	args := query.Args{id, cond.Arg(), user}
 	newRef := m.valuesRef(&args, vs)
 	var set []string
@@ -455,7 +456,7 @@ func (m *model) update(ctx context.Context, user uuid.UUID, id string, cond Cond
 	stmt := "UPDATE " + m.e.Table + " AS t SET " + strings.Join(set, ", ") + " WHERE t.id = $1::" + idType(m.e) + m.live +
 		" AND ($2::int[] IS NULL OR t.version = ANY($2::int[])) AND " + all(cs) +
 		" RETURNING " + m.itemSQL + ", t.id::text, " + orgOf(m.e, aliased("t")) + ", t.version" + m.parentColumns(true)
-	out, err := m.collect(ctx, stmt, args)
+	out, err := m.collect(ctx, conn, stmt, args)
 	if err != nil {
 		return written{}, err
 	}
@@ -468,7 +469,7 @@ func (m *model) update(ctx context.Context, user uuid.UUID, id string, cond Cond
 	cs = m.updateChecks(m.valuesRef(&args, vs), vs)
 	var holds bool
 	var ok []bool
-	err = m.d.Primary.QueryRow(ctx, "SELECT ($2::int[] IS NULL OR t.version = ANY($2::int[])), "+each(cs)+
+	err = conn.QueryRow(ctx, "SELECT ($2::int[] IS NULL OR t.version = ANY($2::int[])), "+each(cs)+
 		" FROM "+m.e.Table+" t WHERE t.id = $1::"+idType(m.e)+m.live, args...).Scan(&holds, &ok)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -533,9 +534,13 @@ func (m *model) movesScope(vs values) *apsorc.Field {
 // that cascades from it, in one transaction: the entity's row is locked first, so no child can
 // be added to it meanwhile (a child's insert reads its parent FOR SHARE).
 func (m *model) remove(ctx context.Context, user uuid.UUID, id string, cond Condition) error {
+	conn, err := m.writer(ctx, user, id)
+	if err != nil {
+		return err
+	}
 	w := written{id: id, parents: make([]*string, len(m.parents))}
 	var keys []string
-	err := db.InTx(ctx, m.d.Primary, func(tx pgx.Tx) error {
+	err = db.InTx(ctx, conn, func(tx pgx.Tx) error {
 		keys = keys[:0]
 		dest := []any{&w.org}
 		for i := range w.parents {
@@ -649,9 +654,13 @@ func (m *model) cascade(ctx context.Context, tx pgx.Tx, ids []string, at *time.T
 // it is. Its non-nullable references must be live: a task of a deleted project stays deleted
 // until the project is recovered (409).
 func (m *model) recoverOne(ctx context.Context, user uuid.UUID, id string) (written, error) {
+	conn, err := m.writerOfDeleted(ctx, user, id)
+	if err != nil {
+		return written{}, err
+	}
 	var w written
 	var keys []string
-	err := db.InTx(ctx, m.d.Primary, func(tx pgx.Tx) error {
+	err = db.InTx(ctx, conn, func(tx pgx.Tx) error {
 		keys = keys[:0]
 		var deletedAt *time.Time
 		var refsLive []bool
@@ -788,8 +797,15 @@ func (m *model) link(ctx context.Context, user uuid.UUID, r *apsorc.Relation, ta
 		change = "DELETE FROM " + r.JoinTable + " WHERE " + r.JoinColumn + " = $1::" + idType(m.e) + " AND " + r.InverseJoinColumn +
 			" = $2::" + idType(target.e) + " AND EXISTS (SELECT 1 FROM ok)"
 	}
+	conn, err := m.writer(ctx, user, id)
+	if err != nil {
+		if fault.CodeOf(err) == fault.NotFound {
+			return fault.E(fault.NotFound, "%s or %s not found", m.e.Noun, target.e.Noun)
+		}
+		return err
+	}
 	var org uuid.UUID
-	err := m.d.Primary.QueryRow(ctx, "WITH ok AS ("+ok+"), change AS ("+change+") SELECT org FROM ok", id, other, user).Scan(&org)
+	err = conn.QueryRow(ctx, "WITH ok AS ("+ok+"), change AS ("+change+") SELECT org FROM ok", id, other, user).Scan(&org)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fault.E(fault.NotFound, "%s or %s not found", m.e.Noun, target.e.Noun)
 	}

@@ -13,6 +13,7 @@ import (
 	"scaleapi/shared/auth"
 	"scaleapi/shared/resource"
 	rt "scaleapi/shared/resource/resourcetest"
+	"scaleapi/shared/shard"
 )
 
 // engineApp serves schema file path through the engine on a new Env whose database has the
@@ -41,7 +42,7 @@ func newEngineApp(t *testing.T, path string) *engineApp {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	eng, err := resource.NewEngine(s, resource.EngineDeps{Primary: env.DB, Members: env.Members, Cache: env.Cache}, nil)
+	eng, err := resource.NewEngine(s, resource.EngineDeps{Shards: shard.Of(env.DB, nil), Members: env.Members, Cache: env.Cache}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,28 +9,44 @@ import (
 	"scaleapi/shared/db"
 	"scaleapi/shared/fault"
 	"scaleapi/shared/query"
+	"scaleapi/shared/shard"
 )
 
 // listPage runs a list statement built by query.Query.Build on conn: the page, and its count
 // only when the page doesn't already prove the total (a short page). what names the list in
 // errors ("list projects").
 func listPage(ctx context.Context, conn db.DBTX, q *query.Query, st query.Statement, what string) (*query.Page, error) {
+	return counted(ctx, conn, st, what, q.ReadPage)
+}
+
+// listPart runs one shard's part of a list over several (query.Query.BuildPart) on conn, with
+// its count when its rows don't prove it.
+func listPart(ctx context.Context, conn db.DBTX, q *query.Query, st query.Statement, what string) (*query.Part, error) {
+	return counted(ctx, conn, st, what, q.ReadPart)
+}
+
+// counted runs st's list, reads it, and runs st's count when what was read needs it.
+func counted[P interface {
+	NeedsTotal() bool
+	SetTotal(int64)
+}](ctx context.Context, conn db.DBTX, st query.Statement, what string, read func(query.Rows) (P, error)) (P, error) {
+	var zero P
 	rows, err := conn.Query(ctx, st.List, st.ListArgs...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, db.Translate(err))
+		return zero, fmt.Errorf("%s: %w", what, db.Translate(err))
 	}
-	page, err := q.ReadPage(rows)
+	p, err := read(rows)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, db.Translate(err))
+		return zero, fmt.Errorf("%s: %w", what, db.Translate(err))
 	}
-	if page.NeedsTotal() {
+	if p.NeedsTotal() {
 		var total int64
 		if err := conn.QueryRow(ctx, st.Count, st.CountArgs...).Scan(&total); err != nil {
-			return nil, fmt.Errorf("%s: count: %w", what, db.Translate(err))
+			return zero, fmt.Errorf("%s: count: %w", what, db.Translate(err))
 		}
-		page.SetTotal(total)
+		p.SetTotal(total)
 	}
-	return page, nil
+	return p, nil
 }
 
 // viewOne runs a list statement whose scope selects one row (GET /{noun}s/{id} with fields= or
@@ -56,12 +72,8 @@ func viewOne(ctx context.Context, conn db.DBTX, q *query.Query, st query.Stateme
 	return b.Bytes(), nil
 }
 
-// DB is what a resource's store runs on: a pool, which can also start transactions. *db.Pool
-// implements it.
-type DB interface {
-	db.DBTX
-	db.TxBeginner
-}
+// DB is what a resource's store runs on: a shard's pool, which can also start transactions.
+type DB = shard.DB
 
 // ErrStale is the answer to a write whose If-Match names a version that is no longer current.
 var ErrStale = fault.E(fault.Precondition, "If-Match does not match the current version; GET the resource again")

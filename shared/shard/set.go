@@ -14,10 +14,17 @@ import (
 	"scaleapi/shared/fault"
 )
 
+// DB is what a shard's pool gives its users: statements and transactions. *db.Pool
+// implements it; a test may wrap one.
+type DB interface {
+	db.DBTX
+	db.TxBeginner
+}
+
 // Opener opens a pool of shard (its name, and whether it is the first) for url; role is
 // "primary" or "replica". The platform's opener applies the deployment's pool settings and
 // metrics.
-type Opener func(ctx context.Context, shard string, first bool, role, url string) (*db.Pool, error)
+type Opener func(ctx context.Context, shard string, first bool, role, url string) (DB, error)
 
 // Shard is one shard's pools, opened on first use and kept for the environment's life.
 type Shard struct {
@@ -30,11 +37,11 @@ type Shard struct {
 
 type lazyPool struct {
 	once sync.Once
-	pool *db.Pool
+	pool DB
 	err  error
 }
 
-func (l *lazyPool) get(open func() (*db.Pool, error)) (*db.Pool, error) {
+func (l *lazyPool) get(open func() (DB, error)) (DB, error) {
 	l.once.Do(func() { l.pool, l.err = open() })
 	return l.pool, l.err
 }
@@ -43,18 +50,18 @@ func (l *lazyPool) get(open func() (*db.Pool, error)) (*db.Pool, error) {
 func (s *Shard) Name() string { return s.spec.Name }
 
 // Primary returns the shard's writer pool, opening it (without connecting) on first use.
-func (s *Shard) Primary(ctx context.Context) (*db.Pool, error) {
-	return s.primary.get(func() (*db.Pool, error) {
+func (s *Shard) Primary(ctx context.Context) (DB, error) {
+	return s.primary.get(func() (DB, error) {
 		return s.open(ctx, s.spec.Name, s.first, "primary", s.spec.Writer)
 	})
 }
 
 // Replica returns the shard's reader pool, or its writer's when the shard has no reader.
-func (s *Shard) Replica(ctx context.Context) (*db.Pool, error) {
-	if s.spec.Reader == "" {
-		return s.Primary(ctx)
-	}
-	return s.replica.get(func() (*db.Pool, error) {
+func (s *Shard) Replica(ctx context.Context) (DB, error) {
+	return s.replica.get(func() (DB, error) {
+		if s.spec.Reader == "" {
+			return s.Primary(ctx)
+		}
 		return s.open(ctx, s.spec.Name, s.first, "replica", s.spec.Reader)
 	})
 }
@@ -99,6 +106,25 @@ func NewSet(specs []Spec, open Opener, o Options) (*Set, error) {
 	s.dir = newDirectory(s, specs, o)
 	return s, nil
 }
+
+// Of returns a one-shard set over pools that are already open: primary, and replica for reads
+// that may lag (nil: the primary). Tools and tests that hold their own pools use it.
+func Of(primary, replica DB) *Set {
+	if replica == nil {
+		replica = primary
+	}
+	sh := &Shard{spec: Spec{Name: "main"}, first: true}
+	sh.primary.once.Do(func() { sh.primary.pool = primary })
+	sh.replica.once.Do(func() { sh.replica.pool = replica })
+	s := &Set{shards: []*Shard{sh}, byName: map[string]*Shard{"main": sh}}
+	s.dir = newDirectory(s, []Spec{sh.spec}, Options{})
+	return s
+}
+
+// CacheLookups makes the directory's lookups go through c (Redis) as well as the environment's
+// memory. Call it before the set is used: the platform builds the cache on the first shard's
+// pool, so the set comes first.
+func (s *Set) CacheLookups(c *cache.Cache) { s.dir.cache = c }
 
 // Len returns the number of shards.
 func (s *Set) Len() int { return len(s.shards) }

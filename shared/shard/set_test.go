@@ -24,7 +24,7 @@ type opened struct {
 }
 
 func (o *opened) open(t *testing.T) Opener {
-	return func(ctx context.Context, shard string, first bool, role, url string) (*db.Pool, error) {
+	return func(ctx context.Context, shard string, first bool, role, url string) (DB, error) {
 		o.n.Add(1)
 		p, err := db.Open(ctx, db.Options{URL: url, Name: role + "-" + shard, Lazy: true})
 		if err != nil {

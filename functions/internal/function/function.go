@@ -26,6 +26,7 @@ import (
 	"scaleapi/shared/platform"
 	"scaleapi/shared/report"
 	"scaleapi/shared/resource"
+	"scaleapi/shared/shard"
 	"scaleapi/shared/user"
 )
 
@@ -77,7 +78,7 @@ var Organizations = Function{
 			return nil, err
 		}
 		r := api.NewRouter()
-		organization.Routes(r, organization.NewService(d.Primary, d.Cache, d.Log), guards)
+		organization.Routes(r, organization.NewService(d.Primary, d.Shards, d.Cache, d.Log), guards)
 		return r, nil
 	},
 }
@@ -106,7 +107,7 @@ var Entities = Function{
 			return nil, err
 		}
 		eng, err := resource.NewEngine(s, resource.EngineDeps{
-			Primary: d.Primary, Replica: d.Replica, Members: organization.NewAccess(d.Primary, d.Cache), Cache: d.Cache, Log: d.Log,
+			Shards: d.Shards, Members: organization.NewAccess(d.Primary, d.Cache), Cache: d.Cache, Log: d.Log,
 		}, hooks)
 		if err != nil {
 			return nil, err
@@ -140,7 +141,7 @@ var Reports = Function{
 			return nil, err
 		}
 		access := organization.NewAccess(d.Primary, d.Cache)
-		svc := report.NewService(report.NewStore(d.Replica), access, d.Cache, d.Config.ListCacheTTL)
+		svc := report.NewService(report.NewStore(d.Shards), access, d.Cache, d.Config.ListCacheTTL)
 		r := api.NewRouter()
 		report.Routes(r, svc, guards)
 		return r, nil
@@ -152,12 +153,29 @@ var Health = Function{
 	Name:  "HealthFunction",
 	Needs: platform.Needs{Database: true, Replica: true, Redis: true},
 	Build: func(d *platform.Deps) (http.Handler, error) {
-		r := api.NewRouter()
-		health.Routes(r, health.New(map[string]health.Check{
+		checks := map[string]health.Check{
 			"database": func(ctx context.Context) error { return d.Primary.Ping(ctx) },
 			"replica":  func(ctx context.Context) error { return d.Replica.Ping(ctx) },
 			"cache":    func(ctx context.Context) error { return d.Redis.Ping(ctx).Err() },
-		}))
+		}
+		// The further shards, by name: a request for one of their organizations fails while
+		// its shard is down, and /health says which.
+		for _, sh := range d.Shards.Shards()[1:] {
+			checks["database:"+sh.Name()] = func(ctx context.Context) error { return ping(ctx, sh.Primary) }
+			checks["replica:"+sh.Name()] = func(ctx context.Context) error { return ping(ctx, sh.Replica) }
+		}
+		r := api.NewRouter()
+		health.Routes(r, health.New(checks))
 		return r, nil
 	},
+}
+
+// ping runs one statement on the pool pool returns.
+func ping(ctx context.Context, pool func(context.Context) (shard.DB, error)) error {
+	conn, err := pool(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, "SELECT 1")
+	return err
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -89,4 +90,24 @@ func services() (*devservices.Stack, error) {
 	}
 	state.stack, state.owned = s, true
 	return s, nil
+}
+
+// EnvShardCount names the variable that makes the tests of the resource engine and the functions
+// run on that many shards (1 to 3; `make test-shards` sets 3). It is read directly, like the
+// stack's variables: it configures the test binaries, not the program.
+const EnvShardCount = "SCALEAPI_TEST_SHARD_COUNT"
+
+// ShardCount returns how many shards the tests that support it should spread organizations
+// over: EnvShardCount, 1 when unset. It panics on a value outside 1 to 3, which no stack
+// serves.
+func ShardCount() int {
+	v := os.Getenv(EnvShardCount)
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 3 {
+		panic(fmt.Sprintf("devtest: %s=%q: want 1, 2 or 3", EnvShardCount, v))
+	}
+	return n
 }

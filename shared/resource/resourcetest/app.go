@@ -27,8 +27,8 @@ type appConfig struct {
 	db func(resource.DB) resource.DB
 }
 
-// WrapDB puts a decorator around the engine's database, for a test that needs to pause or
-// observe its statements (the real pool still runs them; see Gate).
+// WrapDB puts a decorator around each of the engine's databases, for a test that needs to pause
+// or observe its statements (the real pools still run them; see Gate).
 func WrapDB(f func(resource.DB) resource.DB) AppOption {
 	return func(c *appConfig) { c.db = f }
 }
@@ -51,7 +51,7 @@ func NewAppOn(t testing.TB, e *Env, opts ...AppOption) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := resource.NewEngine(s, resource.EngineDeps{Primary: cfg.db(e.DB), Members: e.Members, Cache: e.Cache, Log: e.log}, domain.Hooks())
+	eng, err := resource.NewEngine(s, resource.EngineDeps{Shards: e.shardsThrough(t, e.Cache, cfg.db), Members: e.Members, Cache: e.Cache, Log: e.log}, domain.Hooks())
 	if err != nil {
 		t.Fatal(err)
 	}

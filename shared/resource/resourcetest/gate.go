@@ -10,12 +10,11 @@ import (
 	"scaleapi/shared/resource"
 )
 
-// Gate is a resource.DB that pauses one statement, the next whose SQL contains Match after
-// Arm: before it runs (a write in flight) or, with After, once its row has been read (a reader
-// that loaded a row and is about to cache it). Entered receives when it pauses; closing
-// Release lets it go on.
+// Gate pauses one statement, the next whose SQL contains Match after Arm, sent to any of the
+// databases it wraps (Wrap): before it runs (a write in flight) or, with After, once its row has
+// been read (a reader that loaded a row and is about to cache it). Entered receives when it
+// pauses; closing Release lets it go on.
 type Gate struct {
-	resource.DB
 	Match   string
 	After   bool
 	Entered chan struct{}
@@ -23,13 +22,19 @@ type Gate struct {
 	armed   atomic.Bool
 }
 
-// NewGate returns a Gate over nothing yet: WrapDB(g.Wrap) sets its DB.
+// NewGate returns a Gate over nothing yet: WrapDB(g.Wrap) puts it in front of every shard.
 func NewGate(match string, after bool) *Gate {
 	return &Gate{Match: match, After: after, Entered: make(chan struct{}), Release: make(chan struct{})}
 }
 
-// Wrap is the WrapDB decorator.
-func (g *Gate) Wrap(d resource.DB) resource.DB { g.DB = d; return g }
+// Wrap is the WrapDB decorator: d behind the gate.
+func (g *Gate) Wrap(d resource.DB) resource.DB { return gated{DB: d, g: g} }
+
+// gated is one database behind a Gate.
+type gated struct {
+	resource.DB
+	g *Gate
+}
 
 // Arm makes the next matching statement pause.
 func (g *Gate) Arm() { g.armed.Store(true) }
@@ -44,23 +49,23 @@ func (g *Gate) pause() {
 }
 
 // Query implements resource.DB.
-func (g *Gate) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if g.take(sql) {
-		g.pause()
+func (d gated) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if d.g.take(sql) {
+		d.g.pause()
 	}
-	return g.DB.Query(ctx, sql, args...)
+	return d.DB.Query(ctx, sql, args...)
 }
 
 // QueryRow implements resource.DB.
-func (g *Gate) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if !g.take(sql) {
-		return g.DB.QueryRow(ctx, sql, args...)
+func (d gated) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if !d.g.take(sql) {
+		return d.DB.QueryRow(ctx, sql, args...)
 	}
-	if !g.After {
-		g.pause()
-		return g.DB.QueryRow(ctx, sql, args...)
+	if !d.g.After {
+		d.g.pause()
+		return d.DB.QueryRow(ctx, sql, args...)
 	}
-	return pausedRow{g.DB.QueryRow(ctx, sql, args...), g}
+	return pausedRow{d.DB.QueryRow(ctx, sql, args...), d.g}
 }
 
 type pausedRow struct {

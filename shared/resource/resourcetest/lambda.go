@@ -3,29 +3,67 @@ package resourcetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
 	"scaleapi/shared/api"
+	"scaleapi/shared/db"
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/lambdahttp"
 	"scaleapi/shared/organization"
 	"scaleapi/shared/platform"
+	"scaleapi/shared/shard"
 )
 
 // FromDeps returns an Env over the clients a function's main built, for tests that run the
 // function as main wires it.
 func FromDeps(d *platform.Deps) *Env {
-	return &Env{
-		DB: d.Primary, Redis: d.Redis, Cache: d.Cache, Members: organization.NewAccess(d.Primary, d.Cache),
+	e := &Env{
+		DB: d.Primary, Shards: d.Shards, Redis: d.Redis, Cache: d.Cache, Members: organization.NewAccess(d.Primary, d.Cache),
 		Tokens: d.Tokens, Authn: d.Auth, sessions: d.Sessions, log: d.Log,
+		orgs: organization.NewService(d.Primary, d.Shards, d.Cache, d.Log), owners: &sync.Map{},
 	}
+	for _, sh := range d.Shards.Shards() {
+		if p, err := sh.Primary(context.Background()); err == nil {
+			e.pools = append(e.pools, p.(*db.Pool)) // platform's pools
+		}
+	}
+	return e
+}
+
+// DatabaseEnv returns the database variables of a function's environment for t's own
+// databases: DATABASE_URL (and DATABASE_READER_URL, the streaming replica, with replica), or
+// DATABASE_SHARDS over devtest.ShardCount shards, the first with that reader.
+func DatabaseEnv(t testing.TB, replica bool) map[string]string {
+	t.Helper()
+	dbs := devtest.NewShardDatabases(t, devtest.ShardCount())
+	if len(dbs) == 1 {
+		env := map[string]string{"DATABASE_URL": dbs[0].PoolerURL}
+		if replica {
+			env["DATABASE_READER_URL"] = dbs[0].ReplicaURL
+		}
+		return env
+	}
+	specs := make([]shard.Spec, len(dbs))
+	for i, d := range dbs {
+		specs[i] = shard.Spec{Name: fmt.Sprintf("s%d", i+1), Writer: d.PoolerURL}
+	}
+	if replica {
+		specs[0].Reader = dbs[0].ReplicaURL
+	}
+	b, err := json.Marshal(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"DATABASE_SHARDS": string(b)}
 }
 
 // Invoker sends one API Gateway REST API (payload 1.0) event through a function as u and
@@ -120,11 +158,9 @@ func ResponseHeader(resp events.APIGatewayProxyResponse, k string) string {
 // unless the function serves exactly routes.
 func Function(t testing.TB, needs platform.Needs, handler func(*platform.Deps) (http.Handler, error), routes []api.Route) (*Env, Invoker) {
 	t.Helper()
-	env := map[string]string{
-		"DATABASE_URL": devtest.NewDatabase(t).PoolerURL,
-		"REDIS_URL":    devtest.Services(t).RedisURL,
-		"JWT_SECRET":   "0123456789abcdef0123456789abcdef",
-	}
+	env := DatabaseEnv(t, false)
+	env["REDIS_URL"] = devtest.Services(t).RedisURL
+	env["JWT_SECRET"] = "0123456789abcdef0123456789abcdef"
 	d, err := platform.Build(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard, needs)
 	if err != nil {
 		t.Fatal(err)

@@ -9,11 +9,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,14 +29,17 @@ import (
 	"scaleapi/shared/devservices/devtest"
 	"scaleapi/shared/guard"
 	"scaleapi/shared/organization"
+	"scaleapi/shared/shard"
 	"scaleapi/shared/user"
 )
 
 // Env is one test's world.
 type Env struct {
-	// DB is the test's own database, through PgBouncer. Its QueryStats count every statement
-	// the code under test runs, memberships included.
+	// DB is the test's own database on the first shard (the directory's), through PgBouncer.
 	DB *db.Pool
+	// Shards are the test's databases: devtest.ShardCount of them, each through its own
+	// PgBouncer, the first being DB.
+	Shards *shard.Set
 	// Redis is the stack's standalone Redis; Cache is a cache over it with a prefix of its own.
 	Redis   redis.UniversalClient
 	Cache   *cache.Cache
@@ -47,18 +52,34 @@ type Env struct {
 	sessions *auth.Sessions
 	prefix   string
 	log      *slog.Logger
+	pools    []*db.Pool
+	specs    []shard.Spec
+	orgs     *organization.Service
+	owners   *sync.Map // organization id -> owner's id, for Join
 }
 
-// New builds an Env for t; everything is released when t ends.
+// New builds an Env for t, over devtest.ShardCount shards; everything is released when t ends.
 func New(t testing.TB) *Env {
 	t.Helper()
+	return NewSharded(t, devtest.ShardCount())
+}
+
+// NewSharded is New over n shards (1 to 3), whatever devtest.ShardCount says.
+func NewSharded(t testing.TB, n int) *Env {
+	t.Helper()
 	ctx := context.Background()
-	database := devtest.NewDatabase(t)
-	pool, err := db.Open(ctx, db.Options{URL: database.PoolerURL, MaxConns: 8})
-	if err != nil {
-		t.Fatalf("open database: %v", err)
+	var pools []*db.Pool
+	var specs []shard.Spec
+	for i, d := range devtest.NewShardDatabases(t, n) {
+		p, err := db.Open(ctx, db.Options{URL: d.PoolerURL, MaxConns: 8})
+		if err != nil {
+			t.Fatalf("open database: %v", err)
+		}
+		t.Cleanup(p.Close)
+		pools = append(pools, p)
+		specs = append(specs, shard.Spec{Name: fmt.Sprintf("s%d", i+1), Writer: d.PoolerURL})
 	}
-	t.Cleanup(pool.Close)
+	pool := pools[0]
 	// Production's 50 ms timeouts make a slow Redis cost a request little; on a shared test
 	// machine under load a reply can take longer than that without anything being wrong, and
 	// a test (or benchmark) that silently fell back to the database would prove nothing.
@@ -82,19 +103,51 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{
+	e := &Env{
 		DB: pool, Redis: rdb, Cache: c, Members: organization.NewAccess(pool, c),
 		Tokens: tokens, Authn: authn, Guards: guards, sessions: sessions, prefix: prefix, log: log,
+		pools: pools, specs: specs, owners: &sync.Map{},
 	}
+	e.Shards = e.newShards(t, c)
+	e.orgs = organization.NewService(pool, e.Shards, c, log)
+	return e
+}
+
+// newShards is the Env's shard set over its pools, with its own directory memory (one per
+// execution environment), looking placements up through c.
+func (e *Env) newShards(t testing.TB, c *cache.Cache) *shard.Set {
+	return e.shardsThrough(t, c, func(d shard.DB) shard.DB { return d })
+}
+
+// shardsThrough is newShards with every pool behind wrap.
+func (e *Env) shardsThrough(t testing.TB, c *cache.Cache, wrap func(shard.DB) shard.DB) *shard.Set {
+	if len(e.pools) == 1 {
+		return shard.Of(wrap(e.pools[0]), nil)
+	}
+	set, err := shard.NewSet(e.specs, func(_ context.Context, name string, _ bool, _, _ string) (shard.DB, error) {
+		for i, sp := range e.specs {
+			if sp.Name == name {
+				return wrap(e.pools[i]), nil
+			}
+		}
+		return nil, fmt.Errorf("no shard %s", name)
+	}, shard.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.CacheLookups(c)
+	return set
 }
 
 // Sibling returns another execution environment of the same deployment: the same database,
 // Redis, keys and sessions, but its own in-process state (the cache's singleflight and
 // cooldown), as a second Lambda environment would have.
-func (e *Env) Sibling() *Env {
+func (e *Env) Sibling(t testing.TB) *Env {
 	s := *e
 	s.Cache = cache.New(e.Redis, cacheOptions(e.prefix, e.DB, e.log))
 	s.Members = organization.NewAccess(e.DB, s.Cache)
+	s.Shards = e.newShards(t, s.Cache)
+	s.orgs = organization.NewService(e.DB, s.Shards, s.Cache, e.log)
 	return &s
 }
 
@@ -114,6 +167,7 @@ func random() string {
 // User is a registered user with a live session.
 type User struct {
 	ID    uuid.UUID
+	Email string
 	Token string
 }
 
@@ -134,35 +188,46 @@ func (e *Env) User(t testing.TB, name string) User {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return User{ID: u.ID, Token: token}
+	return User{ID: u.ID, Email: u.Email, Token: token}
 }
 
-// Org creates an organization owned by owner.
+// Org creates an organization owned by owner, through the organization service: with several
+// shards it is placed on one and copied there.
 func (e *Env) Org(t testing.TB, owner User) uuid.UUID {
 	t.Helper()
-	o := &organization.Organization{ID: uuid.Must(uuid.NewV7()), Name: "org " + random()}
-	if err := organization.NewPG(e.DB).Insert(context.Background(), o); err != nil {
+	o, err := e.orgs.Create(context.Background(), owner.ID, organization.Creation{Name: "org " + random()})
+	if err != nil {
 		t.Fatalf("create organization: %v", err)
 	}
-	e.Join(t, o.ID, owner, auth.RoleOwner)
+	e.owners.Store(o.ID, owner.ID)
 	return o.ID
 }
 
-// Join makes u a member of org with role, and forgets u's cached memberships, as the
-// organizations service does after such a change.
+// Join makes u a member of org (made by Org) with role, through the organization service, as
+// its owner.
 func (e *Env) Join(t testing.TB, org uuid.UUID, u User, role auth.Role) {
 	t.Helper()
-	ctx := context.Background()
-	if err := organization.NewPG(e.DB).InsertMembership(ctx, org, u.ID, role); err != nil {
-		t.Fatalf("membership: %v", err)
+	owner, ok := e.owners.Load(org)
+	if !ok {
+		t.Fatalf("join: organization %s was not made by Org", org)
 	}
-	if err := e.Members.Invalidate(ctx, u.ID); err != nil {
-		t.Fatal(err)
+	if _, err := e.orgs.AddMember(context.Background(), owner.(uuid.UUID), org, organization.NewMember{Email: u.Email, Role: role}); err != nil {
+		t.Fatalf("membership: %v", err)
 	}
 }
 
-// Queries returns how many statements the database pool has run so far.
-func (e *Env) Queries() int64 { return e.DB.QueryStats().Count }
+// Orgs returns the organization service the Env's organizations are made with, for a test
+// that changes them as the organizations function would.
+func (e *Env) Orgs() *organization.Service { return e.orgs }
+
+// Queries returns how many statements the test's databases have run so far, on every shard.
+func (e *Env) Queries() int64 {
+	var n int64
+	for _, p := range e.pools {
+		n += p.QueryStats().Count
+	}
+	return n
+}
 
 // Request is one HTTP request for Do.
 type Request struct {
