@@ -243,9 +243,13 @@ type Plan struct {
 	ReaderQPS      float64
 	WriterNeed     float64 // ACUs the writer's queries need at the peak, before MinCapacity
 	ReaderNeed     float64
-	WriterACU      float64 // at the peak, at least MinCapacity
-	Readers        int
-	ACUHours       float64 // a month of the writer and readers, at the steady load
+	// Shards is how many Aurora clusters the tenants are spread over (DATABASE_SHARDS): two from
+	// the seed's 100K+ band, more when one writer can't take a shard's share; the ACU figures
+	// below are each shard's.
+	Shards    int
+	WriterACU float64 // at the peak, at least MinCapacity
+	Readers   int
+	ACUHours  float64 // a month of the writer and readers, at the steady load
 	// The cache.
 	CacheCmdsPeak float64 // Redis commands/s at the peak, each one ECPU
 	CacheGB       float64
@@ -317,18 +321,24 @@ func plan(l Load, p *Profile, stack *Stack, prices *Prices, a *Assumptions) *Pla
 	pl.ReaderQPS = l.PeakRPS * p.ReaderTrips
 	pl.BusyConns = (pl.WriterQPS + pl.ReaderQPS) * a.QueryHoldMs / 1000
 	acus := func(qps float64) float64 { return qps * a.QueryCPUMs / 1000 / a.ACUvCPU / a.Target }
-	pl.WriterNeed, pl.ReaderNeed = acus(pl.WriterQPS), acus(pl.ReaderQPS)
+	// Shards: the seed's 100K+ band shards, and so does any load whose writer outgrows one
+	// instance. Placement spreads new organizations by weight (shared/shard), so each shard takes
+	// its share of the queries; a tenant far larger than the rest is moved to a shard of its own.
+	pl.Shards = int(math.Ceil(acus(pl.WriterQPS) / maxAuroraACU))
+	if l.Band == len(bands)-1 {
+		pl.Shards = max(pl.Shards, 2)
+	}
+	pl.Shards = max(pl.Shards, 1)
+	shards := float64(pl.Shards)
+	pl.WriterNeed, pl.ReaderNeed = acus(pl.WriterQPS)/shards, acus(pl.ReaderQPS)/shards
 	pl.WriterACU = math.Max(stack.AuroraMinACU, pl.WriterNeed)
 	pl.MaxACU = math.Min(maxAuroraACU, math.Max(stack.AuroraMaxACU, math.Ceil(pl.WriterNeed)))
-	if pl.WriterNeed > maxAuroraACU {
-		pl.Notes = append(pl.Notes, fmt.Sprintf("the writer needs %s ACUs, more than one Aurora instance's %d: tenants must be sharded across clusters", num(pl.WriterNeed), maxAuroraACU))
-	}
 	// The template's reader (promotion tier 1) scales with the writer, so it is as large; more
 	// readers only when the reads outgrow one instance.
 	pl.Readers = max(1, int(math.Ceil(pl.ReaderNeed/pl.MaxACU)))
-	steadyWriter := math.Max(stack.AuroraMinACU, acus(l.AvgRPS*p.WriterTrips))
-	steadyReaders := math.Max(float64(pl.Readers)*steadyWriter, acus(l.AvgRPS*p.ReaderTrips))
-	pl.ACUHours = (steadyWriter + steadyReaders) * prices.HoursPerMonth
+	steadyWriter := math.Max(stack.AuroraMinACU, acus(l.AvgRPS*p.WriterTrips)/shards)
+	steadyReaders := math.Max(float64(pl.Readers)*steadyWriter, acus(l.AvgRPS*p.ReaderTrips)/shards)
+	pl.ACUHours = (steadyWriter + steadyReaders) * prices.HoursPerMonth * shards
 
 	// RDS Proxy's budget, and reserved concurrency within it: each environment of a function that
 	// reaches the database holds at most DB_MAX_CONNS connections, so the reserved environments
@@ -408,14 +418,14 @@ func plan(l Load, p *Profile, stack *Stack, prices *Prices, a *Assumptions) *Pla
 		{"API Gateway REST requests", tiered(requests, prices.APIGateway.RequestsPerMillion, 1e6)},
 		{"Aurora Serverless v2 ACU-hours", pl.ACUHours * prices.Aurora.ACUHour},
 		{"Aurora storage", l.Users * a.DBKBPerUser / 1e6 * prices.Aurora.StorageGBMonth},
-		{"RDS Proxy", math.Max(prices.Proxy.MinimumACUs*prices.HoursPerMonth, pl.ACUHours) * prices.Proxy.ACUHour},
+		{"RDS Proxy", math.Max(prices.Proxy.MinimumACUs*prices.HoursPerMonth*shards, pl.ACUHours) * prices.Proxy.ACUHour},
 		{"ElastiCache Serverless ECPUs", l.AvgRPS * p.RedisTrips * a.CommandsPerTrip * secondsPerMonth / 1e6 * prices.Cache.ECPUsPerMillion},
 		{"ElastiCache Serverless storage", math.Max(prices.Cache.MinimumGB, pl.CacheGB) * prices.Cache.GBHour * prices.HoursPerMonth},
 		{"Secrets Manager", float64(stack.Secrets) * prices.Secrets.SecretMonth},
 		{"VPC interface endpoints", float64(stack.EndpointAZs) * prices.Endpoint.AZHour * prices.HoursPerMonth},
 	}
-	if l.Band == len(bands)-1 {
-		pl.Notes = append(pl.Notes, "100K+ is the seed's sharding band: tenants on several PostgreSQL clusters is issue 15, not built yet; this plan is one cluster")
+	if pl.Shards > 1 {
+		pl.Notes = append(pl.Notes, fmt.Sprintf("tenants sharded over %d Aurora clusters, each with its RDS Proxy (DATABASE_SHARDS; cmd/shards moves an organization): the database figures are each shard's, the costs all of them", pl.Shards))
 	}
 	return pl
 }

@@ -148,8 +148,9 @@ func (w *writer) plans(plans []*Plan) {
 	row("  client connections at the peak", func(p *Plan) string { return dec(p.PeakClientConn, 1) })
 	row("  Aurora connections busy", func(p *Plan) string { return dec(p.BusyConns, 2) })
 	section("Aurora Serverless v2")
+	row("  shards (clusters)", func(p *Plan) string { return strconv.Itoa(p.Shards) })
 	row("  queries/s writer / reader", func(p *Plan) string { return num(p.WriterQPS) + " / " + num(p.ReaderQPS) })
-	row("  writer ACUs at the peak", func(p *Plan) string { return dec(p.WriterACU, 1) + " (" + dec(p.WriterNeed, 2) + ")" })
+	row("  writer ACUs at the peak, each shard", func(p *Plan) string { return dec(p.WriterACU, 1) + " (" + dec(p.WriterNeed, 2) + ")" })
 	row("  AuroraMaxCapacity", func(p *Plan) string { return dec(p.MaxACU, 0) })
 	row("  max_connections", func(p *Plan) string { return num(float64(p.MaxConnections)) })
 	row("  readers", func(p *Plan) string { return strconv.Itoa(p.Readers) })
@@ -193,8 +194,8 @@ func (w *writer) seed(plans []*Plan) {
 		if p.Readers > 1 {
 			db += "s"
 		}
-		if i == len(bands)-1 {
-			db += ", no sharding"
+		if p.Shards > 1 {
+			db = fmt.Sprintf("%d shards × (%s)", p.Shards, db)
 		}
 		cache := "standalone"
 		if p.Cluster {
@@ -205,7 +206,7 @@ func (w *writer) seed(plans []*Plan) {
 	}
 	w.table(rows)
 	w.printf("  here: Lambda environments busy at the peak, each function's rounded up; the writer's ACUs at the\n")
-	w.printf("  peak. Sharding tenants across PostgreSQL clusters (the seed's 100K+) is issue 15, not built yet.\n")
+	w.printf("  peak, each shard's when tenants are sharded over several clusters (the seed's 100K+).\n")
 	w.printf("  ElastiCache Serverless always speaks cluster mode (REDIS_CLUSTER=true); \"standalone\" says one node\n")
 	w.printf("  would do, as for an existing RedisUrl.\n")
 }

@@ -200,8 +200,13 @@ func TestBandsGrow(t *testing.T) {
 		t.Errorf("cache cluster by band = %v %v %v %v, want the seed's: from 10K–100K", ps[0].Cluster, ps[1].Cluster, ps[2].Cluster, ps[3].Cluster)
 	}
 	last := ps[len(ps)-1]
-	if !strings.Contains(strings.Join(last.Notes, "\n"), "issue 15, not built yet") {
-		t.Errorf("100K+ notes = %q, want the sharding note", last.Notes)
+	if !strings.Contains(strings.Join(last.Notes, "\n"), "tenants sharded over") || last.Shards < 2 {
+		t.Errorf("100K+: %d shards, notes %q: want the seed's sharding", last.Shards, last.Notes)
+	}
+	for _, p := range ps[:len(ps)-1] {
+		if p.Shards != 1 {
+			t.Errorf("%s: %d shards, want one database below 100K+", p.Name, p.Shards)
+		}
 	}
 	// Reserved concurrency never lets the pools open more than the proxy may.
 	for _, p := range ps {
@@ -314,7 +319,7 @@ func TestOutput(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{"0–1K", "1K–10K", "10K–100K", "100K+", "given", "seed: instances", "Redis Cluster",
-		"issue 15, not built yet", "EntitiesFunction", "total", "-requests-per-user", "prices.json"} {
+		"shards ×", "tenants sharded over", "EntitiesFunction", "total", "-requests-per-user", "prices.json"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q", want)
 		}
