@@ -22,6 +22,11 @@
 // diagnostic lines of the run (errors, warnings) in local.log (local-defaults.log for the
 // defaults phase).
 //
+// bench's shards phase (-shards) comes last: the create scenario again through cmd/local over
+// three PostgreSQL primaries, each behind its own PgBouncer, the seeded organizations spread over
+// them by the placement policy with shared/shard/move, and each shard's share of the writes
+// reported (shards.go).
+//
 // bench's defaults phase (-defaults) runs cmd/local a second time as `make run` does with nothing
 // configured, on its embedded PostgreSQL and Redis, repeats three scenarios there and holds them
 // to the first phase's figures: that mode is what a developer meets first, and it once ran 15x
@@ -161,17 +166,18 @@ type options struct {
 	buildDir     string
 	keepStack    bool
 	defaults     bool
+	shards       int
 }
 
 func (o *options) common(fs *flag.FlagSet) {
 	fs.DurationVar(&o.duration, "duration", 8*time.Second, "how long each scenario is measured")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unrecorded load before each scenario's measurement")
-	fs.DurationVar(&o.maxTotal, "max-total", 4*time.Minute, "a cap on the time all scenarios take together, from the first one's start (bench: both phases'); scenarios past it are skipped")
+	fs.DurationVar(&o.maxTotal, "max-total", 5*time.Minute, "a cap on the time all scenarios take together, from the first one's start (bench: every phase's); scenarios past it are skipped")
 	fs.StringVar(&o.concurrency, "concurrency", "1,8,32,64", "the closed-loop concurrencies the mix is run at")
 	fs.IntVar(&o.single, "single-concurrency", 32, "the concurrency of the single-endpoint scenarios (the seed's wrk used 32 connections)")
 	fs.Float64Var(&o.rate, "rate", 0, "the open-loop mix's arrival rate per second; 0: half the mix's throughput at 32")
 	fs.IntVar(&o.workers, "open-workers", 256, "the most requests in flight in the open-loop scenario")
-	fs.StringVar(&o.only, "scenarios", "", "comma-separated scenario names to run, or prefixes ending in * (mix*); empty: all. bench's defaults-NAME runs when NAME or defaults-NAME is picked, and brings NAME along")
+	fs.StringVar(&o.only, "scenarios", "", "comma-separated scenario names to run, or prefixes ending in * (mix*); empty: all. bench's defaults-NAME (shards-NAME) runs when NAME or defaults-NAME (shards-NAME) is picked, and brings NAME along")
 	fs.IntVar(&o.logins, "login", 200, "how many of the seeded users log in through the API and share the load")
 	fs.BoolVar(&o.prime, "prime", true, "read every seeded project once before the scenarios, so that they start from a warm cache")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "the per-request timeout")
@@ -196,15 +202,17 @@ func (o *options) runFlags(fs *flag.FlagSet) {
 }
 
 func (o *options) benchFlags(fs *flag.FlagSet) {
-	// Not raised for the defaults phase: it adds about 70 s (defaultsSetup, three scenarios of
-	// 10.5 s, the stop), which brings a run on a warm build cache to about four minutes, by the
-	// timings of its parts; a colder or busier run is what the budget's shortening is for.
-	fs.DurationVar(&o.budget, "budget", 4*time.Minute+45*time.Second, "the whole run's budget, set-up included: scenarios are shortened alike to end within it (0: no budget)")
+	// Set for the three phases at full length on a warm build cache, by the timings of their
+	// parts: the harness phase's set-up (about 20 s) and 17 scenarios of 10.5 s, the defaults
+	// phase (defaultsSetup, three scenarios, the stop) and the shards phase (shardsSetup, one
+	// scenario), about 4m10s; a colder or busier run is what the budget's shortening is for.
+	fs.DurationVar(&o.budget, "budget", 5*time.Minute+15*time.Second, "the whole run's budget, set-up included: scenarios are shortened alike to end within it (0: no budget)")
 	fs.StringVar(&o.template, "template", "template.yaml", "the SAM template cmd/local serves")
 	fs.IntVar(&o.maxInstances, "max-instances", 10, "cmd/local's -max-instances: the most instances of one function")
 	fs.StringVar(&o.goCmd, "go", "go", "the go command that builds the functions and cmd/local")
 	fs.StringVar(&o.buildDir, "build-dir", ".local/bench", "where the function bootstraps and cmd/local are built")
 	fs.BoolVar(&o.keepStack, "keep", false, "keep the stacks' files (.local/bench/stack, .local/bench/defaults-*) after the run, for their logs")
+	fs.IntVar(&o.shards, "shards", 3, "then run "+strings.Join(shardsOf, ", ")+" through cmd/local with the seeded organizations spread over this many shards (a PostgreSQL primary and PgBouncer each; issue 15); 0 or 1: no shards phase")
 	fs.BoolVar(&o.defaults, "defaults", true, "after the harness stack, run "+strings.Join(defaultsOf, ", ")+" through cmd/local on make run's embedded defaults (no DATABASE_URL, REDIS_URL or JWT_SECRET), held to the harness figures (issue 9)")
 }
 

@@ -166,3 +166,74 @@ func TestDefaultsChecksHoldEachToItsHarnessFigure(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanPicksShardsScenariosWithTheirHarnessScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		only             string
+		shards           int
+		harness, sharded string
+	}{
+		{name: "no filter runs it", shards: 3, sharded: "shards-create-project"},
+		{name: "the harness name picks it", only: "create-project", shards: 3, harness: "create-project", sharded: "shards-create-project"},
+		{name: "its name brings its harness scenario", only: "shards-create-project", shards: 3, harness: "create-project", sharded: "shards-create-project"},
+		{name: "other scenarios start no shards phase", only: "get-project", shards: 3, harness: "get-project"},
+		{name: "one shard is no shards phase", only: "create-project", shards: 1, harness: "create-project"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := plan(&options{concurrency: "32", single: 32, workers: 8, only: tc.only, shards: tc.shards})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := scenarioNames(p.harness); tc.harness != "" && got != tc.harness {
+				t.Errorf("harness phase: %s, want %s", got, tc.harness)
+			}
+			if got := scenarioNames(p.shards); got != tc.sharded {
+				t.Errorf("shards phase: %q, want %q", got, tc.sharded)
+			}
+			for _, s := range p.shards {
+				if !strings.Contains(s.Title, "spread over 3 shards") || s.Mode.Concurrency != 32 {
+					t.Errorf("%s: title %q, concurrency %d", s.Name, s.Title, s.Mode.Concurrency)
+				}
+			}
+		})
+	}
+}
+
+func TestShardsChecksSetCreatesBesideOneDatabase(t *testing.T) {
+	one := &report.Scenario{Name: scCreateProject, OKRPS: 1000, Requests: 9000, OK: 9000}
+	for _, tc := range []struct {
+		name          string
+		sharded       *report.Scenario
+		ratio, failed string // ok, MISSED or n/a
+		ratioValue    float64
+	}{
+		{name: "more than one database passes", sharded: &report.Scenario{Name: "shards-create-project", OKRPS: 1500, Requests: 13500, OK: 13500}, ratio: "ok", failed: "ok", ratioValue: 1.5},
+		{name: "less misses", sharded: &report.Scenario{Name: "shards-create-project", OKRPS: 800, Requests: 7200, OK: 7200}, ratio: "MISSED", failed: "ok", ratioValue: 0.8},
+		{name: "a failed create misses", sharded: &report.Scenario{Name: "shards-create-project", OKRPS: 1100, Requests: 9901, OK: 9900}, ratio: "ok", failed: "MISSED", ratioValue: 1.1},
+		{name: "a phase that did not run is n/a", sharded: &report.Scenario{Name: "shards-create-project", Skipped: "shards phase: boom"}, ratio: "n/a", failed: "n/a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[string]string{}
+			for _, c := range checks(&report.Report{Scenarios: []*report.Scenario{one, tc.sharded}}) {
+				if c.Source != "issue 15" {
+					continue
+				}
+				v := "MISSED"
+				switch {
+				case c.Missing:
+					v = "n/a"
+				case c.Pass:
+					v = "ok"
+				}
+				got[c.Unit] = v
+				if c.Unit == "x" && !c.Missing && c.Value != tc.ratioValue {
+					t.Errorf("ratio %v, want %v", c.Value, tc.ratioValue)
+				}
+			}
+			if got["x"] != tc.ratio || got["requests"] != tc.failed {
+				t.Errorf("ratio %s, failed %s; want %s, %s", got["x"], got["requests"], tc.ratio, tc.failed)
+			}
+		})
+	}
+}

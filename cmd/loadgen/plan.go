@@ -34,6 +34,13 @@ var defaultsOf = []string{scGetProject, scListProjects, scCreateProject}
 
 const defaultsPrefix = "defaults-"
 
+// The shards phase (issue 15) repeats these scenarios through cmd/local with the organizations
+// spread over -shards PostgreSQL primaries, each behind its own PgBouncer, named shardsPrefix +
+// its name. The checks set its create throughput beside the one-database figure.
+var shardsOf = []string{scCreateProject}
+
+const shardsPrefix = "shards-"
+
 // defaultsFloor is the least share of a scenario's harness throughput its defaults run must
 // reach. The embedded services do the same work as the harness's (one PostgreSQL, no PgBouncer,
 // a Redis), so the figures should match; 20 % leaves room for the machine's drift between the
@@ -69,6 +76,7 @@ var aims = map[string]float64{
 type phases struct {
 	harness  []*load.Scenario // the stack bench starts from shared/devservices, or run's -base-url
 	defaults []*load.Scenario // bench's cmd/local on make run's embedded defaults (-defaults)
+	shards   []*load.Scenario // bench's cmd/local over -shards shards
 }
 
 // plan is the scenarios in the order they run. Reads come first, on a warm cache; creates come
@@ -112,27 +120,35 @@ func plan(o *options) (phases, error) {
 		load.Mode{Rate: o.rate, Workers: o.workers}))
 	out = append(out, sc(scCreateProject, "POST /projects", load.Only(load.CreateProject), single))
 
-	var defaults []*load.Scenario
-	if o.defaults {
+	// derived are the scenarios names repeated as a later phase's, each named prefix + its name.
+	derived := func(on bool, names []string, prefix, how string) []*load.Scenario {
+		var d []*load.Scenario
 		for _, s := range out {
-			if slices.Contains(defaultsOf, s.Name) {
-				d := *s
-				d.Name, d.Title = defaultsPrefix+s.Name, s.Title+", through make run's embedded defaults (its own PostgreSQL and Redis)"
-				defaults = append(defaults, &d)
+			if on && slices.Contains(names, s.Name) {
+				c := *s
+				c.Name, c.Title = prefix+s.Name, s.Title+how
+				d = append(d, &c)
 			}
 		}
+		return d
 	}
+	defaults := derived(o.defaults, defaultsOf, defaultsPrefix, ", through make run's embedded defaults (its own PostgreSQL and Redis)")
+	shards := derived(o.shards > 1, shardsOf, shardsPrefix, fmt.Sprintf(", the organizations spread over %d shards (PostgreSQL primaries, each behind its own PgBouncer)", o.shards))
 	if o.only == "" {
-		return phases{harness: out, defaults: defaults}, nil
+		return phases{harness: out, defaults: defaults, shards: shards}, nil
 	}
 	var p phases
 	picked := map[string]bool{}
-	for _, d := range defaults {
-		if base := strings.TrimPrefix(d.Name, defaultsPrefix); o.picks(d.Name) || o.picks(base) {
-			p.defaults = append(p.defaults, d)
-			picked[base] = true
+	pick := func(later []*load.Scenario, prefix string) (chosen []*load.Scenario) {
+		for _, d := range later {
+			if base := strings.TrimPrefix(d.Name, prefix); o.picks(d.Name) || o.picks(base) {
+				chosen = append(chosen, d)
+				picked[base] = true
+			}
 		}
+		return chosen
 	}
+	p.defaults, p.shards = pick(defaults, defaultsPrefix), pick(shards, shardsPrefix)
 	for _, s := range out {
 		if o.picks(s.Name) || picked[s.Name] {
 			p.harness = append(p.harness, s)
@@ -282,6 +298,21 @@ func checks(r *report.Report) []report.Check {
 		failed := func(s *report.Scenario) (float64, bool) { return float64(s.Requests - s.OK), true }
 		add("issue 9", "throughput through make run's defaults", defaultsPrefix+name, target, "req/s", throughput, ge(floor))
 		add("issue 9", "failed requests through make run's defaults", defaultsPrefix+name, "0", "requests", failed, func(v float64) bool { return v == 0 })
+	}
+
+	// Issue 15's: creates on several shards against one. On one machine the shards share its
+	// cores, so this states what the machine shows; the README says why.
+	for _, name := range shardsOf {
+		ref := r.Find(name)
+		ratio := func(s *report.Scenario) (float64, bool) {
+			if ref == nil || ref.Requests == 0 || ref.OKRPS == 0 {
+				return 0, false
+			}
+			return s.OKRPS / ref.OKRPS, true
+		}
+		add("issue 15", "throughput on several shards over one database", shardsPrefix+name, "> 1.00x "+name, "x", ratio, func(v float64) bool { return v > 1 })
+		add("issue 15", "failed requests on several shards", shardsPrefix+name, "0", "requests",
+			func(s *report.Scenario) (float64, bool) { return float64(s.Requests - s.OK), true }, func(v float64) bool { return v == 0 })
 	}
 	return cs
 }

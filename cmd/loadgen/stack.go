@@ -35,9 +35,10 @@ import (
 // sending thousands of requests a second must not be throttled by a guard against abuse.
 const rateLimit = "100000000"
 
-// bench runs the harness phase, then the defaults phase, and writes one report of both. A failed
-// defaults phase still gets the report written, with its scenarios marked skipped, and fails the
-// run: that phase exists to catch a `make run` that no longer serves.
+// bench runs the harness phase, then the defaults and shards phases, and writes one report of
+// them all. A failed later phase still gets the report written, with its scenarios marked
+// skipped, and fails the run: the defaults phase exists to catch a `make run` that no longer
+// serves, the shards phase a sharded deployment that no longer does.
 func bench(ctx context.Context, o *options) error {
 	begun := time.Now()
 	if o.budget > 0 {
@@ -66,17 +67,29 @@ func bench(ctx context.Context, o *options) error {
 	if err != nil {
 		return err
 	}
-	var phaseErr error
-	if len(p.defaults) > 0 && ctx.Err() == nil {
-		if err := benchDefaults(ctx, o, localBin, buildDir, rep, p.defaults); err != nil {
-			phaseErr = fmt.Errorf("defaults phase: %w", err)
-			progress(phaseErr.Error())
+	var phaseErrs []error
+	for _, ph := range []struct {
+		name      string
+		scenarios []*load.Scenario
+		run       func() error
+	}{
+		{"defaults", p.defaults, func() error { return benchDefaults(ctx, o, localBin, buildDir, rep, p.defaults, laterShards(p)) }},
+		{"shards", p.shards, func() error { return benchShards(ctx, o, localBin, buildDir, rep, p.shards) }},
+	} {
+		if len(ph.scenarios) == 0 || ctx.Err() != nil {
+			continue
+		}
+		if err := ph.run(); err != nil {
+			err = fmt.Errorf("%s phase: %w", ph.name, err)
+			progress(err.Error())
+			phaseErrs = append(phaseErrs, err)
 			// drive fails only before its first scenario, so none of them ran.
-			for _, sc := range p.defaults {
-				rep.Scenarios = append(rep.Scenarios, skipped(sc, phaseErr.Error()))
+			for _, sc := range ph.scenarios {
+				rep.Scenarios = append(rep.Scenarios, skipped(sc, err.Error()))
 			}
 		}
 	}
+	phaseErr := errors.Join(phaseErrs...)
 	if err := finish(o, rep); err != nil {
 		return err
 	}
@@ -183,9 +196,10 @@ func benchHarness(ctx context.Context, o *options, tpl *samtemplate.Template, bu
 	progress(fmt.Sprintf("cmd/local serving %s (pid %d), setup took %s", t.base, t.localPID, time.Since(begun).Round(time.Millisecond)))
 
 	rep := newReport(o, t)
-	next := later{scenarios: p.defaults}
+	next := laterShards(p)
+	next.scenarios = append(next.scenarios, p.defaults...)
 	if len(p.defaults) > 0 {
-		next.setup = defaultsSetup
+		next.setup += defaultsSetup
 	}
 	if err := drive(ctx, o, t, rep, p.harness, next); err != nil {
 		return nil, "", err
@@ -209,7 +223,7 @@ var makeRunConfig = []string{"DATABASE_URL", "DATABASE_READER_URL", "DATABASE_IA
 // configured, on its own PostgreSQL from the machine's binaries under a fresh -data-dir
 // (migrated by cmd/local) and its embedded Redis. It is seeded like the harness stack, through
 // the database URL cmd/local's banner shows, and scenarios are driven into rep.
-func benchDefaults(ctx context.Context, o *options, bin, buildDir string, rep *report.Report, scenarios []*load.Scenario) error {
+func benchDefaults(ctx context.Context, o *options, bin, buildDir string, rep *report.Report, scenarios []*load.Scenario, next later) error {
 	begun := time.Now()
 	dataDir, err := os.MkdirTemp(buildDir, "defaults-")
 	if err != nil {
@@ -243,7 +257,15 @@ func benchDefaults(ctx context.Context, o *options, bin, buildDir string, rep *r
 	t := &target{base: local.base, data: data, collector: local.collector, localPID: local.cmd.Process.Pid, ownStack: true,
 		notes: []string{fmt.Sprintf("%s* ran through cmd/local on make run's embedded defaults (none of %s in its environment) at %s: PostgreSQL %s, Redis %s; no replica and no PgBouncer, the functions talk to the embedded server directly",
 			defaultsPrefix, strings.Join(makeRunConfig, ", "), local.base, dbURL, redisLine)}}
-	return drive(ctx, o, t, rep, scenarios, later{})
+	return drive(ctx, o, t, rep, scenarios, next)
+}
+
+// laterShards is what the shards phase, the last, needs of the budget of the phases before it.
+func laterShards(p phases) later {
+	if len(p.shards) == 0 {
+		return later{}
+	}
+	return later{scenarios: slices.Clone(p.shards), setup: shardsSetup}
 }
 
 // runAgainst drives a stack someone else started.

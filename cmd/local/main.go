@@ -7,12 +7,13 @@
 //	                   [-parameter-overrides "Key=Value ..."] [-max-instances 10] [-skip-build]
 //	                   [-data-dir .local] [-seed] [-migrate] [-schema path/to/.apsorc]
 //
-// Backing services (services.go): without DATABASE_URL in the environment, a private PostgreSQL
-// from the machine's binaries, with its data in <data-dir>/pgdata kept between runs, migrated at
-// every start; without REDIS_URL, a redis-server from the machine's binaries, with its data in
-// <data-dir>/redis kept between runs; without JWT_SECRET, a signing key kept in
-// <data-dir>/jwt-secret. With DATABASE_URL or REDIS_URL set, what they point at is
-// used, and an external database is migrated only with -migrate. -seed loads demo data once and
+// Backing services (services.go): without DATABASE_URL or DATABASE_SHARDS in the environment, a
+// private PostgreSQL from the machine's binaries, with its data in <data-dir>/pgdata kept between
+// runs, migrated at every start; without REDIS_URL, a redis-server from the machine's binaries,
+// with its data in <data-dir>/redis kept between runs; without JWT_SECRET, a signing key kept in
+// <data-dir>/jwt-secret. With DATABASE_URL, DATABASE_SHARDS (the template's DatabaseShards) or
+// REDIS_URL set, what they point at is used, and an external database is migrated only with
+// -migrate. -seed loads demo data once and
 // prints a login. The banner lists the routes, the URL and which database and Redis are in use.
 //
 // -schema serves another .apsorc: the entities function reads it (SCALEAPI_SCHEMA) and answers
@@ -42,6 +43,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -96,7 +98,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	tpl, err := samtemplate.Parse(*templatePath, samtemplate.Options{Region: *region, Parameters: overrides, Defaults: localDefaults})
+	tpl, err := samtemplate.Parse(*templatePath, samtemplate.Options{Region: *region, Parameters: overrides, Defaults: parameterDefaults(os.Getenv)})
 	if err != nil {
 		return err
 	}
@@ -206,6 +208,18 @@ func binaries(ctx context.Context, tpl *samtemplate.Template, dir string, jobs i
 // a receiver that is not there: tracing is off unless asked for (-parameter-overrides
 // Tracing=xray, with OTEL_EXPORTER_OTLP_ENDPOINT in the environment naming a receiver).
 var localDefaults = map[string]string{"Tracing": "none"}
+
+// parameterDefaults are localDefaults, and DATABASE_SHARDS from the environment as the template's
+// DatabaseShards parameter: a sharded stack's template clears DATABASE_URL and
+// DATABASE_READER_URL (shared/config takes one or the other), which a host variable can't do (an
+// empty one overrides nothing). -parameter-overrides still wins.
+func parameterDefaults(getenv func(string) string) map[string]string {
+	d := maps.Clone(localDefaults)
+	if v := getenv("DATABASE_SHARDS"); v != "" {
+		d["DatabaseShards"] = v
+	}
+	return d
+}
 
 // parseParameterOverrides reads "Key=Value Key2=Value2"; sam's
 // "ParameterKey=Key,ParameterValue=Value" form is accepted too.

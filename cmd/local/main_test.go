@@ -168,3 +168,47 @@ func TestTracingOffLocally(t *testing.T) {
 		}
 	}
 }
+
+// TestShardsFromTheEnvironment: DATABASE_SHARDS in the environment is the template's
+// DatabaseShards, so every function gets the map and neither of the one database's URLs, and
+// startServices starts no database of its own for it.
+func TestShardsFromTheEnvironment(t *testing.T) {
+	const shards = `[{"name":"a","writer":"postgres://app@127.0.0.1:1/app"},{"name":"b","writer":"postgres://app:pw@127.0.0.1:2/app"}]`
+	env := map[string]string{"DATABASE_SHARDS": shards}
+	tpl, err := samtemplate.Parse("../../template.yaml", samtemplate.Options{Defaults: parameterDefaults(func(k string) string { return env[k] })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range tpl.Functions {
+		if e := fn.Environment; e["DATABASE_SHARDS"] != shards || e["DATABASE_URL"] != "" || e["DATABASE_READER_URL"] != "" {
+			t.Errorf("%s: DATABASE_SHARDS %q, DATABASE_URL %q, DATABASE_READER_URL %q: want the map and no URLs",
+				fn.LogicalID, e["DATABASE_SHARDS"], e["DATABASE_URL"], e["DATABASE_READER_URL"])
+		}
+	}
+
+	declared := map[string]bool{"DATABASE_URL": true}
+	start := func(host map[string]string, seed bool) (*services, error) {
+		return startServices(t.Context(), host, serviceOptions{DataDir: t.TempDir(), Log: io.Discard, Declared: declared, Seed: seed})
+	}
+	s, err := start(map[string]string{"DATABASE_SHARDS": shards}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	if want := "external, 2 shards (DATABASE_SHARDS): a postgres://app@127.0.0.1:1/app, b postgres://app:xxxxx@127.0.0.1:2/app"; s.Database != want {
+		t.Errorf("banner %q, want %q", s.Database, want)
+	}
+	for _, c := range []struct {
+		host map[string]string
+		seed bool
+		want string
+	}{
+		{map[string]string{"DATABASE_SHARDS": shards, "DATABASE_URL": "postgres://app@127.0.0.1:1/app"}, false, "replaces DATABASE_URL"},
+		{map[string]string{"DATABASE_SHARDS": shards}, true, "-seed loads one database's demo data"},
+		{map[string]string{"DATABASE_SHARDS": `[{"name":"a"}]`}, false, "DATABASE_SHARDS: "},
+	} {
+		if _, err := start(c.host, c.seed); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v (seed %v): %v, want %q", c.host, c.seed, err, c.want)
+		}
+	}
+}

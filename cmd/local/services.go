@@ -15,6 +15,7 @@ import (
 	"scaleapi/internal/samtemplate"
 	"scaleapi/shared/devservices"
 	"scaleapi/shared/migrations"
+	"scaleapi/shared/shard"
 )
 
 // serviceOptions are the command-line choices about the backing services.
@@ -71,6 +72,7 @@ type services struct {
 //     schema should be asked for. Migrations need the primary itself, not a transaction-mode
 //     pooler (see package migrations): with a PgBouncer URL, run `make migrate` against the
 //     primary instead.
+//   - With DATABASE_SHARDS, the shard map names the databases (useShards); nothing is started.
 //   - Without REDIS_URL, it runs a real redis-server from the machine's binaries on a free
 //     loopback port, with its data in <DataDir>/redis (redis.go), and sets REDIS_URL (and
 //     REDIS_CLUSTER=false) to it. With REDIS_URL, it sets REDIS_CLUSTER=false unless it is
@@ -115,9 +117,13 @@ func startServices(ctx context.Context, host map[string]string, opts serviceOpti
 		host["DATABASE_IAM_AUTH"] = "false"
 	}
 
-	embeddedDB, freshDB := needDB && host["DATABASE_URL"] == "", false
+	embeddedDB, freshDB := needDB && host["DATABASE_URL"] == "" && host["DATABASE_SHARDS"] == "", false
 	switch {
 	case !needDB:
+	case host["DATABASE_SHARDS"] != "":
+		if err := s.useShards(ctx, host, opts); err != nil {
+			return nil, err
+		}
 	case embeddedDB:
 		if freshDB, err = s.startPostgres(ctx, host, opts); err != nil {
 			return nil, err
@@ -164,6 +170,37 @@ func startServices(ctx context.Context, host map[string]string, opts serviceOpti
 		}
 	}
 	return s, nil
+}
+
+// useShards takes the shard map from DATABASE_SHARDS (main.go makes it the template's
+// DatabaseShards, which clears DATABASE_URL and DATABASE_READER_URL). With -migrate it migrates
+// every shard's writer, which must then be the primary. -seed's demo data is one database's.
+func (s *services) useShards(ctx context.Context, host map[string]string, opts serviceOptions) error {
+	if host["DATABASE_URL"] != "" || host["DATABASE_READER_URL"] != "" {
+		return errors.New("DATABASE_SHARDS replaces DATABASE_URL and DATABASE_READER_URL: set one or the other")
+	}
+	if opts.Seed {
+		return errors.New("-seed loads one database's demo data; it doesn't go with DATABASE_SHARDS")
+	}
+	specs, err := shard.ParseMap(host["DATABASE_SHARDS"])
+	if err != nil {
+		return fmt.Errorf("DATABASE_SHARDS: %w", err)
+	}
+	names := make([]string, len(specs))
+	for i, sp := range specs {
+		names[i] = sp.Name + " " + redact(sp.Writer)
+		if opts.Migrate {
+			fmt.Fprintf(opts.Log, "local: migrating shard %s (-migrate)\n", sp.Name)
+			if err := migrations.Up(ctx, sp.Writer); err != nil {
+				return fmt.Errorf("shard %s: %w", sp.Name, err)
+			}
+		}
+	}
+	s.Database = fmt.Sprintf("external, %d shards (DATABASE_SHARDS): %s", len(specs), strings.Join(names, ", "))
+	if opts.Migrate {
+		s.Database += ", migrated"
+	}
+	return nil
 }
 
 // startPostgres starts the embedded database and points host at it. fresh reports whether this

@@ -14,20 +14,19 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"scaleapi/shared/devservices/devtest"
+	rt "scaleapi/shared/resource/resourcetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(devtest.Main(m)) }
 
-// env is the environment of a server over a fresh database of the harness.
+// env is the environment of a server over fresh databases of the harness (with
+// SCALEAPI_TEST_SHARD_COUNT, that many shards).
 func env(t *testing.T) map[string]string {
 	t.Helper()
-	database := devtest.NewDatabase(t)
-	return map[string]string{
-		"DATABASE_URL":        database.PoolerURL,
-		"DATABASE_READER_URL": database.ReplicaURL,
-		"REDIS_URL":           devtest.Services(t).RedisURL,
-		"JWT_SECRET":          "0123456789abcdef0123456789abcdef",
-	}
+	vars := rt.DatabaseEnv(t, true)
+	vars["REDIS_URL"] = devtest.Services(t).RedisURL
+	vars["JWT_SECRET"] = "0123456789abcdef0123456789abcdef"
+	return vars
 }
 
 func lookupIn(m map[string]string) func(string) (string, bool) {

@@ -532,6 +532,33 @@ func TestExistingEndpoints(t *testing.T) {
 		}
 	})
 
+	// DatabaseShards replaces the one database's URLs (shared/config refuses both), and the
+	// functions may connect through the shards' proxies, which the stack does not know.
+	t.Run("Sharded", func(t *testing.T) {
+		const shards = `[{"name":"main","writer":"postgres://scaleapi@proxy.example:6432/scaleapi"},{"name":"s2","writer":"postgres://scaleapi@proxy-2.example:6432/scaleapi"}]`
+		for _, create := range []bool{false, true} {
+			p := existing()
+			p["DatabaseIAMAuth"], p["DatabaseProxyResourceId"], p["DatabaseShards"] = "true", "prx-0fedcba987654321", shards
+			if create {
+				delete(p, "DatabaseProxyEndpoint")
+			}
+			s := resolve(t, p)
+			want := "arn:aws:rds-db:us-east-1:123456789012:dbuser:*/scaleapi"
+			for _, id := range s.functions() {
+				if id == "MigrateFunction" {
+					continue // the stack's own writer, as unsharded
+				}
+				env := s.environment(id)
+				if env["DATABASE_SHARDS"] != shards || env["DATABASE_URL"] != "" || env["DATABASE_READER_URL"] != "" {
+					t.Errorf("create=%v %s: environment %v, want DATABASE_SHARDS and no DATABASE_URL or DATABASE_READER_URL", create, id, env)
+				}
+				if got := grants(s.policy(id))["rds-db:connect"]; !slices.Equal(got, []string{want}) {
+					t.Errorf("create=%v %s: rds-db:connect on %v, want %s", create, id, got, want)
+				}
+			}
+		}
+	})
+
 	t.Run("GivenSubnets", func(t *testing.T) {
 		p := existing()
 		p["SubnetIds"], p["SecurityGroupIds"] = "subnet-a,subnet-b", "sg-functions"

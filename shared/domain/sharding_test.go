@@ -206,4 +206,36 @@ func TestShardedTenancy(t *testing.T) {
 	if after := w.app.List(t, w.alice, "/projects?limit=1").Total; after != before {
 		t.Fatalf("a refused bulk left %d projects behind", after-before)
 	}
+
+	// A task moved to a project of another of Alice's organizations, on another shard: 422
+	// naming projectId, as on one database; to a project of an organization she isn't in, on
+	// another shard: 404. Neither moves it.
+	home, _ := w.app.Shards.For(ctx, two[0])
+	var task rt.Created
+	w.app.Do(w.alice, rt.Request{Method: "POST", Path: "/tasks", Body: fmt.Sprintf(`{"projectId":%q,"title":"stay"}`, w.app.Project(t, w.alice, two[0], "from"))}).
+		Expect(t, http.StatusCreated, "create a task").JSON(t, &task)
+	path := "/tasks/" + task.ID.String()
+	w.app.Do(w.alice, rt.Request{Method: "PATCH", Path: path, Body: fmt.Sprintf(`{"projectId":%q}`, w.app.Project(t, w.alice, two[1], "to"))}).
+		Problem(t, http.StatusUnprocessableEntity, "projectId", "move to her project on another shard")
+	carol := w.app.User(t, "Carol")
+	carols := w.app.Org(t, carol)
+	for n := 1; ; n++ {
+		if sh, _ := w.app.Shards.For(ctx, carols); sh != home {
+			break
+		}
+		if n == 60 {
+			t.Fatalf("60 organizations all on shard %s", home.Name())
+		}
+		carols = w.app.Org(t, carol)
+	}
+	w.app.Do(w.alice, rt.Request{Method: "PATCH", Path: path, Body: fmt.Sprintf(`{"projectId":%q}`, w.app.Project(t, carol, carols, "theirs"))}).
+		Problem(t, http.StatusNotFound, "projectId", "move to another tenant's project on another shard")
+	var got struct {
+		ProjectID uuid.UUID `json:"projectId"`
+		Version   int       `json:"version"`
+	}
+	w.app.Do(w.alice, rt.Request{Method: "GET", Path: path}).Expect(t, http.StatusOK, "the task").JSON(t, &got)
+	if got.Version != task.Version {
+		t.Fatalf("refused moves changed the task: %+v, created at version %d", got, task.Version)
+	}
 }

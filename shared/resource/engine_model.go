@@ -333,7 +333,7 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 		return out, nil
 	}
 	// Nothing was inserted: say which check refused which item.
-	rows, err := conn.Query(ctx, v+" SELECT v.ord, "+each(cs)+" FROM v ORDER BY v.ord", args...)
+	rows, err := conn.Query(ctx, v+" SELECT v.ord, "+each(cs)+", "+referenced(cs)+" FROM v ORDER BY v.ord", args...)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", m.e.Noun, db.Translate(err))
 	}
@@ -341,10 +341,11 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 	for rows.Next() {
 		var ord int
 		var ok []bool
-		if err := rows.Scan(&ord, &ok); err != nil {
+		var keys []string
+		if err := rows.Scan(&ord, &ok, &keys); err != nil {
 			return nil, db.Translate(err)
 		}
-		if err := failed(cs, ok, prefix(ord-1), m.orgGone); err != nil {
+		if err := m.failed(ctx, user, cs, ok, keys, prefix(ord-1), m.orgGone); err != nil {
 			return nil, err
 		}
 	}
@@ -355,14 +356,25 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 }
 
 // failed returns the error of the first check of cs that ok (each's array) says failed, or
-// nil; a failed membership guard is orgGone(prefix).
-func failed(cs []check, ok []bool, prefix string, orgGone func(prefix string) error) error {
+// nil; a failed membership guard is orgGone(prefix). keys are the references' values (referenced):
+// a reference the writing shard can't see may be to a row of another of user's organizations on
+// another shard, a 422 there as on one database.
+func (m *model) failed(ctx context.Context, user uuid.UUID, cs []check, ok []bool, keys []string, prefix string, orgGone func(prefix string) error) error {
 	for i, c := range cs {
 		if 2*i+1 < len(ok) && !ok[2*i] {
 			switch {
 			case c.field == "":
 				return orgGone(prefix)
 			case c.hidden && !ok[2*i+1]:
+				if m.sharded() && i < len(keys) && keys[i] != "" {
+					theirs, err := m.elsewhere(ctx, user, c.target, keys[i])
+					if err != nil {
+						return err
+					}
+					if theirs {
+						return fault.Invalidf(prefix+c.field, "must be in the same organization")
+					}
+				}
 				return &fault.Error{Code: fault.NotFound, Message: c.message,
 					Fields: []fault.FieldError{{Field: prefix + c.field, Message: c.message}}}
 			case c.hidden:
@@ -469,8 +481,9 @@ func (m *model) update(ctx context.Context, user uuid.UUID, id string, cond Cond
 	cs = m.updateChecks(m.valuesRef(&args, vs), vs)
 	var holds bool
 	var ok []bool
-	err = conn.QueryRow(ctx, "SELECT ($2::int[] IS NULL OR t.version = ANY($2::int[])), "+each(cs)+
-		" FROM "+m.e.Table+" t WHERE t.id = $1::"+idType(m.e)+m.live, args...).Scan(&holds, &ok)
+	var keys []string
+	err = conn.QueryRow(ctx, "SELECT ($2::int[] IS NULL OR t.version = ANY($2::int[])), "+each(cs)+", "+referenced(cs)+
+		" FROM "+m.e.Table+" t WHERE t.id = $1::"+idType(m.e)+m.live, args...).Scan(&holds, &ok, &keys)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return written{}, m.notFound
@@ -481,7 +494,7 @@ func (m *model) update(ctx context.Context, user uuid.UUID, id string, cond Cond
 	case !holds:
 		return written{}, ErrStale
 	}
-	if err := failed(cs, ok, "", func(string) error { return m.notFound }); err != nil {
+	if err := m.failed(ctx, user, cs, ok, keys, "", func(string) error { return m.notFound }); err != nil {
 		return written{}, err
 	}
 	return written{}, fault.E(fault.Retry, "conflicting concurrent change, try again")

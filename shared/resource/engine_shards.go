@@ -32,6 +32,9 @@ import (
 //     organizations count, so that where another tenant's rows are is never told. A bulk create
 //     whose items are in the caller's organizations on different shards is refused (422): it
 //     could not be all or none.
+//   - a write refused for a reference the writing shard can't see asks the shards for the row
+//     referenced (model.elsewhere): in another of the caller's organizations it is a 422, as
+//     on one database, else the 404 of a row that isn't the caller's.
 //   - a list over organizations on several shards asks each shard for its first rows and
 //     merges them in the query's order (query.Merge): the same page, cursor and total as one
 //     database.
@@ -164,6 +167,35 @@ func (m *model) writerOfDeleted(ctx context.Context, user uuid.UUID, id string) 
 		return m.home(ctx)
 	}
 	sql := "SELECT " + orgOf(m.e, aliased("t")) + " FROM " + m.e.Table + " t WHERE t.id = $1::" + idType(m.e)
+	org, ok, err := m.orgOfRow(ctx, user, sql, id)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, m.notFound
+	}
+	return m.writerOfOrg(ctx, org)
+}
+
+// elsewhere reports whether live row id of entity t is, on the shard of its organization, in one
+// of user's organizations (see model.failed). It runs only on a write's error path.
+func (m *model) elsewhere(ctx context.Context, user uuid.UUID, t *apsorc.Entity, id string) (bool, error) {
+	live := ""
+	if t.Options.SoftDelete {
+		live = " AND x.deleted_at IS NULL"
+	}
+	sql := "SELECT " + orgOf(t, aliased("x")) + " FROM " + t.Table + " x WHERE x.id = $1::" + idType(t) + live
+	org, ok, err := m.orgOfRow(ctx, user, sql, id)
+	if err != nil || !ok {
+		return false, err
+	}
+	orgs, err := m.d.Members.OrganizationIDs(ctx, user)
+	return slices.Contains(orgs, org), err
+}
+
+// orgOfRow runs sql, which selects the organization of the row whose key is $1, on the shards
+// (see search) and returns what the shard of that organization answers for id.
+func (m *model) orgOfRow(ctx context.Context, user uuid.UUID, sql, id string) (uuid.UUID, bool, error) {
 	org, _, ok, err := search(ctx, m, user, func(ctx context.Context, conn DB) (uuid.UUID, uuid.UUID, bool, error) {
 		var org uuid.UUID
 		err := conn.QueryRow(ctx, sql, id).Scan(&org)
@@ -172,13 +204,7 @@ func (m *model) writerOfDeleted(ctx context.Context, user uuid.UUID, id string) 
 		}
 		return org, org, err == nil, db.Translate(err)
 	})
-	switch {
-	case err != nil:
-		return nil, err
-	case !ok:
-		return nil, m.notFound
-	}
-	return m.writerOfOrg(ctx, org)
+	return org, ok, err
 }
 
 func (m *model) writerOfOrg(ctx context.Context, org uuid.UUID) (DB, error) {

@@ -113,6 +113,11 @@ type check struct {
 	// visible, for a hidden check, holds when the row referenced is live and the caller's to
 	// see (in another of their organizations): its failure is then a 422, not a 404.
 	visible string
+	// target and value, for a hidden check, are the entity referenced and the SQL of the key
+	// written: with several shards, a row of another of the caller's organizations may be on
+	// another shard, which visible can't see (model.failed looks there).
+	target *apsorc.Entity
+	value  string
 }
 
 // checks are the conditions a row of e about to be written (columns r, organization org) must
@@ -154,7 +159,11 @@ func checks(e *apsorc.Entity, r ref, org, user string, fks []*apsorc.Field) []ch
 		if f.Nullable {
 			cond = "(" + v + " IS NULL OR " + cond + ")"
 		}
-		cs = append(cs, check{field: f.Name, sql: cond, message: msg, hidden: t.Platform == apsorc.NotPlatform, visible: visible})
+		c := check{field: f.Name, sql: cond, message: msg, visible: visible}
+		if t.Platform == apsorc.NotPlatform {
+			c.hidden, c.target, c.value = true, t, v
+		}
+		cs = append(cs, c)
 	}
 	return cs
 }
@@ -180,6 +189,19 @@ func each(cs []check) string {
 		parts = append(parts, c.sql, v)
 	}
 	return "ARRAY[" + strings.Join(parts, ", ") + "]"
+}
+
+// referenced is the key each hidden check of cs references, as text (empty for the other
+// checks and for a null reference), for model.failed.
+func referenced(cs []check) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = "''"
+		if c.hidden {
+			parts[i] = "coalesce((" + c.value + ")::text, '')"
+		}
+	}
+	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
 }
 
 // item is the JSON of a row of m's table under alias, as a GET answers it.

@@ -213,7 +213,7 @@ func (s *Set) Group(ctx context.Context, orgs []uuid.UUID) ([]Group, error) {
 // creates the organization), and returns that shard. With one shard it writes nothing: an
 // organization without a row is on the first shard.
 func (s *Set) Place(ctx context.Context, tx db.DBTX, org uuid.UUID) (*Shard, error) {
-	sh := s.shards[place(s.dir.specs, org)]
+	sh := s.Choose(org)
 	if len(s.shards) == 1 {
 		return sh, nil
 	}
@@ -222,6 +222,11 @@ func (s *Set) Place(ctx context.Context, tx db.DBTX, org uuid.UUID) (*Shard, err
 	}
 	return sh, nil
 }
+
+// Choose returns the shard the placement policy (weighted rendezvous hashing, place.go) gives
+// organization org, without reading or writing anything: where Place puts a new one, and where
+// spreading existing ones over the map moves each.
+func (s *Set) Choose(org uuid.UUID) *Shard { return s.shards[place(s.dir.specs, org)] }
 
 const placeSQL = `INSERT INTO organization_shards (organization_id, shard) VALUES ($1, $2)`
 
