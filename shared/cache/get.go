@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	// Entries are encoded and decoded with encoding/json's semantics on the v2 engine, in one
+	// pass where encoding/json validates and then decodes (as shared/lambdahttp does for the
+	// events): a cached GET's CPU 99.9 -> 97.9 us and 10 fewer allocations (README).
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/redis/go-redis/v9"
 
 	"scaleapi/shared/fault"
@@ -171,7 +175,7 @@ func fill[T any](ctx context.Context, c *Cache, vk, name string, ttl time.Durati
 		}
 		return zero, nil, err
 	}
-	payload, encErr := json.Marshal(v)
+	payload, encErr := jsonv1.Marshal(v)
 	if encErr != nil {
 		c.fail(ctx, name, fmt.Errorf("encode %s: %w", name, encErr), false)
 		if token != "" {
@@ -236,7 +240,7 @@ func decode[T any](data []byte) (v T, cached error, err error) {
 		*raw = bytes.Clone(data) // followers of one load share the payload
 		return v, nil, nil
 	}
-	if err := json.Unmarshal(data, &v); err != nil {
+	if err := jsonv1.Unmarshal(data, &v); err != nil {
 		return v, nil, err
 	}
 	return v, nil, nil
