@@ -38,6 +38,10 @@ func TestIndexesServeQueries(t *testing.T) {
 				current_date + (i % 30) - 15,
 				CASE WHEN i % 10 = 0 THEN now() END
 			FROM (SELECT id, organization_id, row_number() OVER () n FROM projects) p, generate_series(1, 100) i`,
+		// Then 30 more projects in each organization, without tasks: with one project an
+		// organization, a keyset cursor near the top of the id range let the planner walk the
+		// primary key and filter by organization as cheaply as using the organization's index.
+		`INSERT INTO projects (id, organization_id, name) SELECT gen_random_uuid(), id, 'q' FROM organizations, generate_series(1, 30)`,
 		`ANALYZE`,
 		`SET enable_seqscan = off`,
 		// And bitmap scans too, so that an index that covers its query shows as an Index Only
@@ -49,12 +53,17 @@ func TestIndexesServeQueries(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	var org, user, project uuid.UUID
-	if err := c.QueryRow(ctx, `SELECT p.organization_id, p.id, m.user_id FROM projects p
-		JOIN memberships m USING (organization_id) LIMIT 1`).Scan(&org, &project, &user); err != nil {
+	// :project has tasks; :cursor is the organization's first project id, so a page after it
+	// holds the rest of the organization's projects.
+	var org, user, project, cursor uuid.UUID
+	if err := c.QueryRow(ctx, `SELECT p.organization_id, p.id, m.user_id,
+			(SELECT id FROM projects WHERE organization_id = p.organization_id ORDER BY id LIMIT 1)
+		FROM projects p JOIN memberships m USING (organization_id)
+		WHERE EXISTS (SELECT FROM tasks WHERE project_id = p.id) LIMIT 1`).Scan(&org, &project, &user, &cursor); err != nil {
 		t.Fatal(err)
 	}
-	ids := strings.NewReplacer(":org", "'"+org.String()+"'", ":user", "'"+user.String()+"'", ":project", "'"+project.String()+"'")
+	ids := strings.NewReplacer(":org", "'"+org.String()+"'", ":user", "'"+user.String()+"'",
+		":project", "'"+project.String()+"'", ":cursor", "'"+cursor.String()+"'")
 
 	cases := []struct {
 		index  string
@@ -67,7 +76,7 @@ func TestIndexesServeQueries(t *testing.T) {
 		{"projects_live_keyset_idx", `SELECT id FROM projects WHERE organization_id = :org AND deleted_at IS NULL
 			AND (created_at, id) > ('2000-01-01', :project) ORDER BY created_at, id LIMIT 20`, true, false},
 		{"projects_organization_id_id_key", `SELECT id FROM projects WHERE organization_id = :org
-			AND id > :project ORDER BY id LIMIT 20`, true, false},
+			AND id > :cursor ORDER BY id LIMIT 20`, true, false},
 		{"projects_organization_id_status_idx", `SELECT count(*) FROM projects WHERE organization_id = :org AND status = 'active'`, false, false},
 		{"tasks_project_live_keyset_idx", `SELECT id FROM tasks WHERE project_id = :project AND deleted_at IS NULL
 			AND (created_at, id) > ('2000-01-01', :project) ORDER BY created_at, id LIMIT 20`, true, false},
