@@ -86,6 +86,11 @@ func (q *Query) encodeCursor(key []byte) (string, error) {
 		var s string
 		switch v := v.(type) {
 		case nil:
+			// The database renders NULL only for a nullable column; a NULL elsewhere is a
+			// key that decodeCursor would refuse.
+			if !q.sort[i].field.Nullable {
+				return "", fmt.Errorf("query: sort key value %d (%s) is NULL, which the field is not", i, q.sort[i].field.Name)
+			}
 			continue
 		case string:
 			s = v
