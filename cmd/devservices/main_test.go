@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 
 var allVars = []string{
 	devservices.EnvPrimaryURL, devservices.EnvReplicaURL, devservices.EnvPoolerURL,
-	devservices.EnvRedisURL, devservices.EnvRedisClusterURL,
+	devservices.EnvRedisURL, devservices.EnvRedisClusterURL, devservices.EnvShards,
 }
 
 func TestRun(t *testing.T) {
@@ -98,8 +98,14 @@ func TestUpEnvDown(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// What a shell that sources the file (as the package comment says to) has in its
+	// environment.
+	sourced, err := exec.Command("bash", "-c", `set -a; . "$1" && env`, "bash", filepath.Join(dir, envFile)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sourcing the env file: %v\n%s", err, sourced)
+	}
 	vars := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(envOut.String()), "\n") {
+	for _, line := range strings.Split(string(sourced), "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		vars[k] = v
 	}
@@ -107,6 +113,9 @@ func TestUpEnvDown(t *testing.T) {
 		if vars[v] == "" {
 			t.Errorf("env lacks %s:\n%s", v, envOut.String())
 		}
+	}
+	if n := len(strings.Fields(vars[devservices.EnvShards])); n != 2 {
+		t.Errorf("%s holds %d shards once sourced, want the full stack's 2: %q", devservices.EnvShards, n, vars[devservices.EnvShards])
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, envFile)); string(got) != envOut.String() {
 		t.Errorf("env file %q differs from env output %q", got, envOut.String())

@@ -67,7 +67,14 @@ func up(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Stop()
-	lines := strings.Join(s.Env(), "\n") + "\n"
+	// Shell assignments, single-quoted: the file is sourced (`set -a; . DIR/env`), and a value
+	// such as the shard list holds spaces and '|'.
+	var b strings.Builder
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		b.WriteString(k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
+	}
+	lines := b.String()
 	// Written aside and renamed into place: `env` polls for the file, and must never read one
 	// that has been created but not yet written.
 	tmp := filepath.Join(*dir, envFile+".tmp")
