@@ -8,12 +8,12 @@
 //	    COMMAND's own output, so `go test -json` stays parseable.
 //	devservices up [-dir .local/devservices] [-v]
 //	    start the stack and keep it running until SIGINT or SIGTERM (or `devservices down`); the
-//	    variables are printed and written to DIR/env, so that `set -a; . .local/devservices/env`
-//	    makes `go test` in another terminal use this stack.
+//	    variables are printed and written to DIR/env as single-quoted shell assignments, so that
+//	    `set -a; . .local/devservices/env` makes `go test` in another terminal use this stack.
 //	devservices down [-dir .local/devservices]
 //	    stop the stack `up` started.
 //	devservices env [-dir .local/devservices]
-//	    print the variables of the running stack.
+//	    print the variables of the running stack, as up wrote them.
 package main
 
 import (
