@@ -61,7 +61,7 @@ type Options struct {
 // Observer receives cache events for metrics. Its methods are called synchronously on the
 // request path and must be cheap and safe for concurrent use. name is the first ':'-separated
 // segment of the logical key ("project"), "gen" for generation keys, or "uncached" for a read
-// that was not cacheable (an empty key, as ListKey returns when Redis is down, or a ttl <= 0).
+// that was not cacheable (an empty key or a ttl <= 0).
 //
 // ctx is the caller's context, so an observer can attribute the event to the request that caused
 // it (shared/metrics keeps a per-request record there).
@@ -89,7 +89,7 @@ type Stats struct {
 }
 
 // Cache is a typed cache-aside over a go-redis client, safe for concurrent use. Build one per
-// process with New and use it through Get, ListKey, Delete and Bump. A nil *Cache is valid and
+// process with New and use it through Get, GetList, Delete and Bump. A nil *Cache is valid and
 // caches nothing, so a function can run without Redis.
 type Cache struct {
 	client   redis.UniversalClient
@@ -256,48 +256,7 @@ func (c *Cache) retry(ctx context.Context, op func(context.Context) error) error
 	return err
 }
 
-// ListKey returns the logical key for a list of scope (typically "org:<id>") identified by
-// parts (a noun first, e.g. "projects", then the canonical query), with the scope's current
-// generation in it. Pass the key to Get; Bump(scope) makes every such key of the scope stale at
-// once. If the generation cannot be read (Redis down, or the epoch unknown) ListKey counts the
-// error and returns "", which Get treats as "do not cache": a list must never be served under a
-// generation that may be out of date.
-func (c *Cache) ListKey(ctx context.Context, scope string, parts ...string) string {
-	if c == nil || !c.up() {
-		return ""
-	}
-	st, ok := c.keyPrefix(ctx)
-	if !ok {
-		return ""
-	}
-	gk := c.genKey(st.prefix, scope)
-	gen, err := c.get(ctx, gk).Result()
-	if errors.Is(err, redis.Nil) {
-		gen, err = genInitScript.Run(ctx, c.client, []string{gk},
-			time.Now().UnixMicro(), c.genTTL.Milliseconds()).Text()
-	}
-	if err != nil {
-		c.fail(ctx, genName, err, true)
-		return ""
-	}
-	var b strings.Builder
-	noun := "list"
-	if len(parts) > 0 {
-		noun, parts = partEscaper.Replace(parts[0]), parts[1:]
-	}
-	b.WriteString(noun)
-	b.WriteString(":list:")
-	b.WriteString(partEscaper.Replace(scope))
-	b.WriteByte(':')
-	b.WriteString(gen)
-	for _, p := range parts {
-		b.WriteByte(':')
-		b.WriteString(partEscaper.Replace(p))
-	}
-	return b.String()
-}
-
-// Bump invalidates every list of scope (see ListKey) by moving its generation forward. Call it
+// Bump invalidates every list of scope (see GetList) by moving its generation forward. Call it
 // after the write commits. Its failures are handled as Delete's: one retry, then the epoch.
 func (c *Cache) Bump(ctx context.Context, scope string) error {
 	return c.Invalidate(ctx, nil, []string{scope})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -219,7 +220,8 @@ func TestGet(t *testing.T) {
 				}
 				readList := func(scope string) { // a list of scope, under its generation now
 					t.Helper()
-					if _, err := Get(ctx, c, c.ListKey(ctx, scope, "projects", "q"), time.Minute, loaders[scope].load); err != nil {
+					sc := []string{scope}
+					if _, err := GetList(ctx, c, ListKey(sc, "projects", "q"), sc, time.Minute, loaders[scope].load); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -271,11 +273,8 @@ func TestGet(t *testing.T) {
 				loads := map[list]*loader[[]string]{}
 				read := func(l list) {
 					t.Helper()
-					key := c.ListKey(ctx, l.scope, l.noun, l.query)
-					if key == "" {
-						t.Fatal("ListKey failed")
-					}
-					if _, err := Get(ctx, c, key, time.Minute, loads[l].load); err != nil {
+					sc := []string{l.scope}
+					if _, err := GetList(ctx, c, ListKey(sc, l.noun, l.query), sc, time.Minute, loads[l].load); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -284,14 +283,19 @@ func TestGet(t *testing.T) {
 					read(l)
 					read(l)
 				}
-				k1 := c.ListKey(ctx, "org:A", "projects", "status=open")
+				g1 := client.Get(ctx, c.gkey("org:A")).Val()
 				if err := c.Bump(ctx, "org:A"); err != nil {
 					t.Fatalf("bump: %v", err)
 				}
-				if k2 := c.ListKey(ctx, "org:A", "projects", "status=open"); k2 == k1 {
-					t.Fatalf("key %q unchanged by Bump", k1)
+				if g2 := client.Get(ctx, c.gkey("org:A")).Val(); g2 == g1 {
+					t.Fatalf("generation %q unchanged by Bump", g1)
+				}
+				// The retired entries are still in Redis, under the old generation.
+				if v := client.Get(ctx, c.vkey(ListKey([]string{"org:A"}, "projects", "status=open"))).Val(); !strings.HasPrefix(v, "#"+g1+"\n") {
+					t.Fatalf("entry %q, want it under generation %s", v, g1)
 				}
 				for _, l := range lists {
+					read(l)
 					read(l)
 				}
 				for _, l := range lists {
@@ -313,15 +317,33 @@ func TestGet(t *testing.T) {
 			t.Run("GenerationSurvivesEviction", func(t *testing.T) {
 				t.Parallel()
 				c, client := newTestCache(t, url, Options{})
-				old := c.ListKey(ctx, "org:E", "projects")
+				sc := []string{"org:E"}
+				key := ListKey(sc, "projects")
+				var src atomic.Int64
+				l := &loader[int64]{fn: func(context.Context) (int64, error) { return src.Load(), nil }}
+				read := func() int64 {
+					t.Helper()
+					v, err := GetList(ctx, c, key, sc, time.Minute, l.load)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return v
+				}
+				gen := func() string { return client.Get(ctx, c.gkey("org:E")).Val() }
+				read() // creates the generation and fills under it
+				old := gen()
 				if err := c.Bump(ctx, "org:E"); err != nil {
 					t.Fatal(err)
 				}
-				bumped := c.ListKey(ctx, "org:E", "projects")
+				bumped := gen()
 				// Redis under memory pressure may evict the generation key; the next one must not
 				// reuse a number that lists still cached (up to their TTL) were built with.
 				client.Del(ctx, c.gkey("org:E"))
-				fresh := c.ListKey(ctx, "org:E", "projects")
+				src.Store(1) // a write whose bump was lost with the key
+				if v := read(); v != 1 {
+					t.Errorf("after eviction the list read %d, the entry filled under an old generation", v)
+				}
+				fresh := gen()
 				if fresh == old || fresh == bumped {
 					t.Errorf("after eviction the generation came back as an old one: %q (old %q, %q)", fresh, old, bumped)
 				}
@@ -329,25 +351,69 @@ func TestGet(t *testing.T) {
 				if err := c.Bump(ctx, "org:E"); err != nil {
 					t.Fatal(err)
 				}
-				if k := c.ListKey(ctx, "org:E", "projects"); k == old || k == bumped || k == fresh {
-					t.Errorf("Bump after eviction reused a generation: %q", k)
+				if g := gen(); g == old || g == bumped || g == fresh {
+					t.Errorf("Bump after eviction reused a generation: %q", g)
 				}
 			})
 
-			t.Run("ListKeyInjective", func(t *testing.T) {
+			// A list over several scopes is retired by a Bump of any of them and by no other.
+			t.Run("SeveralScopes", func(t *testing.T) {
 				t.Parallel()
 				c, _ := newTestCache(t, url, Options{})
-				a := c.ListKey(ctx, "a:1", "projects", "x")
-				b := c.ListKey(ctx, "a", "1:projects", "x")
-				d := c.ListKey(ctx, "a:1", "projects:x")
-				if a == "" || a == b || a == d || b == d {
-					t.Errorf("list keys collide: %q %q %q", a, b, d)
+				scopes := []string{"org:A", "org:B"}
+				key := ListKey(scopes, "projects", "q")
+				l := constLoader("[a b]")
+				read := func() {
+					t.Helper()
+					if _, err := GetList(ctx, c, key, scopes, time.Minute, l.load); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if nameOf(a) != "projects" {
-					t.Errorf("metric name of %q is %q, want projects", a, nameOf(a))
+				read()
+				read()
+				if err := c.Bump(ctx, "org:C"); err != nil {
+					t.Fatal(err)
+				}
+				read()
+				if n := l.calls.Load(); n != 1 {
+					t.Fatalf("loader ran %d times before a Bump of its scopes, want 1", n)
+				}
+				for i, s := range scopes {
+					if err := c.Bump(ctx, s); err != nil {
+						t.Fatal(err)
+					}
+					read()
+					read()
+					if n, want := l.calls.Load(), int64(i+2); n != want {
+						t.Errorf("after a Bump of %s the loader ran %d times, want %d", s, n, want)
+					}
 				}
 			})
 
+			// An entry without its generations is refilled, not served.
+			t.Run("EntryWithoutGenerations", func(t *testing.T) {
+				t.Parallel()
+				rec := &recorder{}
+				c, client := newTestCache(t, url, Options{Observer: rec})
+				scopes := []string{"org:D"}
+				key := ListKey(scopes, "projects")
+				l := constLoader("[fresh]")
+				if _, err := GetList(ctx, c, key, scopes, time.Minute, l.load); err != nil {
+					t.Fatal(err)
+				}
+				for _, bad := range []string{`"[stale]"`, "#no newline"} {
+					if err := client.Set(ctx, c.vkey(key), bad, time.Minute).Err(); err != nil {
+						t.Fatal(err)
+					}
+					before := l.calls.Load()
+					if got, err := GetList(ctx, c, key, scopes, time.Minute, l.load); err != nil || got != "[fresh]" || l.calls.Load() != before+1 {
+						t.Errorf("entry %q: read %q, %v, %d loads; want a refill", bad, got, err, l.calls.Load()-before)
+					}
+				}
+				if !slices.Contains(rec.list(), "error:projects") {
+					t.Errorf("observer saw %v, want the bad entries counted as errors", rec.list())
+				}
+			})
 			t.Run("BypassRefreshes", func(t *testing.T) {
 				t.Parallel()
 				c, _ := newTestCache(t, url, Options{})
@@ -468,6 +534,33 @@ func TestGet(t *testing.T) {
 	}
 }
 
+// TestListKeyInjective: no two lists share a key, whatever their scopes and parts hold.
+func TestListKeyInjective(t *testing.T) {
+	t.Parallel()
+	keys := []string{
+		ListKey([]string{"a:1"}, "projects", "x"),
+		ListKey([]string{"a"}, "1:projects", "x"),
+		ListKey([]string{"a:1"}, "projects:x"),
+		ListKey([]string{"a:1", "b"}, "projects", "x"),
+		ListKey([]string{"a", "1:b"}, "projects", "x"),
+		ListKey([]string{"a:1"}, "projects", "x", ""),
+		ListKey([]string{"a:1", "b"}, "projects", "x", ""),
+		ListKey([]string{"a:1", "b", "x"}, "projects"),
+	}
+	seen := map[string]int{}
+	for i, k := range keys {
+		if j, ok := seen[k]; ok {
+			t.Errorf("list keys %d and %d collide: %q", j, i, k)
+		}
+		seen[k] = i
+	}
+	for _, k := range []string{keys[0], keys[3]} {
+		if nameOf(k) != "projects" {
+			t.Errorf("metric name of %q is %q, want projects", k, nameOf(k))
+		}
+	}
+}
+
 func TestGetWithoutCache(t *testing.T) {
 	t.Parallel()
 	var c *Cache
@@ -481,8 +574,9 @@ func TestGetWithoutCache(t *testing.T) {
 	if err := c.Bump(context.Background(), "org:1"); err != nil {
 		t.Error(err)
 	}
-	if k := c.ListKey(context.Background(), "org:1", "projects"); k != "" {
-		t.Errorf("nil cache list key %q", k)
+	sc := []string{"org:1"}
+	if got, err := GetList(context.Background(), c, ListKey(sc, "projects"), sc, time.Minute, constLoader("db").load); err != nil || got != "db" {
+		t.Errorf("nil cache list: %q, %v", got, err)
 	}
 }
 

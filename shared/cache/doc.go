@@ -1,6 +1,6 @@
 // Package cache is the project's Redis cache: a client constructor tuned for Lambda (NewClient),
 // and a typed cache-aside (Get) with TTL jitter, a per-process stampede guard, negative caching,
-// invalidation after commit (Delete), per-scope generation numbers for lists (ListKey, Bump) and
+// invalidation after commit (Delete), per-scope generation numbers for lists (GetList, Bump) and
 // protection against the cache-aside race. The cache is an optimisation, never a dependency for
 // correctness: a read never fails because Redis did.
 //
@@ -11,6 +11,7 @@
 //	<prefix><epoch>:{project:0190...}        the value: JSON, or a tombstone for a cached "not found"
 //	<prefix><epoch>:{project:0190...}:lease  the fill lease (see below)
 //	<prefix><epoch>:gen:{org:42}             the generation number of scope "org:42"
+//	<prefix><epoch>:{projects:list:org%3A42:…}  a list of that scope, its generation inside
 //
 // where <epoch> is the fence's current epoch in base 36 (see Failures), or nothing for a Cache
 // without Options.Epochs.
@@ -62,25 +63,34 @@
 //
 // # Lists and generations
 //
-// Lists of a scope (an organization) are cached under keys that embed the scope's generation
-// number: ListKey reads gen:{scope} and returns a key containing it; Bump increments it, and every
-// cached list of the scope becomes unreachable at once: one key touched, no SCAN, and the
-// orphaned lists expire by their own (short) TTL. A missing generation starts at the current Unix
-// time in microseconds and Bump sets max(gen+1, now), so a generation key that expired or was
-// evicted never comes back with a number that older, still-cached lists used (a bump takes a
-// round trip, so generations cannot outrun a microsecond clock).
+// A list of a scope (an organization) is cached with the scope's generation number inside its
+// entry, as it was read before the list was loaded; GetList reads the entry and gen:{scope} in the
+// same round trip and serves the entry only if the two agree. Bump increments the generation,
+// and every cached list of the scope is retired at once: one key touched, no SCAN; the retired
+// entries are overwritten by the next fill or expire by their own (short) TTL. A missing
+// generation starts at the current Unix time in microseconds and Bump sets max(gen+1, now), so a
+// generation key that expired or was evicted never comes back with a number that older,
+// still-cached lists carry (a bump takes a round trip, so generations cannot outrun a
+// microsecond clock).
+//
+// The generation is in the entry, not in its key, so that the key is known before anything is
+// read: a cached list then costs one round trip with the request's other reads (Prefetch),
+// where a key holding the generation needs the generation first. Loads of a list are shared
+// (singleflight) per key and generation, and fills take the same lease as Get's, so a fill
+// that loaded before a write can at worst write an entry under the generation it read, which
+// every read after the write's Bump refuses.
 //
 // # Prefetch
 //
 // A request that knows several keys up front, none depending on another, reads them in one round
 // trip with Prefetch (GET /projects/{id}: the project and the caller's memberships). Get and
-// ListKey then take their reply from the context instead of sending a GET, and handle it exactly
+// GetList then take their reply from the context instead of sending a GET, and handle it exactly
 // as their own: hits, misses, tombstones, fills under a lease and Redis errors are unchanged. A
 // reply is taken once, so a read after a write in the same request goes to Redis again.
 //
 // # Failures
 //
-// Reads (Get, ListKey) never return Redis errors: they count them (Stats, Observer), log them at
+// Reads (Get, GetList) never return Redis errors: they count them (Stats, Observer), log them at
 // debug, and answer from the loader. Every Redis call is bounded by the client's timeouts and the
 // request's context, and after a connection-level failure the Cache skips Redis for Cooldown, so a
 // dead or blackholed Redis costs one request one timeout, and the requests after it nothing.

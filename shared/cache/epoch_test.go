@@ -145,8 +145,9 @@ func TestFailedInvalidationFences(t *testing.T) {
 				lists := atomic.Value{}
 				lists.Store("[a]")
 				loadList := func(context.Context) (string, error) { return lists.Load().(string), nil }
-				key := p.reader.ListKey(ctx, "org:f", "projects")
-				if got, _ := Get(ctx, p.reader, key, time.Minute, loadList); got != "[a]" {
+				sc := []string{"org:f"}
+				key := ListKey(sc, "projects")
+				if got, _ := GetList(ctx, p.reader, key, sc, time.Minute, loadList); got != "[a]" {
 					t.Fatalf("first list %q", got)
 				}
 				lists.Store("[a b]")
@@ -157,11 +158,11 @@ func TestFailedInvalidationFences(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Bump: %v, want nil", err)
 				}
-				if got, _ := Get(ctx, p.writer, p.writer.ListKey(ctx, "org:f", "projects"), time.Minute, loadList); got != "[a b]" {
+				if got, _ := GetList(ctx, p.writer, key, sc, time.Minute, loadList); got != "[a b]" {
 					t.Errorf("the writer's environment listed %q, want [a b]", got)
 				}
 				time.Sleep(time.Until(returned.Add(testEpochInterval)))
-				if got, _ := Get(ctx, p.reader, p.reader.ListKey(ctx, "org:f", "projects"), time.Minute, loadList); got != "[a b]" {
+				if got, _ := GetList(ctx, p.reader, key, sc, time.Minute, loadList); got != "[a b]" {
 					t.Errorf("reader listed %q one interval after the failed bump, want [a b]", got)
 				}
 			})
@@ -212,8 +213,15 @@ func TestEpochUnknown(t *testing.T) {
 	if l.calls.Load() != calls+1 {
 		t.Error("a read with the epoch unknown was answered from Redis")
 	}
-	if key := c.ListKey(ctx, "org:u", "projects"); key != "" {
-		t.Errorf("ListKey with the epoch unknown: %q, want \"\"", key)
+	sc := []string{"org:u"}
+	calls = l.calls.Load()
+	for range 2 {
+		if got, err := GetList(ctx, c, ListKey(sc, "projects"), sc, time.Minute, l.load); got != "db" || err != nil {
+			t.Fatalf("list with the epoch unknown: %q, %v", got, err)
+		}
+	}
+	if l.calls.Load() != calls+2 {
+		t.Error("a list read with the epoch unknown was answered from Redis")
 	}
 	if err := c.Delete(ctx, "project:u1"); err == nil {
 		t.Error("Delete that could neither know the epoch nor advance it returned nil")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -28,6 +29,29 @@ import (
 // load. An empty key or a ttl <= 0 caches nothing. Values are stored as JSON, so T must
 // round-trip through encoding/json; concurrent callers of one key each get their own copy.
 func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
+	return get(ctx, c, key, nil, ttl, load)
+}
+
+// GetList is Get for a list (or any value derived from many rows) under scopes, whose Bump
+// retires it: key is ListKey(scopes, …). The entry stores the scopes' generations as they were
+// read before load ran, and a read serves it only while they are still the scopes' generations,
+// so a Bump retires every list of the scope at once without touching them. The generations and
+// the entry are read in one round trip (or none, when Prefetch read them), and a generation
+// that is missing is created. If a generation can't be read (Redis failing), GetList answers
+// from load and caches nothing: a list is never served under a generation that may be out of
+// date. Without scopes nothing is cached either.
+func GetList[T any](ctx context.Context, c *Cache, key string, scopes []string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
+	if len(scopes) == 0 {
+		if c != nil {
+			c.miss(ctx, uncachedName)
+		}
+		return load(ctx)
+	}
+	return get(ctx, c, key, scopes, ttl, load)
+}
+
+// get is Get, and GetList when scopes are given.
+func get[T any](ctx context.Context, c *Cache, key string, scopes []string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if c == nil {
 		return load(ctx)
@@ -45,9 +69,10 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		return load(ctx)
 	}
 	vk := c.valueKey(st.prefix, key)
-	if Bypassed(ctx) {
+	bypass := Bypassed(ctx)
+	if bypass && scopes == nil {
 		c.bypassed.Add(1)
-		v, _, err := fill(ctx, c, vk, name, ttl, true, load)
+		v, _, err := fill(ctx, c, vk, name, "", ttl, true, load)
 		return v, err
 	}
 	if !c.up() {
@@ -55,7 +80,28 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		return load(ctx)
 	}
 
-	data, err := c.get(ctx, vk).Bytes()
+	var (
+		gens  string // a list's: the generations its entry must carry, "a" or "a,b,…"
+		entry *redis.StringCmd
+	)
+	if scopes == nil {
+		entry = c.get(ctx, vk)
+	} else {
+		gens, entry = c.readList(ctx, st.prefix, vk, scopes, bypass)
+		if gens == "" {
+			c.miss(ctx, name) // readList counted the error
+			return load(ctx)
+		}
+		if bypass {
+			c.bypassed.Add(1)
+			v, _, err := fill(ctx, c, vk, name, gens, ttl, true, load)
+			return v, err
+		}
+	}
+	data, err := entry.Bytes()
+	if err == nil && scopes != nil {
+		data, err = listPayload(data, gens)
+	}
 	switch {
 	case err == nil:
 		v, cached, derr := decode[T](data)
@@ -67,6 +113,9 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		c.miss(ctx, name) // refill below overwrites the bad entry
 	case errors.Is(err, redis.Nil):
 		c.miss(ctx, name)
+	case errors.Is(err, errBadEntry):
+		c.fail(ctx, name, fmt.Errorf("decode %s: %w", name, err), false)
+		c.miss(ctx, name)
 	default:
 		// Redis is failing: do not also try a lease and a fill, each of which could cost
 		// another timeout.
@@ -77,13 +126,19 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 
 	// The loader runs in a goroutine owned by singleflight, so that a caller whose context
 	// ends stops waiting. Only the caller whose closure runs (the leader) gets the loader's own
-	// value; the others decode the payload, so no two callers share a map or slice.
+	// value; the others decode the payload, so no two callers share a map or slice. A list's
+	// loads are shared per generation: a read that saw a Bump never joins a load that began
+	// before it.
+	flight := vk
+	if gens != "" {
+		flight = vk + "#" + gens
+	}
 	var (
 		leader   bool
 		mine     T
 		panicked any
 	)
-	ch := c.group.DoChan(vk, func() (payload any, err error) {
+	ch := c.group.DoChan(flight, func() (payload any, err error) {
 		leader = true
 		defer func() {
 			if r := recover(); r != nil {
@@ -93,7 +148,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 				payload, err = nil, errLoaderPanicked
 			}
 		}()
-		v, p, err := fill(ctx, c, vk, name, ttl, false, load)
+		v, p, err := fill(ctx, c, vk, name, gens, ttl, false, load)
 		mine = v
 		return p, err
 	})
@@ -111,7 +166,7 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 		if r.Err != nil {
 			if isContextErr(r.Err) && ctx.Err() == nil {
 				// The leader's request ended, not ours: load for ourselves.
-				v, _, err := fill(ctx, c, vk, name, ttl, false, load)
+				v, _, err := fill(ctx, c, vk, name, gens, ttl, false, load)
 				return v, err
 			}
 			return zero, r.Err
@@ -128,15 +183,91 @@ func Get[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, lo
 	}
 }
 
+// readList returns the generations of scopes, joined by ',' in their order, and the reply to
+// the GET of the list's entry vk (nil under bypass, which does not read it), all read in one
+// round trip but for what Prefetch already read. A missing generation is created (see the
+// package comment). gens is "" when a generation could not be read: the error is counted and
+// the list must not be cached.
+func (c *Cache) readList(ctx context.Context, prefix, vk string, scopes []string, bypass bool) (gens string, entry *redis.StringCmd) {
+	keys := make([]string, 0, len(scopes)+1)
+	if !bypass {
+		keys = append(keys, vk)
+	}
+	for _, s := range scopes {
+		keys = append(keys, c.genKey(prefix, s))
+	}
+	replies := c.getAll(ctx, keys)
+	if !bypass {
+		entry, replies, keys = replies[0], replies[1:], keys[1:]
+	}
+	var b strings.Builder
+	for i, r := range replies {
+		g, err := r.Result()
+		if errors.Is(err, redis.Nil) {
+			g, err = genInitScript.Run(ctx, c.client, []string{keys[i]},
+				time.Now().UnixMicro(), c.genTTL.Milliseconds()).Text()
+		}
+		if err != nil {
+			c.fail(ctx, genName, err, true)
+			return "", nil
+		}
+		if len(replies) == 1 {
+			return g, entry
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(g)
+	}
+	return b.String(), entry
+}
+
+// A list's entry is listMark, its generations, '\n', then the value as Get stores it (JSON or a
+// tombstone). JSON never starts with '#', nor a tombstone.
+const listMark = '#'
+
+// errBadEntry is a list's entry without its generations.
+var errBadEntry = errors.New("list entry without generations")
+
+// listPayload returns the value of list entry data if it was filled under gens, and redis.Nil
+// (a miss) if under other generations: a Bump has retired it.
+func listPayload(data []byte, gens string) ([]byte, error) {
+	if len(data) == 0 || data[0] != listMark {
+		return nil, errBadEntry
+	}
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 {
+		return nil, errBadEntry
+	}
+	if string(data[1:i]) != gens {
+		return nil, redis.Nil
+	}
+	return data[i+1:], nil
+}
+
+// stored is what fill writes for payload: payload itself, or under a list's generations its
+// entry (see listMark).
+func stored(gens string, payload []byte) []byte {
+	if gens == "" {
+		return payload
+	}
+	b := make([]byte, 0, len(gens)+2+len(payload))
+	b = append(b, listMark)
+	b = append(b, gens...)
+	b = append(b, '\n')
+	return append(b, payload...)
+}
+
 // errLoaderPanicked is what callers sharing a load get when the loader panicked; the caller
 // that ran it gets the panic itself.
 var errLoaderPanicked = errors.New("cache: loader panicked")
 
 // fill loads a value under a lease and writes it back to vk (the Redis key of the value) if
-// the lease survived the load. It returns the loaded value, its payload (for singleflight's other callers; nil if it did not
+// the lease survived the load, under a list's generations gens ("" for Get's values). It
+// returns the loaded value, its payload (for singleflight's other callers; nil if it did not
 // encode or the load failed) and the loader's error. bypass takes the lease even from another
 // reader.
-func fill[T any](ctx context.Context, c *Cache, vk, name string, ttl time.Duration, bypass bool, load func(context.Context) (T, error)) (T, []byte, error) {
+func fill[T any](ctx context.Context, c *Cache, vk, name, gens string, ttl time.Duration, bypass bool, load func(context.Context) (T, error)) (T, []byte, error) {
 	var zero T
 	lk := vk + leaseSuffix
 
@@ -168,7 +299,7 @@ func fill[T any](ctx context.Context, c *Cache, vk, name string, ttl time.Durati
 		if token != "" {
 			if c.negTTL > 0 && errors.Is(err, fault.ErrNotFound) {
 				t := tombstone(err)
-				c.commit(ctx, name, vk, lk, token, t, c.jittered(c.negTTL))
+				c.commit(ctx, name, vk, lk, token, stored(gens, t), c.jittered(c.negTTL))
 				return zero, t, err
 			}
 			c.release(ctx, name, lk, token)
@@ -184,7 +315,7 @@ func fill[T any](ctx context.Context, c *Cache, vk, name string, ttl time.Durati
 		return v, nil, nil
 	}
 	if token != "" {
-		c.commit(ctx, name, vk, lk, token, payload, c.jittered(ttl))
+		c.commit(ctx, name, vk, lk, token, stored(gens, payload), c.jittered(ttl))
 	}
 	return v, payload, nil
 }

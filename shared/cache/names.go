@@ -1,6 +1,13 @@
 package cache
 
-import "github.com/google/uuid"
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+
+	"github.com/google/uuid"
+)
 
 // The logical keys and scopes the platform caches under, every one spelled here and nowhere
 // else: the writer that invalidates an entry and the readers that fill it must name it alike,
@@ -14,10 +21,50 @@ import "github.com/google/uuid"
 // EntityKey is the key of the row id of the resource engine's entity named noun: "project:{id}".
 func EntityKey(noun, id string) string { return noun + ":" + id }
 
-// MultiListKey is the key of a list of the entity named noun over several organizations, for
-// the digest of the scopes' list keys (their generations) and the query. The "multi" segment
-// can't be one of ListKey's scopes, which are escaped and hold a ':' ("org%3A…").
-func MultiListKey(noun, digest string) string { return noun + ":list:multi:" + digest }
+// ListKey is the key of a list under scopes (one OrgScope or ViewScope, or the sorted scopes of
+// the organizations a list spans) identified by parts: a noun first ("projects"), then the
+// canonical query. Read it with GetList under the same scopes. The key carries no generation:
+// its entry holds the generations it was filled under, and GetList checks them against the
+// scopes' own, so the key is known before any round trip and is read in the same one as the
+// generations (Prefetch). Over one scope the key spells it out ("projects:list:org%3A…:…");
+// over several, a digest of the scopes and the parts stands in for them ("projects:list:multi:…"),
+// and "multi" can't be a scope, which is escaped and holds a ':' ("org%3A…").
+func ListKey(scopes []string, parts ...string) string {
+	noun := "list"
+	if len(parts) > 0 {
+		noun, parts = partEscaper.Replace(parts[0]), parts[1:]
+	}
+	var b strings.Builder
+	b.WriteString(noun)
+	b.WriteString(":list:")
+	if len(scopes) == 1 {
+		b.WriteString(partEscaper.Replace(scopes[0]))
+		for _, p := range parts {
+			b.WriteByte(':')
+			b.WriteString(partEscaper.Replace(p))
+		}
+		return b.String()
+	}
+	// Each string length-prefixed, and the scopes counted, so no two lists share a digest input.
+	h := sha256.New()
+	var n [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	binary.BigEndian.PutUint64(n[:], uint64(len(scopes)))
+	h.Write(n[:])
+	for _, s := range scopes {
+		field(s)
+	}
+	for _, p := range parts {
+		field(p)
+	}
+	b.WriteString("multi:")
+	b.WriteString(hex.EncodeToString(h.Sum(nil)[:16]))
+	return b.String()
+}
 
 // OrganizationKey is the key of organization id.
 func OrganizationKey(id uuid.UUID) string { return "organization:" + id.String() }

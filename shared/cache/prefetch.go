@@ -7,17 +7,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Prefetch reads, in one round trip, the entries of keys (logical keys, as passed to Get) and the
-// generations of scopes (as passed to ListKey) that the caller is about to ask for, and returns a
-// context in which Get and ListKey answer those keys from what it read instead of with a GET
-// each. It is for a request that knows up front several keys it needs, none of which depends on
-// another: GET /projects/{id} needs the caller's memberships and the project, so two round trips
-// become one. On a cluster the pipeline is split by node and the nodes are asked in parallel.
+// Prefetch reads, in one round trip, the entries of keys (logical keys, as passed to Get and
+// GetList) and the generations of scopes (as passed to GetList) that the caller is about to ask
+// for, and returns a context in which Get and GetList answer those keys from what it read instead
+// of with a GET each. It is for a request that knows up front several keys it needs, none of
+// which depends on another: GET /projects/{id} needs the caller's memberships and the project, so
+// two round trips become one; a cached list needs the memberships, its page and its
+// organization's generation. On a cluster the pipeline is split by node and the nodes are asked in parallel.
 //
-// Each prefetched reply is used once, by the first Get or ListKey of its key in that context; a
+// Each prefetched reply is used once, by the first Get or GetList of its key in that context; a
 // later read of the key (after a write in the same request, say) goes to Redis again, so a
 // prefetch never makes a request see a value older than it would have seen without it. Misses,
-// hits, tombstones and Redis errors are handled by Get and ListKey exactly as if they had sent
+// hits, tombstones and Redis errors are handled by Get and GetList exactly as if they had sent
 // the GET themselves, so metrics, fills, leases and failure handling are unchanged. Prefetch
 // itself reports nothing and never fails: with no cache, Redis in its cooldown or nothing to
 // read it returns ctx as it is. Under WithBypass the keys are not read (Get skips its lookup);
@@ -32,7 +33,7 @@ func (c *Cache) Prefetch(ctx context.Context, keys, scopes []string) context.Con
 		return ctx
 	}
 	// Each command carries its own error (redis.Nil for a missing key), which the Get or
-	// ListKey that takes it handles as its own.
+	// GetList that takes it handles as its own.
 	_, _ = pipe.Exec(ctx)
 	return q.Context(ctx)
 }
@@ -71,7 +72,7 @@ func (c *Cache) Queue(ctx context.Context, pipe redis.Pipeliner, keys, scopes []
 	}
 	st, ok := c.keyPrefix(ctx)
 	if !ok {
-		return nil // Get and ListKey will not read Redis either
+		return nil // Get and GetList will not read Redis either
 	}
 	held, _ := ctx.Value(prefetchKey{}).(*prefetched)
 	if held != nil && held.c != c {
@@ -105,7 +106,7 @@ func (c *Cache) Queue(ctx context.Context, pipe redis.Pipeliner, keys, scopes []
 	return &Queued{p: p}
 }
 
-// Context returns ctx in which Get and ListKey take the queued replies. It is nil-safe: a nil
+// Context returns ctx in which Get and GetList take the queued replies. It is nil-safe: a nil
 // Queued (nothing queued) returns ctx.
 func (q *Queued) Context(ctx context.Context) context.Context {
 	if q == nil {
@@ -148,4 +149,43 @@ func (c *Cache) get(ctx context.Context, redisKey string) *redis.StringCmd {
 		}
 	}
 	return c.client.Get(ctx, redisKey)
+}
+
+// getAll returns the replies to GET of each of redisKeys, in order: the ones prefetched in ctx
+// (taken, as get takes them), and the others read together, in one round trip.
+func (c *Cache) getAll(ctx context.Context, redisKeys []string) []*redis.StringCmd {
+	replies := make([]*redis.StringCmd, len(redisKeys))
+	missing := 0
+	if p, _ := ctx.Value(prefetchKey{}).(*prefetched); p != nil && p.c == c {
+		p.mu.Lock()
+		for i, k := range redisKeys {
+			if cmd, ok := p.replies[k]; ok {
+				replies[i] = cmd
+				delete(p.replies, k)
+			} else {
+				missing++
+			}
+		}
+		p.mu.Unlock()
+	} else {
+		missing = len(redisKeys)
+	}
+	switch missing {
+	case 0:
+	case 1:
+		for i, r := range replies {
+			if r == nil {
+				replies[i] = c.client.Get(ctx, redisKeys[i])
+			}
+		}
+	default:
+		pipe := c.client.Pipeline()
+		for i, r := range replies {
+			if r == nil {
+				replies[i] = pipe.Get(ctx, redisKeys[i])
+			}
+		}
+		_, _ = pipe.Exec(ctx) // each reply carries its own error, as in Prefetch
+	}
+	return replies
 }

@@ -22,7 +22,8 @@ func TestPrefetch(t *testing.T) {
 			bg := context.Background()
 
 			// The hot path of GET /projects/{id}: the caller's memberships and the project
-			// (and, for a report, a scope's generation) in one round trip instead of three.
+			// (and, for a list or a report, the list and its scope's generation) in one round
+			// trip instead of four.
 			t.Run("OneRoundTripForWarmKeys", func(t *testing.T) {
 				t.Parallel()
 				rec := &recorder{}
@@ -35,15 +36,16 @@ func TestPrefetch(t *testing.T) {
 				if _, err := Get(bg, c, "memberships:u1", time.Minute, constLoader(m).load); err != nil {
 					t.Fatal(err)
 				}
-				listKey := c.ListKey(bg, "org:1", "summary")
-				if listKey == "" {
-					t.Fatal("ListKey returned no key")
+				scopes := []string{"org:1"}
+				listKey := ListKey(scopes, "summary")
+				if _, err := GetList(bg, c, listKey, scopes, time.Minute, constLoader("s1").load); err != nil {
+					t.Fatal(err)
 				}
 				before := len(rec.list())
 
 				var trips devtest.RoundTrips
 				client.AddHook(&trips)
-				ctx := c.Prefetch(bg, []string{"project:p1", "memberships:u1"}, []string{"org:1"})
+				ctx := c.Prefetch(bg, []string{"project:p1", "memberships:u1", listKey}, scopes)
 				pl, ml := constLoader(project{}), constLoader([]string(nil))
 				gotP, err := Get(ctx, c, "project:p1", time.Minute, pl.load)
 				if err != nil || !equalProject(gotP, p) {
@@ -53,17 +55,18 @@ func TestPrefetch(t *testing.T) {
 				if err != nil || !slices.Equal(gotM, m) {
 					t.Fatalf("memberships: %v, %v", gotM, err)
 				}
-				if k := c.ListKey(ctx, "org:1", "summary"); k != listKey {
-					t.Errorf("ListKey after prefetch = %q, want %q", k, listKey)
+				ll := constLoader("")
+				if got, err := GetList(ctx, c, listKey, scopes, time.Minute, ll.load); err != nil || got != "s1" {
+					t.Fatalf("list after prefetch: %q, %v", got, err)
 				}
 				if n := trips.N(); n != 1 {
 					t.Errorf("%d round trips, want 1 (the prefetch)", n)
 				}
-				if n := pl.calls.Load() + ml.calls.Load(); n != 0 {
+				if n := pl.calls.Load() + ml.calls.Load() + ll.calls.Load(); n != 0 {
 					t.Errorf("loaders ran %d times on warm keys", n)
 				}
-				if got := rec.list()[before:]; !slices.Equal(got, []string{"hit:project", "hit:memberships"}) {
-					t.Errorf("observer saw %v, want the two hits Get reports without a prefetch", got)
+				if got := rec.list()[before:]; !slices.Equal(got, []string{"hit:project", "hit:memberships", "hit:summary"}) {
+					t.Errorf("observer saw %v, want the three hits Get and GetList report without a prefetch", got)
 				}
 			})
 
@@ -138,10 +141,22 @@ func TestPrefetch(t *testing.T) {
 				if client.Exists(bg, c.vkey("project:cold")).Val() != 1 {
 					t.Error("a prefetched miss was not filled")
 				}
-				// A missing generation is initialised as ListKey always does it.
-				k := c.ListKey(ctx, "org:new", "projects")
-				if k == "" || k != c.ListKey(bg, "org:new", "projects") {
-					t.Errorf("ListKey on a prefetched missing generation: %q", k)
+				// A missing generation is initialised as GetList always does it, and the list is
+				// filled under it.
+				sc := []string{"org:new"}
+				ll := constLoader("page")
+				if got, err := GetList(ctx, c, ListKey(sc, "projects"), sc, time.Minute, ll.load); err != nil || got != "page" {
+					t.Fatalf("list on a prefetched missing generation: %q, %v", got, err)
+				}
+				gen := client.Get(bg, c.gkey("org:new")).Val()
+				if gen == "" {
+					t.Fatal("the missing generation was not created")
+				}
+				if v := client.Get(bg, c.vkey(ListKey(sc, "projects"))).Val(); v != "#"+gen+"\n\"page\"" {
+					t.Errorf("list entry %q, want it under generation %s", v, gen)
+				}
+				if _, err := GetList(bg, c, ListKey(sc, "projects"), sc, time.Minute, ll.load); err != nil || ll.calls.Load() != 1 {
+					t.Errorf("second read: %v, loader ran %d times, want once", err, ll.calls.Load())
 				}
 			})
 
@@ -245,8 +260,10 @@ func TestPrefetchRedisStopped(t *testing.T) {
 	if err != nil || got.Name != "from the database" {
 		t.Fatalf("read with Redis down: %+v, %v", got, err)
 	}
-	if k := c.ListKey(pctx, "org:1", "projects"); k != "" {
-		t.Errorf("ListKey with Redis down: %q, want \"\"", k)
+	sc := []string{"org:1"}
+	ll := constLoader("from the database")
+	if got, err := GetList(pctx, c, ListKey(sc, "projects"), sc, time.Minute, ll.load); err != nil || got != "from the database" {
+		t.Errorf("list with Redis down: %q, %v", got, err)
 	}
 	if elapsed := time.Since(start); elapsed > outageBound {
 		t.Errorf("prefetch and reads with Redis down took %v, want < %v", elapsed, outageBound)

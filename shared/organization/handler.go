@@ -40,13 +40,13 @@ type handlers struct{ svc *Service }
 
 // getReads is what Get reads first, the caller's memberships and the organization, which ride
 // the session check (guard.Prefetching). r carries the principal and the path's id.
-func (s *Service) getReads(r *http.Request) ([]string, []string, bool) {
+func (s *Service) getReads(r *http.Request) ([]string, []string, any, bool) {
 	p, ok := auth.PrincipalFrom(r.Context())
 	id, err := uuid.Parse(r.PathValue("id"))
 	if !ok || err != nil {
-		return nil, nil, false // the handler answers it
+		return nil, nil, nil, false // the handler answers it
 	}
-	return []string{s.access.MembershipsKey(p.UserID), cache.OrganizationKey(id)}, nil, true
+	return []string{s.access.MembershipsKey(p.UserID), cache.OrganizationKey(id)}, nil, nil, true
 }
 
 func (h handlers) create(w http.ResponseWriter, r *http.Request) {

@@ -64,6 +64,7 @@ type Query struct {
 	after    []*string // the cursor's sort key values (nil entries are NULLs); nil on a first page
 	noCache  bool
 	sortSpec string
+	key      string // Key's digest, once asked for
 }
 
 // join is one relation to load in the rows of its parent (the query's own rows at the first

@@ -287,7 +287,19 @@ func (q *Query) build(sc Scope, part bool) Statement {
 // (filter order aside), alias, duplicate or dialect can make equal queries differ: a nestjsx
 // query and its PostgREST spelling with Prefer: count=exact share an entry, since the cached
 // page is the same and only Respond tells them apart. It ignores cache=0.
+//
+// The digest is computed once (a request names its list's key before its first round trip and
+// again to read it) and remembered, so Key, unlike the rest of a Query, is not for concurrent
+// first use.
 func (q *Query) Key() string {
+	if q.key == "" {
+		q.key = q.digest()
+	}
+	return q.key
+}
+
+// digest is Key's computation.
+func (q *Query) digest() string {
 	st := q.Build(Scope{Alias: "t"})
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%t\x00%d:%s", q.schema.name, q.count, len(st.List), st.List)

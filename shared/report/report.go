@@ -114,26 +114,35 @@ func NewService(store *Store, members Members, c *cache.Cache, ttl time.Duration
 // membershipsKeyer is Members when its memberships are cached under a key (organization.Access).
 type membershipsKeyer interface{ MembershipsKey(uuid.UUID) string }
 
-// summaryReads is what Summary reads first: the caller's memberships and the organization's
-// generation, which ride the session check (guard.Prefetching).
-func (s *Service) summaryReads(r *http.Request) ([]string, []string, bool) {
+// summaryReads is what Summary reads first: the caller's memberships, the summary and the
+// organization's generation, which ride the session check (guard.Prefetching). The summary is
+// read before the membership check, and only returned after it.
+func (s *Service) summaryReads(r *http.Request) ([]string, []string, any, bool) {
 	p, ok := auth.PrincipalFrom(r.Context())
 	mk, keyed := s.members.(membershipsKeyer)
 	id, err := uuid.Parse(r.PathValue("id"))
 	if !ok || !keyed || err != nil {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	return []string{mk.MembershipsKey(p.UserID)}, []string{cache.OrgScope(id)}, true
+	key, scopes := summaryKey(id)
+	return []string{mk.MembershipsKey(p.UserID), key}, scopes, nil, true
+}
+
+// summaryKey is the cache key of orgID's summary and the scope it is cached under: the
+// organization's, whose generation every project or task write bumps.
+func summaryKey(orgID uuid.UUID) (string, []string) {
+	scopes := []string{cache.OrgScope(orgID)}
+	return cache.ListKey(scopes, "report", "summary"), scopes
 }
 
 // Summary returns orgID's summary for user: a fault.NotFound error when the user is not a member,
 // so that other tenants cannot learn which organizations exist.
 func (s *Service) Summary(ctx context.Context, user, orgID uuid.UUID) (Summary, error) {
-	scope := cache.OrgScope(orgID)
+	key, scopes := summaryKey(orgID)
 	if mk, ok := s.members.(membershipsKeyer); ok {
-		// The caller's memberships and the scope's generation in one round trip, none when
-		// they rode the session check.
-		ctx = s.cache.Prefetch(ctx, []string{mk.MembershipsKey(user)}, []string{scope})
+		// The caller's memberships, the summary and the scope's generation in one round trip,
+		// none when they rode the session check.
+		ctx = s.cache.Prefetch(ctx, []string{mk.MembershipsKey(user), key}, scopes)
 	}
 	if _, err := s.members.Role(ctx, user, orgID); err != nil {
 		return Summary{}, err
@@ -141,8 +150,7 @@ func (s *Service) Summary(ctx context.Context, user, orgID uuid.UUID) (Summary, 
 	// Under the organization's list generation: a project or task write bumps it, so the next
 	// read recomputes. The replica may lag the write by milliseconds, so that read can still
 	// miss it; the TTL bounds that staleness, which a report tolerates by design.
-	key := s.cache.ListKey(ctx, scope, "report", "summary")
-	return cache.Get(ctx, s.cache, key, s.ttl, func(ctx context.Context) (Summary, error) {
+	return cache.GetList(ctx, s.cache, key, scopes, s.ttl, func(ctx context.Context) (Summary, error) {
 		return s.store.Summary(ctx, orgID, s.now())
 	})
 }

@@ -2,8 +2,6 @@ package resource
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"slices"
@@ -42,35 +40,23 @@ type entry struct {
 	JSON    json.RawMessage `json:"j"`
 }
 
-// listKey is the cache key of a list of plural ("projects") over orgs (see Core.List), or "".
-//
-// shared/cache's ListKey takes one scope and reads its generation; for a user in n
-// organizations the n generations are prefetched together, so it is one round trip either way.
-func listKey(ctx context.Context, cc *cache.Cache, plural string, orgs []uuid.UUID, q *query.Query) string {
-	if cc == nil || len(orgs) == 0 {
-		return ""
+// listOf is the cache key of a list of plural ("projects") over orgs (see Core.List), and the
+// scopes it is read under (cache.GetList): the organizations' scopes, sorted, so that the key
+// does not depend on the order the memberships came in. It reads nothing, so the handler's
+// first round trip can carry the list itself (model.listReads).
+func listOf(plural string, orgs []uuid.UUID, q *query.Query) (key string, scopes []string) {
+	if len(orgs) == 0 {
+		return "", nil
 	}
-	if len(orgs) == 1 {
-		return cc.ListKey(ctx, cache.OrgScope(orgs[0]), plural, q.Key())
+	if len(orgs) > 1 {
+		orgs = slices.Clone(orgs)
+		slices.SortFunc(orgs, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
 	}
-	orgs = slices.Clone(orgs)
-	slices.SortFunc(orgs, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
-	scopes := make([]string, len(orgs))
+	scopes = make([]string, len(orgs))
 	for i, o := range orgs {
 		scopes[i] = cache.OrgScope(o)
 	}
-	ctx = cc.Prefetch(ctx, nil, scopes) // the n generations in one round trip
-	h := sha256.New()
-	for _, o := range orgs {
-		k := cc.ListKey(ctx, cache.OrgScope(o), plural)
-		if k == "" {
-			return ""
-		}
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-	}
-	h.Write([]byte(q.Key()))
-	return cache.MultiListKey(plural, hex.EncodeToString(h.Sum(nil)[:16]))
+	return cache.ListKey(scopes, plural, q.Key()), scopes
 }
 
 // marshalPage is a page's JSON, for the cache.

@@ -11,6 +11,7 @@ import (
 	"scaleapi/shared/api"
 	"scaleapi/shared/apsorc"
 	"scaleapi/shared/cache"
+	"scaleapi/shared/guard"
 	"scaleapi/shared/query"
 )
 
@@ -25,37 +26,62 @@ func (m *model) target(r *http.Request) (uuid.UUID, string, error) {
 }
 
 // documentReads are the reads handleGet starts with on GET /{path}/{id}: the entity and the
-// caller's memberships, which ride the session check (guard.Prefetching), and for a view its
-// view scope's generation.
-func (m *model) documentReads(r *http.Request) ([]string, []string, bool) {
+// caller's memberships, which ride the session check (guard.Prefetching), and for a view of the
+// entity's own children (join=, fields=; see ownView) the view and its scope's generation.
+func (m *model) documentReads(r *http.Request) ([]string, []string, any, bool) {
 	user, id, err := m.target(r)
 	if err != nil {
-		return nil, nil, false // handleGet answers it
+		return nil, nil, nil, false // handleGet answers it
 	}
-	var scopes []string
-	if r.URL.RawQuery != "" {
-		// A view (join=, fields=) of the entity's own children is cached under its view
-		// scope, whose generation rides along too; any other view leaves it unread.
-		scopes = []string{cache.ViewScope(m.e.Noun, id)}
+	keys := m.documentKeys(user, id)
+	if r.URL.RawQuery == "" {
+		return keys, nil, nil, true
 	}
-	return m.documentKeys(user, id), scopes, true
+	// A query that does not parse is answered by handleGet; cache=0 reads no entry; a view
+	// that joins beyond the entity's children is under its organization's scope, which the
+	// entity names, so it is read after it. The parsed query goes on to handleGet.
+	q, err := query.ParseRequest(r, m.schema)
+	if err != nil || q.NoCache() {
+		return keys, nil, nil, true
+	}
+	if !m.ownView(q) {
+		return keys, nil, q, true
+	}
+	key, scopes := m.ownViewKey(id, q)
+	return append(keys, key), scopes, q, true
 }
 
-// listReads is what a list reads first, whatever its query: the caller's memberships, whose
-// organizations scope it, and the generations of the organizations the caller's last list
+// listReads is what a list reads first: the caller's memberships, whose organizations scope
+// it, and the page itself and the generations of the organizations the caller's last list
 // covered (m.hints), which are the ones this list needs unless the memberships changed. They
-// ride the session check too.
-func (m *model) listReads(r *http.Request) ([]string, []string, bool) {
+// ride the session check too, so a cached list costs one round trip to Redis; a stale hint
+// costs the round trip back.
+func (m *model) listReads(r *http.Request) ([]string, []string, any, bool) {
 	user, err := Caller(r)
 	mk, ok := m.d.Members.(membershipsKeyer)
 	if err != nil || !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	var scopes []string
-	for _, o := range m.hints.get(user) {
-		scopes = append(scopes, cache.OrgScope(o))
+	keys := []string{mk.MembershipsKey(user)}
+	orgs := m.hints.get(user)
+	if len(orgs) == 0 {
+		return keys, nil, nil, true
 	}
-	return []string{mk.MembershipsKey(user)}, scopes, true
+	q, err := query.ParseRequest(r, m.schema)
+	if err != nil || q.NoCache() {
+		return keys, nil, nil, true // handleList answers it; cache=0 reads no page
+	}
+	key, scopes := listOf(m.e.Path, orgs, q)
+	return append(keys, key), scopes, q, true // handleList takes q back (requestQuery)
+}
+
+// requestQuery is r's list query: the one its reads parsed (listReads, documentReads), or
+// parsed now (ListQuery), with the context to read it in.
+func (m *model) requestQuery(r *http.Request) (context.Context, *query.Query, error) {
+	if q, ok := guard.Carried(r.Context()).(*query.Query); ok {
+		return r.Context(), q, nil // only a query without cache=0 is carried
+	}
+	return ListQuery(r, m.schema)
 }
 
 func (m *model) handleList(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +90,7 @@ func (m *model) handleList(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, err)
 		return
 	}
-	ctx, q, err := ListQuery(r, m.schema)
+	ctx, q, err := m.requestQuery(r)
 	if err != nil {
 		api.WriteError(w, r, err)
 		return
@@ -87,7 +113,7 @@ func (m *model) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if r.URL.RawQuery != "" {
-		c, q, err := ListQuery(r, m.schema)
+		c, q, err := m.requestQuery(r)
 		if err != nil {
 			api.WriteError(w, r, err)
 			return
@@ -303,8 +329,9 @@ func (c *collection) handle(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, r, err)
 		return
 	}
-	key := c.parent.d.Cache.ListKey(ctx, cache.OrgScope(e.Org), c.target.e.Path, "of", c.parent.e.Noun, id, c.rel.Name, q.Key())
-	b, err := cache.Get(ctx, c.parent.d.Cache, key, c.target.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
+	scopes := []string{cache.OrgScope(e.Org)}
+	key := cache.ListKey(scopes, c.target.e.Path, "of", c.parent.e.Noun, id, c.rel.Name, q.Key())
+	b, err := cache.GetList(ctx, c.parent.d.Cache, key, scopes, c.target.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
 		st := q.Build(query.Scope{Alias: "t", Where: c.where, Args: []any{id}})
 		conn, err := c.parent.readerOfOrg(ctx, e.Org)
 		if err != nil {

@@ -191,7 +191,7 @@ func (m *model) find(ctx context.Context, user uuid.UUID, id string) (entry, err
 // document returns live entity id if user is a member of its organization, else m.notFound.
 // The entity and the user's memberships are read in one round trip (see cache.Prefetch).
 func (m *model) document(ctx context.Context, user uuid.UUID, id string) (entry, error) {
-	return m.authorized(m.prefetchCtx(ctx, user, id), user, id)
+	return m.authorized(m.d.Cache.Prefetch(ctx, m.documentKeys(user, id), nil), user, id)
 }
 
 // authorized is document after the prefetch.
@@ -210,12 +210,6 @@ func (m *model) authorized(ctx context.Context, user uuid.UUID, id string) (entr
 	return e, nil
 }
 
-// prefetchCtx reads entity id, user's memberships and the generations of scopes in one round
-// trip, for the reads that follow in the returned context (see cache.Prefetch).
-func (m *model) prefetchCtx(ctx context.Context, user uuid.UUID, id string, scopes ...string) context.Context {
-	return m.d.Cache.Prefetch(ctx, m.documentKeys(user, id), scopes)
-}
-
 // documentKeys are the cache keys document reads: the entity and user's memberships.
 func (m *model) documentKeys(user uuid.UUID, id string) []string {
 	if mk, ok := m.d.Members.(membershipsKeyer); ok {
@@ -232,7 +226,8 @@ func (m *model) list(ctx context.Context, user uuid.UUID, q *query.Query) (json.
 		return nil, err
 	}
 	m.hints.put(user, orgs)
-	return cache.Get(ctx, m.d.Cache, listKey(ctx, m.d.Cache, m.e.Path, orgs, q), m.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
+	key, scopes := listOf(m.e.Path, orgs, q)
+	return cache.GetList(ctx, m.d.Cache, key, scopes, m.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
 		return m.listAcross(ctx, orgs, q)
 	})
 }
@@ -245,20 +240,22 @@ func (m *model) view(ctx context.Context, user uuid.UUID, id string, q *query.Qu
 	var e entry
 	var err error
 	var key string
+	var scopes []string
 	if m.ownView(q) {
-		scope := cache.ViewScope(m.e.Noun, id)
-		ctx = m.prefetchCtx(ctx, user, id, scope)
+		// The entity, the memberships, the view and its scope's generation in one round trip.
+		key, scopes = m.ownViewKey(id, q)
+		ctx = m.d.Cache.Prefetch(ctx, append(m.documentKeys(user, id), key), scopes)
 		if e, err = m.authorized(ctx, user, id); err != nil {
 			return nil, err
 		}
-		key = m.d.Cache.ListKey(ctx, scope, m.e.Noun, id, q.Key())
 	} else {
 		if e, err = m.document(ctx, user, id); err != nil {
 			return nil, err
 		}
-		key = m.d.Cache.ListKey(ctx, cache.OrgScope(e.Org), m.e.Noun, id, q.Key())
+		scopes = []string{cache.OrgScope(e.Org)}
+		key = cache.ListKey(scopes, m.e.Noun, id, q.Key())
 	}
-	return cache.Get(ctx, m.d.Cache, key, m.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
+	return cache.GetList(ctx, m.d.Cache, key, scopes, m.e.Options.ListCacheTTL, func(ctx context.Context) (json.RawMessage, error) {
 		conn, err := m.readerOfOrg(ctx, e.Org)
 		if err != nil {
 			return nil, err
@@ -266,6 +263,13 @@ func (m *model) view(ctx context.Context, user uuid.UUID, id string, q *query.Qu
 		st := q.Build(query.Scope{Alias: "t", Where: "t.id = $1::" + idType(m.e) + m.live, Args: []any{id}})
 		return viewOne(ctx, conn, q, st, m.notFound)
 	})
+}
+
+// ownViewKey is the cache key and scope of view q of entity id when it is one of its own
+// (ownView).
+func (m *model) ownViewKey(id string, q *query.Query) (string, []string) {
+	scopes := []string{cache.ViewScope(m.e.Noun, id)}
+	return cache.ListKey(scopes, m.e.Noun, id, q.Key()), scopes
 }
 
 // written is an entity as a write returns it.

@@ -209,12 +209,12 @@ var wantTrips = map[string]trips{
 	"organizations/list":       {1, 1},
 	"projects/get-cached":      {1, 0},
 	"projects/get-uncached":    {3, 1},
-	"projects/get-join-tasks":  {2, 0},
-	"projects/list-cached":     {2, 0},
+	"projects/get-join-tasks":  {1, 0},
+	"projects/list-cached":     {1, 0},
 	"projects/create":          {2, 1},
 	"projects/patch":           {2, 1},
-	"reports/summary-cached":   {2, 0},
-	"reports/summary-uncached": {4, 1},
+	"reports/summary-cached":   {1, 0},
+	"reports/summary-uncached": {3, 1},
 	"health":                   {1, 0},
 }
 
