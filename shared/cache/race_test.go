@@ -173,8 +173,12 @@ func TestStaleFillRace(t *testing.T) {
 					if err := k.retire(ctx, c); err != nil {
 						t.Fatal(err)
 					}
-					// A read after the invalidation must not join the old load: it reads v2.
-					if got, err := read(c, l)(); err != nil || got != "v2" {
+					// A read after the invalidation must not join the old load: it reads v2. (One
+					// that joined would wait for the gate, which opens after it: the deadline
+					// turns that into a failure instead of a hang.)
+					jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					defer cancel()
+					if got, err := k.read(jctx, c, l); err != nil || got != "v2" {
 						t.Fatalf("read after write: %q, %v", got, err)
 					}
 					close(release)
