@@ -61,7 +61,7 @@ type Options struct {
 // Observer receives cache events for metrics. Its methods are called synchronously on the
 // request path and must be cheap and safe for concurrent use. name is the first ':'-separated
 // segment of the logical key ("project"), "gen" for generation keys, or "uncached" for a read
-// that was not cacheable (an empty key or a ttl <= 0).
+// that was not cacheable (an empty key, a list without scopes, or a ttl <= 0).
 //
 // ctx is the caller's context, so an observer can attribute the event to the request that caused
 // it (shared/metrics keeps a per-request record there).

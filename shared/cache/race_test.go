@@ -141,17 +141,27 @@ func TestStaleFillRace(t *testing.T) {
 				read := func(c *Cache, l *loader[string]) func() (string, error) {
 					return func() (string, error) { return k.read(ctx, c, l) }
 				}
+				// writeDuringLoad starts a read of a row holding from and, once it has loaded,
+				// writes to and (with retire) invalidates as a write does after its commit. The
+				// racing read's result arrives on first after release is closed.
+				writeDuringLoad := func(t *testing.T, o Options, from, to string, retire bool) (c *Cache, client redis.UniversalClient, l *loader[string], first <-chan readResult, release chan<- struct{}) {
+					t.Helper()
+					c, client = newTestCache(t, url, o)
+					db := newRow(from)
+					l, loaded, release := gatedLoader(db)
+					first = racingRead(read(c, l), loaded)
+					db.v.Store(to)
+					if retire {
+						if err := k.retire(ctx, c); err != nil {
+							t.Fatal(err)
+						}
+					}
+					return c, client, l, first, release
+				}
 
 				t.Run("InvalidateDuringLoad", func(t *testing.T) {
 					t.Parallel()
-					c, client := newTestCache(t, url, Options{})
-					db := newRow("v1")
-					l, loaded, release := gatedLoader(db)
-					first := racingRead(read(c, l), loaded) // the reader holds v1 and has not filled yet
-					db.v.Store("v2")
-					if err := k.retire(ctx, c); err != nil { // after commit
-						t.Fatal(err)
-					}
+					c, client, l, first, release := writeDuringLoad(t, Options{}, "v1", "v2", true)
 					close(release)
 					if r := <-first; r.v != "v1" { // a read concurrent with the write may see v1...
 						t.Fatalf("racing read got %q", r.v)
@@ -165,14 +175,7 @@ func TestStaleFillRace(t *testing.T) {
 
 				t.Run("NewerReadDoesNotJoin", func(t *testing.T) {
 					t.Parallel()
-					c, _ := newTestCache(t, url, Options{})
-					db := newRow("v1")
-					l, loaded, release := gatedLoader(db)
-					first := racingRead(read(c, l), loaded)
-					db.v.Store("v2")
-					if err := k.retire(ctx, c); err != nil {
-						t.Fatal(err)
-					}
+					c, _, l, first, release := writeDuringLoad(t, Options{}, "v1", "v2", true)
 					// A read after the invalidation must not join the old load: it reads v2. (One
 					// that joined would wait for the gate, which opens after it: the deadline
 					// turns that into a failure instead of a hang.)
@@ -193,11 +196,8 @@ func TestStaleFillRace(t *testing.T) {
 
 				t.Run("BypassSupersedesSlowFill", func(t *testing.T) {
 					t.Parallel()
-					c, _ := newTestCache(t, url, Options{})
-					db := newRow("v1")
-					l, loaded, release := gatedLoader(db)
-					first := racingRead(read(c, l), loaded)
-					db.v.Store("v2") // changed without an invalidation; cache=0 repairs it
+					// Changed without an invalidation; cache=0 repairs it.
+					c, _, l, first, release := writeDuringLoad(t, Options{}, "v1", "v2", false)
 					if got, err := k.read(WithBypass(ctx), c, l); err != nil || got != "v2" {
 						t.Fatalf("bypass read: %q, %v", got, err)
 					}
@@ -208,14 +208,8 @@ func TestStaleFillRace(t *testing.T) {
 
 				t.Run("CreateDuringNotFoundLoad", func(t *testing.T) {
 					t.Parallel()
-					c, _ := newTestCache(t, url, Options{NegativeTTL: time.Minute})
-					db := newRow("") // not there yet
-					l, loaded, release := gatedLoader(db)
-					first := racingRead(read(c, l), loaded)
-					db.v.Store("created")
-					if err := k.retire(ctx, c); err != nil {
-						t.Fatal(err)
-					}
+					// The row is not there yet when the racing read loads.
+					c, _, l, first, release := writeDuringLoad(t, Options{NegativeTTL: time.Minute}, "", "created", true)
 					close(release)
 					if r := <-first; !errors.Is(r.err, fault.ErrNotFound) {
 						t.Fatalf("racing read: %v", r.err)
