@@ -173,7 +173,11 @@ unlock() { flock -u "$LOCK_FD"; }
 # --- 1. build ------------------------------------------------------------------------------
 log "build: functions/server, cmd/devservices, cmd/migrate"
 mkdir -p "$WORK/bin"
-CGO_ENABLED=0 $GO build -trimpath -ldflags='-s -w' -o "$WORK/bin/server" ./functions/server
+# The Dockerfile's build of the server, flag for flag (lambda.norpc leaves out aws-lambda-go's
+# net/rpc mode, whose use of reflect.Method makes the linker keep every exported method of every
+# type held in an interface (all of go-redis's commands, for one): 30.3 MB without it,
+# 20.7 MB with it, amd64).
+CGO_ENABLED=0 $GO build -trimpath -tags lambda.norpc -ldflags='-s -w -buildid=' -o "$WORK/bin/server" ./functions/server
 $GO build -o "$WORK/bin/devservices" ./cmd/devservices
 $GO build -o "$WORK/bin/migrate" ./cmd/migrate
 

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/google/uuid"
 
 	"scaleapi"
@@ -61,7 +63,12 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			return 2
 		}
 	}
-	d, err := platform.Build(ctx, lookup, stderr, platform.Needs{Database: true, Redis: true})
+	// An operator's credentials: a profile, SSO, or a role to assume, which only the SDK's
+	// default chain reads.
+	d, err := platform.Build(ctx, lookup, stderr, platform.Needs{Database: true, Redis: true}, platform.WithAWS(
+		func(ctx context.Context, region string) (aws.Config, error) {
+			return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+		}))
 	if err != nil {
 		fmt.Fprintf(stderr, "shards: %v\n", err)
 		return 1

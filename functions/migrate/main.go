@@ -31,10 +31,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"scaleapi/shared/auth"
+	"scaleapi/shared/awsenv"
 	"scaleapi/shared/migrations"
 )
 
@@ -48,7 +48,7 @@ const physicalID = "schema"
 const answerMargin = 15 * time.Second
 
 func main() {
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	cfg, err := awsenv.Config(os.LookupEnv, os.Getenv("AWS_REGION"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "migrate: aws config:", err)
 		os.Exit(1)

@@ -39,6 +39,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"golang.org/x/sync/errgroup"
 
 	"scaleapi/functions/internal/function"
@@ -148,7 +150,9 @@ func build(ctx context.Context, env func(string) (string, bool), out io.Writer) 
 		needs.Redis = needs.Redis || f.Needs.Redis
 		needs.Auth = needs.Auth || f.Needs.Auth
 	}
-	d, err := platform.Build(ctx, env, out, needs)
+	// A container's credentials come from ECS's or EKS's endpoints or a web identity, which
+	// only the SDK's default chain reads (the functions read Lambda's environment instead).
+	d, err := platform.Build(ctx, env, out, needs, platform.WithAWS(defaultAWS))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,6 +162,11 @@ func build(ctx context.Context, env func(string) (string, bool), out io.Writer) 
 		return nil, nil, err
 	}
 	return d, root, nil
+}
+
+// defaultAWS is the AWS SDK's default configuration chain for region.
+func defaultAWS(ctx context.Context, region string) (aws.Config, error) {
+	return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
 }
 
 // mount builds each function on d and registers its routes on one router, each dispatching to

@@ -19,7 +19,7 @@ import (
 	"net/url"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
@@ -27,6 +27,7 @@ import (
 
 	"scaleapi/shared/api"
 	"scaleapi/shared/auth"
+	"scaleapi/shared/awsenv"
 	"scaleapi/shared/cache"
 	"scaleapi/shared/config"
 	"scaleapi/shared/db"
@@ -62,13 +63,27 @@ type Deps struct {
 	Auth     *auth.Authenticator
 	Tracing  *tracing.Tracing // nil when OTEL_EXPORTER_OTLP_ENDPOINT is not set
 
+	lookup  func(string) (string, bool)
+	aws     func(ctx context.Context, region string) (aws.Config, error) // nil: awsenv.Config
 	closers []func()
+}
+
+// Option changes how Build builds.
+type Option func(*Deps)
+
+// WithAWS makes Build load the AWS SDK's configuration, where it needs one (IAM database
+// authentication, the signing key from Secrets Manager), with load instead of from the
+// environment variables Lambda sets (awsenv.Config). Programs that run outside Lambda pass the
+// SDK's default chain; the functions pass nothing, so that their binaries do not link it (see
+// shared/awsenv).
+func WithAWS(load func(ctx context.Context, region string) (aws.Config, error)) Option {
+	return func(d *Deps) { d.aws = load }
 }
 
 // Build reads the configuration through lookup (os.LookupEnv in main) and opens what needs asks
 // for. Connections open lazily (pgxpool's MinConns is 0), so a cold start pays for DNS and
 // TLS only on the first query, and a database that is down fails the request, not the start.
-func Build(ctx context.Context, lookup func(string) (string, bool), out io.Writer, needs Needs) (*Deps, error) {
+func Build(ctx context.Context, lookup func(string) (string, bool), out io.Writer, needs Needs, opts ...Option) (*Deps, error) {
 	cfg, err := config.Load(lookup, config.Needs{
 		Database: needs.Database || needs.Replica,
 		Redis:    needs.Redis || needs.Auth,
@@ -82,6 +97,10 @@ func Build(ctx context.Context, lookup func(string) (string, bool), out io.Write
 		Config:  cfg,
 		Log:     metrics.NewLogger(out, level, cfg.Function),
 		Emitter: metrics.NewEmitter(out, cfg.MetricsNamespace, cfg.Function),
+		lookup:  lookup,
+	}
+	for _, o := range opts {
+		o(d)
 	}
 	tr, err := tracing.New(tracing.Options{
 		Endpoint: cfg.TracingEndpoint, SampleRatio: cfg.TraceSampleRatio, Service: cfg.Function,
@@ -203,9 +222,9 @@ func (d *Deps) pool(ctx context.Context, name, rawURL string) (*db.Pool, error) 
 		Lazy:   true,
 	}
 	if cfg.DatabaseIAMAuth {
-		aws, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+		aws, err := d.awsConfig(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("aws config: %w", err)
+			return nil, err
 		}
 		u, err := url.Parse(rawURL)
 		if err != nil {
@@ -231,11 +250,26 @@ func (d *Deps) signingKey(ctx context.Context) ([]byte, error) {
 	if d.Config.JWTSecret != "" {
 		return []byte(d.Config.JWTSecret), nil
 	}
-	aws, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(d.Config.Region))
+	aws, err := d.awsConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("aws config: %w", err)
+		return nil, err
 	}
 	return auth.LoadSecret(ctx, secretsmanager.NewFromConfig(aws), d.Config.JWTSecretARN)
+}
+
+// awsConfig is the AWS SDK's configuration for the deployment's region (see WithAWS).
+func (d *Deps) awsConfig(ctx context.Context) (aws.Config, error) {
+	var cfg aws.Config
+	var err error
+	if d.aws != nil {
+		cfg, err = d.aws(ctx, d.Config.Region)
+	} else {
+		cfg, err = awsenv.Config(d.lookup, d.Config.Region)
+	}
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws config: %w", err)
+	}
+	return cfg, nil
 }
 
 // Handler wraps a function's router with the middleware every function runs.
