@@ -132,7 +132,6 @@ func (t tuning) apply(o *redis.Options) {
 		// connections per node.
 		o.PipelinePoolSize = -1
 	}
-	o.ReadBufferSize, o.WriteBufferSize = bufferSize, bufferSize
 	// The request's context (with the Lambda deadline) bounds every command too.
 	o.ContextTimeoutEnabled = true
 	// CLIENT SETINFO and CLIENT MAINT_NOTIFICATIONS are extra round trips on every new
@@ -144,13 +143,6 @@ func (t tuning) apply(o *redis.Options) {
 		o.Protocol = resp2
 	}
 }
-
-// bufferSize is each connection's read and write buffer, in place of go-redis's 32 KiB each.
-// Every command and reply here fits in it (a cached page of 20 projects is about 6.5 KB; a
-// larger reply is read straight into its own slice once the buffer is drained, so it costs at
-// most one more read), and the buffers are most of a pooled connection's memory: server mode's
-// 2 clients × 20 connections would hold 2.5 MiB of them, which the heap's goal doubles.
-const bufferSize = 8 << 10
 
 // resp2 is the protocol the clients speak. RESP3 buys push notifications (client-side caching,
 // maintenance events), which nothing here uses, and costs a HELLO round trip on every new
@@ -177,7 +169,6 @@ func (t tuning) applyCluster(o *redis.ClusterOptions) {
 	if !t.q.Has("pipeline_pool_size") {
 		o.PipelinePoolSize = -1
 	}
-	o.ReadBufferSize, o.WriteBufferSize = bufferSize, bufferSize
 	o.ContextTimeoutEnabled = true
 	o.DisableIdentity = true
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}

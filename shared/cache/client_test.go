@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -39,9 +38,6 @@ func TestNewClient(t *testing.T) {
 		if !o.ContextTimeoutEnabled {
 			t.Error("context deadlines not honoured")
 		}
-		if o.ReadBufferSize != bufferSize || o.WriteBufferSize != bufferSize {
-			t.Errorf("buffers read %d write %d, want %d", o.ReadBufferSize, o.WriteBufferSize, bufferSize)
-		}
 	})
 
 	t.Run("ClusterFromAddrParams", func(t *testing.T) {
@@ -60,9 +56,6 @@ func TestNewClient(t *testing.T) {
 		}
 		if o.ReadTimeout != DefaultReadTimeout || o.PoolSize != DefaultPoolSize || o.DialerRetries != 1 || o.MaxRetries != -1 {
 			t.Errorf("read %v pool %d dialer retries %d retries %d", o.ReadTimeout, o.PoolSize, o.DialerRetries, o.MaxRetries)
-		}
-		if o.ReadBufferSize != bufferSize || o.WriteBufferSize != bufferSize {
-			t.Errorf("buffers read %d write %d, want %d", o.ReadBufferSize, o.WriteBufferSize, bufferSize)
 		}
 	})
 
@@ -157,46 +150,6 @@ func TestNewClient(t *testing.T) {
 			if b.name == "Cluster" {
 				if _, ok := client.(*redis.ClusterClient); !ok {
 					t.Fatalf("cluster URL gave %T", client)
-				}
-			}
-		})
-	}
-}
-
-// TestRepliesLargerThanBuffers writes and reads values many times the connections' buffers, one
-// by one and in one pipeline, against both kinds of Redis: the replies are read past the buffer
-// into their own slices, and must come back whole.
-func TestRepliesLargerThanBuffers(t *testing.T) {
-	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			c := newTestClient(t, b.url(t))
-			ctx := context.Background()
-			p := uniquePrefix(t)
-			sizes := []int{bufferSize - 1, bufferSize, bufferSize + 1, 3*bufferSize + 7, 1 << 20}
-			want := map[string]string{}
-			for i, n := range sizes {
-				k := fmt.Sprintf("%s{big}:%d", p, i) // one hash slot, so the pipeline works on a cluster
-				want[k] = strings.Repeat(string(rune('a'+i)), n)
-				if err := c.Set(ctx, k, want[k], time.Minute).Err(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			pipe := c.Pipeline()
-			cmds := map[string]*redis.StringCmd{}
-			for k := range want {
-				cmds[k] = pipe.Get(ctx, k)
-			}
-			if _, err := pipe.Exec(ctx); err != nil {
-				t.Fatal(err)
-			}
-			for k, v := range want {
-				if got, err := c.Get(ctx, k).Result(); err != nil || got != v {
-					t.Errorf("GET %s: %d bytes, %v; want %d bytes", k, len(got), err, len(v))
-				}
-				if got := cmds[k].Val(); got != v {
-					t.Errorf("pipelined GET %s: %d bytes, want %d", k, len(got), len(v))
 				}
 			}
 		})
