@@ -63,8 +63,7 @@ type Deps struct {
 	Auth     *auth.Authenticator
 	Tracing  *tracing.Tracing // nil when OTEL_EXPORTER_OTLP_ENDPOINT is not set
 
-	lookup  func(string) (string, bool)
-	aws     func(ctx context.Context, region string) (aws.Config, error) // nil: awsenv.Config
+	aws     func(ctx context.Context, region string) (aws.Config, error) // WithAWS's, else awsenv.Config
 	closers []func()
 }
 
@@ -97,7 +96,9 @@ func Build(ctx context.Context, lookup func(string) (string, bool), out io.Write
 		Config:  cfg,
 		Log:     metrics.NewLogger(out, level, cfg.Function),
 		Emitter: metrics.NewEmitter(out, cfg.MetricsNamespace, cfg.Function),
-		lookup:  lookup,
+		aws: func(_ context.Context, region string) (aws.Config, error) {
+			return awsenv.Config(lookup, region)
+		},
 	}
 	for _, o := range opts {
 		o(d)
@@ -259,13 +260,7 @@ func (d *Deps) signingKey(ctx context.Context) ([]byte, error) {
 
 // awsConfig is the AWS SDK's configuration for the deployment's region (see WithAWS).
 func (d *Deps) awsConfig(ctx context.Context) (aws.Config, error) {
-	var cfg aws.Config
-	var err error
-	if d.aws != nil {
-		cfg, err = d.aws(ctx, d.Config.Region)
-	} else {
-		cfg, err = awsenv.Config(d.lookup, d.Config.Region)
-	}
+	cfg, err := d.aws(ctx, d.Config.Region)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws config: %w", err)
 	}
