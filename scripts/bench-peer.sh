@@ -439,6 +439,9 @@ foreign_top() { # $1 before, $2 after
     }' "$1" "$2" <(ps -e -o pid=,ppid=) | sort -rn | head -3 |
     awk -v t="$CLK_TCK" -v d="$DURATION_S" '{ printf "%s%s %.0f%%", (NR > 1 ? ", " : ""), $2, 100 * $1 / t / d }'
 }
+# CPU ticks of a side's services: the peer's PostgreSQL and Redis; ours' devservices tree
+# (primary, replica, PgBouncer, Redis, and the idle shards and cluster beside them).
+services_ticks() { if [[ $1 = peer ]]; then tree_ticks "$PG_PID" "$REDIS_PID"; else tree_ticks "$DS_PID"; fi; }
 machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; } # user nice system irq softirq
 # Waits until processes this run did not start use at most BUSY_PCT% of a core (over 2 s), for at
 # most what is left of QUIET_WAIT_S.
@@ -520,7 +523,7 @@ replica_scans() { # the report's index scans on the replica (pg_stat is flushed 
   psql "$OURS_REPLICA" -qAt -c "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname = 'tasks_organization_status_live_idx'"
 }
 run_one() { # $1 side (peer|ours), $2 scenario, $3 connections
-  local side=$1 s=$2 c=$3 script url pid fix others=() nocache=0 warm raw cpu0 cpu1 o0=0 o1=0 p scans0= scans1= extra=
+  local side=$1 s=$2 c=$3 script url pid fix others=() nocache=0 warm raw cpu0 cpu1 o0=0 o1=0 p scans0= scans1= extra= sv0 sv1
   if [[ $side = peer ]]; then
     script=$PEER/bench/${PEER_SCRIPT[$s]}.lua url=$PEER_URL pid=$PEER_PID fix=$PEER_FIX
     others=("$OURS_PID" ${OURS2_PID:+"$OURS2_PID"})
@@ -537,6 +540,7 @@ run_one() { # $1 side (peer|ours), $2 scenario, $3 connections
   [[ $side = ours && $s = e0 ]] && scans0=$(replica_scans)
   FIXTURES_DIR=$fix PEER_BENCH_DIR=$PEER/bench NOCACHE=$nocache run_wrk "$script" "$c" "$WARMUP_S" "$warm" "$url"
   cpu0=$(cpu_ticks "$pid")
+  sv0=$(services_ticks "$side")
   local m0 t0 m1 t1
   m0=$(machine_ticks)
   t0=$(tree_ticks "$$" "${PG_PID:-}")
@@ -544,6 +548,7 @@ run_one() { # $1 side (peer|ours), $2 scenario, $3 connections
   for p in "${others[@]}"; do o0=$((o0 + $(cpu_ticks "$p"))); done
   FIXTURES_DIR=$fix PEER_BENCH_DIR=$PEER/bench NOCACHE=$nocache run_wrk "$script" "$c" "$DURATION_S" "$raw" "$url"
   cpu1=$(cpu_ticks "$pid")
+  sv1=$(services_ticks "$side")
   m1=$(machine_ticks)
   proc_ticks >"$WORK/ticks1"
   t1=$(tree_ticks "$$" "${PG_PID:-}")
@@ -558,9 +563,10 @@ run_one() { # $1 side (peer|ours), $2 scenario, $3 connections
   bytes=$(wrk_bytes "$raw")
   non2xx=$(wrk_non2xx "$raw")
   local line
-  line=$(printf '{"side":"%s","scenario":"%s","connections":%s,"wrk":%s,"bytes_read":%s,"non2xx":%s,"server_cpu_pct":%s,"idle_servers_cpu_pct":%s,"foreign_cpu_pct":%s,"foreign_top":"%s"%s}' \
+  line=$(printf '{"side":"%s","scenario":"%s","connections":%s,"wrk":%s,"bytes_read":%s,"non2xx":%s,"server_cpu_pct":%s,"services_cpu_pct":%s,"idle_servers_cpu_pct":%s,"foreign_cpu_pct":%s,"foreign_top":"%s"%s}' \
     "$side" "$s" "$c" "$result" "${bytes:-0}" "$non2xx" \
     "$(awk -v a="$cpu0" -v b="$cpu1" -v t="$CLK_TCK" -v d="$DURATION_S" 'BEGIN {printf "%.1f", 100 * (b - a) / t / d}')" \
+    "$(awk -v a="$sv0" -v b="$sv1" -v t="$CLK_TCK" -v d="$DURATION_S" 'BEGIN {printf "%.1f", 100 * (b - a) / t / d}')" \
     "$(awk -v a="$o0" -v b="$o1" -v t="$CLK_TCK" -v d="$DURATION_S" 'BEGIN {printf "%.1f", 100 * (b - a) / t / d}')" \
     "$(awk -v m="$((m1 - m0))" -v o="$((t1 - t0))" -v t="$CLK_TCK" -v d="$DURATION_S" 'BEGIN {x = 100 * (m - o) / t / d; printf "%.1f", x < 0 ? 0 : x}')" \
     "$(foreign_top "$WORK/ticks0" "$WORK/ticks1")" "$extra")
@@ -753,8 +759,8 @@ if (cp.length && co.length) {
 }
 out.push('');
 out.push('Per request (one sample each, body bytes; wrk\'s bytes read per request include headers):', '');
-out.push('| Scenario | Peer status / body B | Ours status / body B | Peer B/req (wrk) | Ours B/req (wrk) | Server CPU, peer · ours (per concurrency) | Idle servers\' CPU during a run (max) | Others\' CPU during a run (max; % of one core) |');
-out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+out.push('| Scenario | Peer status / body B | Ours status / body B | Peer B/req (wrk) | Ours B/req (wrk) | Server CPU, peer · ours (per concurrency) | Services\' CPU, peer · ours | CPU µs per request, server + services, peer · ours | Idle servers\' CPU during a run (max) | Others\' CPU during a run (max; % of one core) |');
+out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const s of order) {
   const rs = runs.filter((r) => r.scenario === s);
   if (!rs.length) continue;
@@ -763,9 +769,13 @@ for (const s of order) {
   const so = payloads.find((x) => x.side === 'ours' && x.scenario === base);
   const bpr = (side) => rs.filter((r) => r.side === side).map((r) => f(r.bytes_read / r.wrk.requests, 0)).join(' / ');
   const cpu = (side) => rs.filter((r) => r.side === side).map((r) => f(r.server_cpu_pct, 0) + '%').join(' / ');
+  const svc = (side) => rs.filter((r) => r.side === side).map((r) => f(r.services_cpu_pct, 0) + '%').join(' / ');
+  // The CPU percentages are of one core over the measured seconds; wrk counts the requests.
+  const perReq = (side) => rs.filter((r) => r.side === side)
+    .map((r) => f((10000 * (r.server_cpu_pct + r.services_cpu_pct) * env.duration_s) / r.wrk.requests, 0)).join(' / ');
   const idle = Math.max(...rs.map((r) => r.idle_servers_cpu_pct));
   const foreign = Math.max(...rs.map((r) => r.foreign_cpu_pct));
-  out.push(`| ${s} | ${sp ? `${sp.status} / ${sp.body_bytes}` : ''} | ${so ? `${so.status} / ${so.body_bytes}` : ''} | ${bpr('peer')} | ${bpr('ours')} | ${cpu('peer')} · ${cpu('ours')} | ${f(idle)}% | ${f(foreign)}% |`);
+  out.push(`| ${s} | ${sp ? `${sp.status} / ${sp.body_bytes}` : ''} | ${so ? `${so.status} / ${so.body_bytes}` : ''} | ${bpr('peer')} | ${bpr('ours')} | ${cpu('peer')} · ${cpu('ours')} | ${svc('peer')} · ${svc('ours')} | ${perReq('peer')} · ${perReq('ours')} | ${f(idle)}% | ${f(foreign)}% |`);
 }
 out.push('');
 if (notes.length) out.push(...notes, '');
