@@ -190,7 +190,8 @@ func TestMigrationApplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(outs) != 2 || !regexp.MustCompile(`^shared/migrations/00009_schema_[0-9a-f]{8}\.sql$`).MatchString(outs[0].path) {
+	next := fmt.Sprintf("%05d", len(names)+1)
+	if len(outs) != 2 || !regexp.MustCompile(`^shared/migrations/`+next+`_schema_[0-9a-f]{8}\.sql$`).MatchString(outs[0].path) {
 		t.Fatalf("outputs %v, want the next migration and schema.json", paths(outs))
 	}
 	file := outs[0].data

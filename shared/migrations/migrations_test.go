@@ -13,9 +13,9 @@ import (
 	"scaleapi/shared/migrations"
 )
 
-// created names the relation (table or index) each migration creates, in migration order: its
-// presence tells which versions are applied.
-var created = []string{"organizations", "users", "memberships", "projects", "tasks", "projects_organization_status_live_idx", "cache_epoch", "organization_shards"}
+// created names the relation (table or index) or function each migration creates, in migration
+// order: its presence tells which versions are applied.
+var created = []string{"organizations", "users", "memberships", "projects", "tasks", "projects_organization_status_live_idx", "cache_epoch", "organization_shards", "scaleapi_member_role"}
 
 func connect(t *testing.T, url string) *pgx.Conn {
 	t.Helper()
@@ -27,11 +27,12 @@ func connect(t *testing.T, url string) *pgx.Conn {
 	return c
 }
 
-// relations returns which of created exist.
+// relations returns which of created exist (relations, and functions by name).
 func relations(t *testing.T, c *pgx.Conn) map[string]bool {
 	t.Helper()
 	rows, err := c.Query(context.Background(),
-		`SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = ANY($1)`, created)
+		`SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname = ANY($1)
+		UNION SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname = ANY($1)`, created)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,14 +94,11 @@ func roles(min auth.Role) string {
 }
 
 // memberOf is the SQL that holds when the user (parameter user) has at least min in org, a
-// live organization (a deleted one's rows are nobody's to write, as they are nobody's to read).
+// live organization (a deleted one's rows are nobody's to write, as they are nobody's to read):
+// the migrations' scaleapi_member_role, whose plan each server connection keeps (see
+// 00009_member_role.sql), TRUE or FALSE, never NULL.
 func memberOf(org, user string, min auth.Role) string {
-	s := "EXISTS (SELECT 1 FROM memberships m JOIN organizations mo ON mo.id = m.organization_id AND mo.deleted_at IS NULL" +
-		" WHERE m.organization_id = " + org + " AND m.user_id = " + user
-	if min != auth.RoleMember {
-		s += " AND m.role IN " + roles(min)
-	}
-	return s + ")"
+	return "(scaleapi_member_role(" + org + ", " + user + ") IN " + roles(min) + ") IS TRUE"
 }
 
 // check is one condition a written row must meet, with the field a failure is reported on.
