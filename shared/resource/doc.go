@@ -31,7 +31,9 @@
 // check the caller's membership also on a cache hit (an entry is shared by every user); writes
 // carry the membership guard and their reference checks in the statement itself, so a
 // permission withdrawn a moment ago, or a reference deleted concurrently (references are read
-// FOR SHARE), is never acted on. An id that doesn't exist, is deleted or is another tenant's is a
+// FOR SHARE), is never acted on. The guard calls the migrations' scaleapi_member_role, a
+// PL/pgSQL function, so that PostgreSQL keeps its plan per server connection instead of
+// planning the membership's join in every write (memberOf). An id that doesn't exist, is deleted or is another tenant's is a
 // 404, the same answer for all three: tenants can't learn what exists. A create naming an
 // organization of which the caller is not a member is a 404 naming the field, never kept. A
 // reference to a row of another tenant is a 404 naming the field; to a row of another of the

@@ -340,7 +340,7 @@ func (m *model) create(ctx context.Context, user uuid.UUID, items []values, pref
 // One item (every POST of an object) is bound as scalars, each value a parameter cast to its
 // column's type, and written by a plain INSERT … SELECT … WHERE. PostgreSQL parses and plans
 // every statement afresh behind a transaction-mode pooler (see package db), and this form costs
-// it about a third less CPU than the batch's: a project's create took 515–557 µs of the
+// it about a third less CPU than the batch's: a project's create took 495–557 µs of the
 // primary's CPU in the batch's form and 315–390 µs in this one (pgbench in extended mode, one
 // connection, 4,000 statements a round, five alternating rounds). A batch is a CTE over unnest
 // of one text array per column, WITH ORDINALITY for the items' order, whose checks must all
