@@ -33,11 +33,12 @@
 // permission withdrawn a moment ago, or a reference deleted concurrently (references are read
 // FOR SHARE), is never acted on. The guard calls the migrations' scaleapi_member_role, a
 // PL/pgSQL function, so that PostgreSQL keeps its plan per server connection instead of
-// planning the membership's join in every write (memberOf). An id that doesn't exist, is deleted or is another tenant's is a
-// 404, the same answer for all three: tenants can't learn what exists. A create naming an
-// organization of which the caller is not a member is a 404 naming the field, never kept. A
-// reference to a row of another tenant is a 404 naming the field; to a row of another of the
-// caller's own organizations, a 422; to a user who is not a member, a 422.
+// planning the membership's join in every write (memberOf). An id that doesn't exist, is
+// deleted or is another tenant's is a 404, the same answer for all three: tenants can't learn
+// what exists. A create naming an organization of which the caller is not a member is a 404
+// naming the field, never kept. A reference to a row of another tenant is a 404 naming the
+// field; to a row of another of the caller's own organizations, a 422; to a user who is not a
+// member, a 422.
 //
 // A create that leaves the scope field out gets it: from its parent, the first required
 // ManyToOne to another entity (a task's organization is always its project's, and the field is
